@@ -1,0 +1,164 @@
+"""Datasets: offline defaults that ship with scikit-learn or are generated, and the
+real ``keras.datasets`` loaders for users who are online.
+
+Every loader returns a :class:`Dataset` with fixed train / validation / test splits
+(the split never depends on the training seed, so runs stay comparable), images
+scaled to [0, 1] as ``(N, H, W, C)`` float32 and tables standardised with the
+training statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recipes._errors import CookbookError
+
+SPLIT_SEED = 0
+
+
+@dataclass
+class Dataset:
+    name: str
+    kind: str  # "image" or "table"
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+def _split(x, y, test=0.2, val=0.15):
+    """Stratified train / val / test split with a fixed seed."""
+    from sklearn.model_selection import train_test_split
+
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=test, stratify=y, random_state=SPLIT_SEED
+    )
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=val, stratify=y_rest, random_state=SPLIT_SEED
+    )
+    return x_train, y_train, x_val, y_val, x_test, y_test
+
+
+def _standardise(x_train, *others):
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-8
+    return [((x - mean) / std).astype("float32") for x in (x_train, *others)]
+
+
+def load_digits() -> Dataset:
+    """scikit-learn's 1,797 handwritten digits, 8x8 grey levels 0-16, as images."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    images = (bunch.images / 16.0).astype("float32")[..., None]  # (N, 8, 8, 1)
+    parts = _split(images, bunch.target.astype("int32"))
+    return Dataset("digits", "image", *parts, class_names=[str(d) for d in range(10)])
+
+
+def _load_sklearn_table(name: str) -> Dataset:
+    import sklearn.datasets
+
+    bunch = getattr(sklearn.datasets, f"load_{name}")()
+    x_train, y_train, x_val, y_val, x_test, y_test = _split(bunch.data, bunch.target.astype("int32"))
+    x_train, x_val, x_test = _standardise(x_train, x_val, x_test)
+    names = [str(n) for n in bunch.target_names]
+    return Dataset(name, "table", x_train, y_train, x_val, y_val, x_test, y_test, names)
+
+
+def make_xor(n: int = 1200, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Points in the square [-1, 1]^2 labelled by the XOR of their signs.
+
+    No straight line separates the classes: the task a single layer cannot learn.
+    """
+    rng = np.random.default_rng(SPLIT_SEED)
+    x = rng.uniform(-1, 1, size=(n, 2))
+    y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).astype("int32")
+    return (x + noise * rng.normal(size=x.shape)).astype("float32"), y
+
+
+def make_blobs(n: int = 1200) -> tuple[np.ndarray, np.ndarray]:
+    """Two Gaussian clouds a line separates: the task a single layer does learn."""
+    rng = np.random.default_rng(SPLIT_SEED)
+    y = rng.integers(0, 2, size=n).astype("int32")
+    centres = np.array([[-1.5, -1.0], [1.5, 1.0]])
+    return (centres[y] + 0.5 * rng.normal(size=(n, 2))).astype("float32"), y
+
+
+def _generated(name: str, maker) -> Dataset:
+    x, y = maker()
+    return Dataset(name, "table", *_split(x, y), class_names=["0", "1"])
+
+
+# ---- the real datasets, downloaded by keras.datasets on first use ----------------
+
+
+def _download(name: str):
+    import keras
+
+    loader = getattr(keras.datasets, name)
+    try:
+        return loader.load_data()
+    except Exception as error:  # keras raises a bare Exception on a failed fetch
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        raise CookbookError(
+            f"could not download {name} ({reason}). This machine may be offline: use an "
+            f"offline dataset ({', '.join(OFFLINE)}), or put the file keras.datasets.{name} "
+            "fetches into ~/.keras/datasets/ on a machine that is online"
+        ) from None
+
+
+def _keras_images(name: str, class_names: list[str], val_size: int) -> Dataset:
+    (x_train, y_train), (x_test, y_test) = _download(name)
+    if x_train.ndim == 3:  # MNIST-like: add the channel axis
+        x_train, x_test = x_train[..., None], x_test[..., None]
+    x_train = x_train.astype("float32") / 255.0
+    x_test = x_test.astype("float32") / 255.0
+    y_train = np.asarray(y_train).reshape(-1).astype("int32")
+    y_test = np.asarray(y_test).reshape(-1).astype("int32")
+    # The published test set stays the test set; validation comes off the training set.
+    return Dataset(
+        name, "image",
+        x_train[:-val_size], y_train[:-val_size], x_train[-val_size:], y_train[-val_size:],
+        x_test, y_test, class_names,
+    )  # fmt: skip
+
+
+FASHION = ["T-shirt", "trouser", "pullover", "dress", "coat",
+           "sandal", "shirt", "sneaker", "bag", "boot"]  # fmt: skip
+CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer",
+           "dog", "frog", "horse", "ship", "truck"]  # fmt: skip
+
+OFFLINE = {
+    "digits": load_digits,
+    "breast_cancer": lambda: _load_sklearn_table("breast_cancer"),
+    "wine": lambda: _load_sklearn_table("wine"),
+    "iris": lambda: _load_sklearn_table("iris"),
+    "xor": lambda: _generated("xor", make_xor),
+    "blobs": lambda: _generated("blobs", make_blobs),
+}
+DOWNLOADED = {
+    "mnist": lambda: _keras_images("mnist", [str(d) for d in range(10)], 5000),
+    "fashion_mnist": lambda: _keras_images("fashion_mnist", FASHION, 5000),
+    "cifar10": lambda: _keras_images("cifar10", CIFAR10, 5000),
+}
+DATASETS = {**OFFLINE, **DOWNLOADED}
+
+
+def load_dataset(name: str, allowed: tuple[str, ...] | list[str] | None = None) -> Dataset:
+    """Load a dataset by name; ``allowed`` (a recipe's TASK['datasets']) narrows the choice."""
+    choices = list(allowed) if allowed else list(DATASETS)
+    if name not in choices or name not in DATASETS:
+        raise CookbookError(f"unknown dataset {name!r} here; choose one of: {', '.join(choices)}")
+    return DATASETS[name]()

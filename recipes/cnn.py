@@ -1,0 +1,131 @@
+"""Convolutional network: Conv2D stages with pooling, then a small classifier head.
+
+Pick it for images and anything laid out on a grid. A convolution slides one small
+kernel over the whole image, so it learns a local pattern once and finds it anywhere.
+
+Facts to leave with:
+- Weight sharing is the saving. A 5x5 convolution with 2 filters on a 3-channel image
+  has (5*5*3 + 1) * 2 = 152 parameters whatever the image size; a Dense layer of 100
+  units on a 500x500x3 image has 500*500*3*100 + 100 = 75,000,100.
+- Output size per axis: out = floor((in + 2*pad - kernel) / stride) + 1.
+  ``padding="valid"`` adds nothing (pad = 0), so a 3x3 kernel eats one pixel per side:
+  8 -> 6. ``padding="same"`` pads (kernel - 1) / 2 so that, at stride 1, out = in.
+- Pooling with a 2x2 window and stride 2 halves each side (floor): 6 -> 3 -> 1.
+  Global pooling averages (or maxes) each whole feature map to one number, so the
+  head no longer depends on the input size. `cookbook show cnn` prints this
+  arithmetic for every layer.
+"""
+
+import keras
+
+DEFAULTS = {
+    "input_shape": (8, 8, 1),
+    "num_classes": 10,
+    "filters": (32, 64),  # one stage per entry: Conv2D, Conv2D, then pooling
+    "kernel_size": 3,
+    "padding": "same",  # "same" keeps the size, "valid" shrinks it by kernel_size - 1
+    "pooling": "max",  # downsampling after each stage: "max", "average" or "none"
+    "head": "flatten",  # "flatten", or "global_average" / "global_max" pooling
+    "dense_units": 128,
+    "dropout": 0.3,
+}
+
+TASK = {
+    "family": "convolutional",
+    "order": 40,
+    "dataset": "digits",
+    "datasets": ("digits", "mnist", "fashion_mnist", "cifar10"),
+    "loss": "sparse_categorical_crossentropy",
+    "metrics": ("accuracy",),
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "epochs": 40,
+    "batch_size": 32,
+}
+
+CHOICES = {
+    "padding": ("same", "valid"),
+    "pooling": ("max", "average", "none"),
+    "head": ("flatten", "global_average", "global_max"),
+}
+POOLS = {"max": keras.layers.MaxPooling2D, "average": keras.layers.AveragePooling2D}
+HEADS = {
+    "flatten": keras.layers.Flatten,
+    "global_average": keras.layers.GlobalAveragePooling2D,
+    "global_max": keras.layers.GlobalMaxPooling2D,
+}
+
+
+def feature_map_sizes(config: dict) -> list[int]:
+    """Side of the feature map after each stage (the input side first)."""
+    size, sizes = config["input_shape"][0], [config["input_shape"][0]]
+    for _ in config["filters"]:
+        if config["padding"] == "valid":
+            size -= 2 * (config["kernel_size"] - 1)  # two convolutions per stage
+        if config["pooling"] != "none":
+            size //= 2
+        sizes.append(size)
+    return sizes
+
+
+def _config(overrides: dict) -> dict:
+    """DEFAULTS updated by ``overrides``; unknown names or bad values raise ValueError."""
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"cnn has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
+    config = {**DEFAULTS, **overrides}
+    for name, allowed in CHOICES.items():
+        if config[name] not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {config[name]!r}")
+    if not config["filters"] or min(config["filters"]) < 1 or config["kernel_size"] < 1:
+        raise ValueError("filters and kernel_size must be positive, e.g. filters=(32, 64), kernel_size=3")
+    if not 0 <= config["dropout"] < 1:
+        raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
+    if len(config["input_shape"]) != 3:
+        raise ValueError(f"input_shape must be (height, width, channels); got {config['input_shape']}")
+    sizes = feature_map_sizes(config)
+    if min(sizes) < 1:
+        raise ValueError(
+            f"the feature map shrinks to nothing: sides {sizes} for input {config['input_shape'][0]}; "
+            "use padding='same', fewer filters stages, a smaller kernel_size or pooling='none'"
+        )
+    return config
+
+
+def _stage_layers(config: dict, filters: int) -> list:
+    """One stage: two convolutions, then (optionally) a 2x2 pooling."""
+    conv = dict(kernel_size=config["kernel_size"], padding=config["padding"], activation="relu")
+    layers = [keras.layers.Conv2D(filters, **conv), keras.layers.Conv2D(filters, **conv)]
+    if config["pooling"] != "none":
+        layers.append(POOLS[config["pooling"]](pool_size=2))
+    return layers
+
+
+def build_sequential(**overrides) -> keras.Sequential:
+    config = _config(overrides)
+    stages = [layer for filters in config["filters"] for layer in _stage_layers(config, filters)]
+    return keras.Sequential(
+        [
+            keras.Input(shape=config["input_shape"]),  # (batch, height, width, channels)
+            *stages,  # (batch, height', width', filters[-1])
+            HEADS[config["head"]](),  # (batch, features)
+            keras.layers.Dropout(config["dropout"]),
+            keras.layers.Dense(config["dense_units"], activation="relu"),
+            keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
+        ],
+        name="cnn_sequential",
+    )
+
+
+def build_functional(**overrides) -> keras.Model:
+    config = _config(overrides)
+    inputs = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
+    x = inputs
+    for filters in config["filters"]:
+        for layer in _stage_layers(config, filters):
+            x = layer(x)
+    x = HEADS[config["head"]]()(x)  # (batch, features)
+    x = keras.layers.Dropout(config["dropout"])(x)
+    x = keras.layers.Dense(config["dense_units"], activation="relu")(x)
+    outputs = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="cnn_functional")
