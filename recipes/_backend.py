@@ -69,4 +69,5 @@ def select_backend(name: str | None = None) -> str:
                 "(in a notebook: restart the kernel)"
             )
     os.environ["KERAS_BACKEND"] = name
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     return name

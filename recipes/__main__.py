@@ -1,0 +1,5 @@
+import sys
+
+from recipes._cli import main
+
+sys.exit(main())

@@ -1,0 +1,250 @@
+"""The `cookbook` command. Bad input ends in one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from recipes import load_recipe, recipe_info, registry
+from recipes._backend import BACKENDS, select_backend
+from recipes._errors import CookbookError
+from recipes._train import APIS, PRECISIONS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints usage + message; we want one line
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _backend_option(parser):
+    parser.add_argument("--backend", choices=list(BACKENDS),
+                        help="Keras backend (default: $KERAS_BACKEND, else the first installed)")  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cookbook", description="Neural-network recipes for Keras 3.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("list", help="the recipes: name, family, what it is, default data")
+
+    show = commands.add_parser("show", help="summary of both builds and whether they agree")
+    show.add_argument("recipe")
+    show.add_argument("--dataset", help="shape the input for this dataset")
+    show.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", default=[])
+    _backend_option(show)
+
+    train = commands.add_parser("train", help="train a recipe; writes model, history, curves, metrics")
+    train.add_argument("recipe")
+    train.add_argument("--api", choices=APIS, default="functional")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--dataset")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--precision", choices=PRECISIONS, default="float32")
+    train.add_argument("--out", help="output folder (default: runs/RECIPE-API-BACKEND)")
+    train.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", default=[])
+    _backend_option(train)
+
+    copy = commands.add_parser("copy", help="copy a recipe file into your project")
+    copy.add_argument("recipe")
+    copy.add_argument("destination", help="a folder or a file path")
+    copy.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    doctor = commands.add_parser("doctor", help="Keras, backends, GPUs and the dtype policy")
+    _backend_option(doctor)
+
+    edges = commands.add_parser("edges", help="Sobel and Scharr edge maps of a photo (PNG)")
+    edges.add_argument("--image", default="china.jpg",
+                       help="china.jpg or flower.jpg (scikit-learn's sample photos) or a path")  # fmt: skip
+    edges.add_argument("--out", default="runs/edges")
+    _backend_option(edges)
+
+    filters = commands.add_parser("filters", help="plot the first-layer filters of a trained model")
+    filters.add_argument("model", help="a model.keras written by `cookbook train cnn`")
+    filters.add_argument("--out", help="PNG path (default: next to the model)")
+    _backend_option(filters)
+
+    compare = commands.add_parser("compare-regularization",
+                                  help="train every regulariser, report the train/validation gap")  # fmt: skip
+    compare.add_argument("--epochs", type=int, default=60)
+    compare.add_argument("--train-size", type=int, default=300,
+                         help="training examples used: few make overfitting visible")  # fmt: skip
+    compare.add_argument("--dataset", default="digits")
+    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--out", default="runs/compare-regularization")
+    _backend_option(compare)
+    return parser
+
+
+def _list(_args) -> None:
+    recipes = registry()
+    rows = [("recipe", "family", "default data", "what it is")]
+    rows += [(r.name, r.family, r.dataset, r.summary) for r in recipes.values()]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+
+
+def _show(args) -> None:
+    from recipes._data import load_dataset
+    from recipes._inspect import compare_builds, shape_arithmetic
+    from recipes._train import data_overrides, parse_settings
+
+    recipe = load_recipe(args.recipe)
+    overrides = parse_settings(args.settings, recipe.DEFAULTS)
+    if args.dataset:
+        data = load_dataset(args.dataset, recipe.TASK["datasets"])
+        overrides = {**data_overrides(recipe, data), **overrides}
+    report = compare_builds(recipe, **overrides)
+    for api in ("sequential", "functional"):
+        report[api].summary()
+    arithmetic = shape_arithmetic(report["functional"])
+    if arithmetic:
+        print("\nOutput size per axis (valid: floor((in - k)/s) + 1, same: ceil(in/s)):")
+        print("\n".join("  " + line for line in arithmetic))
+    print(f"\nparameters: sequential {report['sequential_parameters']:,}, "
+          f"functional {report['functional_parameters']:,}")  # fmt: skip
+    verdict = "the same network" if report["agree"] else "DIFFERENT networks"
+    print(f"outputs after copying the weights across: max |difference| = "
+          f"{report['max_difference']:.2e} -> {verdict}")  # fmt: skip
+
+
+def _train(args) -> None:
+    from recipes._train import train
+
+    metrics = train(
+        args.recipe, api=args.api, epochs=args.epochs, batch_size=args.batch_size,
+        dataset=args.dataset, seed=args.seed, precision=args.precision, out=args.out,
+        settings=args.settings,
+    )  # fmt: skip
+    out = args.out or f"runs/{args.recipe}-{args.api}-{metrics['backend']}"
+    scores = ", ".join(f"{key} {value:.4f}" for key, value in metrics["test"].items())
+    print(f"test: {scores}  ({metrics['train_seconds']:.1f} s training)")
+    print(f"wrote {out}/model.keras, history.csv, curves.png, metrics.json")
+
+
+def _copy(args) -> None:
+    from recipes._train import copy_recipe
+
+    print(f"wrote {copy_recipe(args.recipe, args.destination, force=args.force)}")
+
+
+def _doctor(args) -> None:
+    import importlib.metadata
+
+    from recipes._inspect import probe_backends
+
+    print(f"python   {sys.version.split()[0]}")
+    print(f"keras    {importlib.metadata.version('keras')}")
+    for name, found in probe_backends().items():
+        if not found["installed"]:
+            print(f"{name:<10} not installed (pip install \"keras-cookbook[{found['extra']}]\")")
+        elif "error" in found:
+            print(f"{name:<10} installed, but fails to import: {found['error']}")
+        else:
+            gpus = ", ".join(found["gpus"]) or "none (CPU only)"
+            print(f"{name:<10} {found['version']:<14} GPUs: {gpus}")
+    import keras
+
+    print(f"backend in use: {keras.backend.backend()}, dtype policy: {keras.config.dtype_policy().name}")
+
+
+def _edges(args) -> None:
+    import numpy as np
+
+    from recipes._plots import plot_edge_maps
+
+    edge_filters = load_recipe("edge_filters")
+    if Path(args.image).exists():
+        from PIL import Image
+
+        photo = np.asarray(Image.open(args.image).convert("RGB"))
+    else:
+        from sklearn.datasets import load_sample_image
+
+        try:
+            photo = load_sample_image(args.image)
+        except (AttributeError, FileNotFoundError, ValueError):
+            raise CookbookError(f"no image {args.image!r}: give a path, china.jpg or flower.jpg") from None
+    image = photo.astype("float32") / 255.0
+    operators = ("sobel", "scharr")
+    maps = edge_filters.apply_edge_filters(image[None], operators)[0]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    png = plot_edge_maps(image, maps, operators, out / f"edges-{Path(args.image).stem}.png")
+    print(f"wrote {png}")
+
+
+def _filters(args) -> None:
+    import keras
+
+    from recipes._plots import plot_filters
+
+    if not Path(args.model).is_file():
+        raise CookbookError(f"no model file {args.model!r}; train one with `cookbook train cnn`")
+    model = keras.saving.load_model(args.model, safe_mode=True)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    if not convs:
+        raise CookbookError(f"{args.model} has no Conv2D layer to plot")
+    kernel = keras.ops.convert_to_numpy(convs[0].kernel)
+    png = Path(args.out or Path(args.model).with_name("filters.png"))
+    plot_filters(kernel, png, title=f"{model.name}: first-layer filters {kernel.shape[:2]}")
+    print(f"wrote {png}")
+
+
+def _compare_regularization(args) -> None:
+    import keras
+
+    from recipes._data import load_dataset
+    from recipes._plots import plot_regularization
+
+    regularization = load_recipe("regularization")
+    data = load_dataset(args.dataset, regularization.TASK["datasets"])
+    if args.train_size < 10 or args.epochs < 1:
+        raise CookbookError("--train-size must be at least 10 and --epochs at least 1")
+    n = min(args.train_size, len(data.x_train))
+    print(f"training {len(regularization.VARIANTS)} variants on {n} {data.name} examples, "
+          f"{args.epochs} epochs each ({keras.backend.backend()} backend)")  # fmt: skip
+    results = {}
+    progress = keras.utils.Progbar(len(regularization.VARIANTS), unit_name="variant")
+    for variant in regularization.VARIANTS:
+        results.update(regularization.compare_regularizers(
+            data.x_train[:n], data.y_train[:n], data.x_val, data.y_val, variants=(variant,),
+            epochs=args.epochs, seed=args.seed, num_classes=data.num_classes,
+        ))  # fmt: skip
+        progress.add(1)
+    print(f"\n{'regularizer':<12} {'train acc':>9} {'val acc':>9} {'gap':>7}")
+    for variant, r in results.items():
+        print(f"{variant:<12} {r['train_accuracy']:>9.3f} {r['val_accuracy']:>9.3f} {r['gap']:>7.3f}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    png = plot_regularization(results, out / "gap.png")
+    print(f"wrote {out / 'results.json'} and {png}")
+
+
+COMMANDS = {
+    "list": _list, "show": _show, "train": _train, "copy": _copy, "doctor": _doctor,
+    "edges": _edges, "filters": _filters, "compare-regularization": _compare_regularization,
+}  # fmt: skip
+NEEDS_KERAS = {"show", "train", "doctor", "edges", "filters", "compare-regularization"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in ("show", "train", "copy"):
+            recipe_info(args.recipe)  # unknown recipe: fail before the slow Keras import
+        if args.command in NEEDS_KERAS:
+            select_backend(args.backend)
+        COMMANDS[args.command](args)
+    except CookbookError as error:
+        print(f"cookbook: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

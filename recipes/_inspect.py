@@ -1,0 +1,104 @@
+"""What `cookbook show` and `cookbook doctor` report."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from types import ModuleType
+
+import numpy as np
+
+from recipes._backend import BACKENDS
+from recipes._train import build
+
+
+def compare_builds(recipe: ModuleType, **overrides) -> dict:
+    """Build both APIs, copy the Sequential weights into the Functional model, compare.
+
+    Same parameter count and the same outputs on the same input mean the two builds
+    describe one network.
+    """
+    sequential = build(recipe, "sequential", **overrides)
+    functional = build(recipe, "functional", **overrides)
+    report = {
+        "sequential": sequential, "functional": functional,
+        "sequential_parameters": sequential.count_params(),
+        "functional_parameters": functional.count_params(),
+    }  # fmt: skip
+    try:
+        functional.set_weights(sequential.get_weights())
+    except ValueError as error:  # different weight shapes: not the same network
+        return {**report, "max_difference": math.inf, "agree": False, "why": str(error)}
+    shape = (4, *sequential.input_shape[1:])
+    x = np.random.default_rng(0).uniform(size=shape).astype("float32")
+    difference = float(np.max(np.abs(sequential.predict(x, verbose=0) - functional.predict(x, verbose=0))))
+    agree = report["sequential_parameters"] == report["functional_parameters"] and difference <= 1e-5
+    return {**report, "max_difference": difference, "agree": agree}
+
+
+def _axis_rule(padding: str, size: int, kernel: int, stride: int) -> str:
+    if size is None:
+        return "?"
+    if padding == "same":
+        return f"ceil({size}/{stride}) = {math.ceil(size / stride)}"
+    return f"floor(({size} - {kernel})/{stride}) + 1 = {(size - kernel) // stride + 1}"
+
+
+def shape_arithmetic(model) -> list[str]:
+    """One line per convolution or pooling layer: how its output size comes about."""
+    lines = []
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+        if kernel is None or not hasattr(layer, "padding"):
+            continue
+        size_in, size_out = layer.input.shape[1], layer.output.shape[1]
+        rule = _axis_rule(layer.padding, size_in, kernel[0], layer.strides[0])
+        lines.append(
+            f"{layer.name:<24} {size_in}x{layer.input.shape[2]} -> {size_out}x{layer.output.shape[2]}"
+            f"   {layer.padding}, kernel {kernel[0]}, stride {layer.strides[0]}: {rule}"
+        )
+    return lines
+
+
+_PROBES = {
+    "tensorflow": (
+        "import tensorflow as tf, json;"
+        "g = tf.config.list_physical_devices('GPU');"
+        "print(json.dumps({'version': tf.__version__, 'gpus': "
+        "[tf.config.experimental.get_device_details(d).get('device_name', d.name) for d in g]}))"
+    ),
+    "jax": (
+        "import jax, json;"
+        "print(json.dumps({'version': jax.__version__, 'gpus': "
+        "[d.device_kind for d in jax.devices() if d.platform == 'gpu']}))"
+    ),
+    "torch": (
+        "import torch, json;"
+        "n = torch.cuda.device_count() if torch.cuda.is_available() else 0;"
+        "print(json.dumps({'version': torch.__version__, 'gpus': "
+        "[torch.cuda.get_device_name(i) for i in range(n)]}))"
+    ),
+}
+
+
+def probe_backends(timeout: float = 180) -> dict[str, dict]:
+    """Version and GPUs of each installed backend, each probed in its own process
+    (importing TensorFlow, JAX and torch into one process can make them fight over a GPU)."""
+    found = {}
+    for name, (package, extra) in BACKENDS.items():
+        if importlib.util.find_spec(package) is None:
+            found[name] = {"installed": False, "extra": extra}
+            continue
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBES[name]], capture_output=True, text=True, timeout=timeout
+        )
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["failed to import"])[-1]
+            found[name] = {"installed": True, "error": last}
+            continue
+        found[name] = {"installed": True, **json.loads(result.stdout.strip().splitlines()[-1])}
+    return found
+

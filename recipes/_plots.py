@@ -1,0 +1,95 @@
+"""PNG pictures: training curves, edge maps, learned filters, regularisation gaps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(history_csv: str | Path, png: str | Path, title: str = "") -> Path:
+    """Loss and each metric per epoch, training and validation side by side."""
+    from recipes._train import read_history
+
+    history = read_history(history_csv)
+    names = [key for key in history if key != "epoch" and not key.startswith("val_")]
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.6), squeeze=False)
+    epochs = np.asarray(history["epoch"]) + 1
+    for ax, name in zip(axes[0], names):
+        ax.plot(epochs, history[name], label="train")
+        if f"val_{name}" in history:
+            ax.plot(epochs, history[f"val_{name}"], label="validation")
+        ax.set(xlabel="epoch", ylabel=name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def plot_edge_maps(image: np.ndarray, maps: np.ndarray, operators, png: str | Path) -> Path:
+    """The photo, then per operator: d/dx, d/dy and the magnitude sqrt(dx^2 + dy^2)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(operators), 4, figsize=(16, 3.2 * len(operators)), squeeze=False)
+    for row, name in enumerate(operators):
+        gx, gy = maps[..., 2 * row], maps[..., 2 * row + 1]
+        panels = [(image, "photo"), (gx, f"{name} d/dx"), (gy, f"{name} d/dy"),
+                  (np.hypot(gx, gy), f"{name} magnitude")]  # fmt: skip
+        for ax, (picture, label) in zip(axes[row], panels):
+            ax.imshow(picture, cmap=None if picture.ndim == 3 else ("magma" if "magnitude" in label else "gray"))
+            ax.set_title(label)
+            ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
+    return Path(png)
+
+
+def plot_filters(kernel: np.ndarray, png: str | Path, title: str = "") -> Path:
+    """Each filter of a Conv2D kernel (kh, kw, in, out), channels averaged, as a tile."""
+    tiles = kernel.mean(axis=2)  # (kh, kw, out)
+    count = tiles.shape[-1]
+    columns = min(8, count)
+    rows = -(-count // columns)
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.4 * rows + 0.5), squeeze=False)
+    limit = np.abs(tiles).max() or 1.0
+    for index, ax in enumerate(axes.flat):
+        if index < count:
+            ax.imshow(tiles[..., index], cmap="coolwarm", vmin=-limit, vmax=limit)
+        ax.axis("off")
+    fig.suptitle(title or f"{count} learned {tiles.shape[0]}x{tiles.shape[1]} filters")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def plot_regularization(results: dict, png: str | Path) -> Path:
+    """Training and validation accuracy per regulariser; the gap is the overfitting."""
+    plt = _pyplot()
+    names = list(results)
+    positions = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(positions - 0.2, [results[n]["train_accuracy"] for n in names], 0.4, label="train")
+    ax.bar(positions + 0.2, [results[n]["val_accuracy"] for n in names], 0.4, label="validation")
+    for x, name in zip(positions, names):
+        ax.annotate(f"gap {results[name]['gap']:.3f}", (x, 1.01), ha="center", fontsize=8)
+    ax.set(xticks=positions, xticklabels=names, ylabel="accuracy", ylim=(0, 1.08))
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)

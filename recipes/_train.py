@@ -1,0 +1,181 @@
+"""Building and training a recipe from the command line (or a notebook).
+
+Keras is imported inside the functions: the caller selects the backend first.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import shutil
+import time
+from pathlib import Path
+from types import ModuleType
+
+from recipes import load_recipe
+from recipes._data import Dataset, load_dataset
+from recipes._errors import CookbookError
+
+APIS = ("functional", "sequential")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def _coerce(key: str, text: str, default):
+    """Turn the text of ``--set key=text`` into the type of the recipe's default."""
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(default, (int, float, str)):
+            return type(default)(text)
+        if isinstance(default, (tuple, list)):
+            items = [item.strip() for item in text.strip("()[] ").split(",") if item.strip()]
+            example = default[0] if default else None
+            return tuple(_coerce(key, item, example) if example is not None else ast.literal_eval(item)
+                         for item in items)  # fmt: skip
+    except (ValueError, SyntaxError):
+        pass
+    else:
+        return ast.literal_eval(text)
+    raise CookbookError(f"--set {key}={text!r}: expected a value like {default!r}")
+
+
+def parse_settings(pairs: list[str] | None, defaults: dict) -> dict:
+    """``["filters=16,32", "padding=valid"]`` -> ``{"filters": (16, 32), "padding": "valid"}``."""
+    settings = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise CookbookError(f"--set expects key=value, got {pair!r}")
+        if key not in defaults:
+            raise CookbookError(f"unknown setting {key!r}; valid: {', '.join(defaults)}")
+        settings[key] = _coerce(key, text.strip(), defaults[key])
+    return settings
+
+
+def build(recipe: ModuleType, api: str, **overrides):
+    """Build one of the recipe's two models; a bad setting becomes a one-line error."""
+    if api not in APIS:
+        raise CookbookError(f"unknown api {api!r}; choose one of: {', '.join(APIS)}")
+    builder = recipe.build_functional if api == "functional" else recipe.build_sequential
+    try:
+        return builder(**overrides)
+    except ValueError as error:
+        raise CookbookError(f"{recipe.__name__.split('.')[-1]}: {error}") from None
+
+
+def data_overrides(recipe: ModuleType, data: Dataset) -> dict:
+    """The input shape and class count the data dictates, for recipes that take them."""
+    fitted = {"input_shape": data.input_shape, "num_classes": data.num_classes}
+    return {key: value for key, value in fitted.items() if key in recipe.DEFAULTS}
+
+
+def compile_model(model, task: dict, learning_rate: float | None = None):
+    import keras
+
+    optimizer = keras.optimizers.get(task["optimizer"])
+    optimizer.learning_rate = learning_rate or task["learning_rate"]
+    model.compile(optimizer=optimizer, loss=task["loss"], metrics=list(task["metrics"]))
+    return model
+
+
+def train(
+    name: str,
+    api: str = "functional",
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    dataset: str | None = None,
+    seed: int = 0,
+    precision: str = "float32",
+    out: str | Path | None = None,
+    settings: list[str] | dict | None = None,
+    verbose: str | int = "auto",
+) -> dict:
+    """Train a recipe on its data; write model.keras, history.csv, curves.png, metrics.json.
+
+    An interrupted run (Ctrl-C, a killed process) resumes from its last finished epoch
+    when the same command is run again: BackupAndRestore keeps the state in ``backup/``.
+    """
+    import keras
+
+    from recipes._plots import plot_curves
+
+    if precision not in PRECISIONS:
+        raise CookbookError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    recipe = load_recipe(name)
+    task = recipe.TASK
+    epochs = epochs or task["epochs"]
+    batch_size = batch_size or task["batch_size"]
+    if epochs < 1 or batch_size < 1:
+        raise CookbookError("--epochs and --batch-size must be positive")
+    if not isinstance(settings, dict):
+        settings = parse_settings(settings, recipe.DEFAULTS)
+    data = load_dataset(dataset or task["dataset"], task["datasets"])
+    out = Path(out or f"runs/{name}-{api}-{keras.backend.backend()}")
+    out.mkdir(parents=True, exist_ok=True)
+    backup = out / "backup"
+    if not backup.exists():  # a fresh run, not a resumed one: start the history anew
+        (out / "history.csv").unlink(missing_ok=True)
+
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        keras.utils.set_random_seed(seed)
+        model = build(recipe, api, **{**data_overrides(recipe, data), **settings})
+        compile_model(model, task)
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(backup)),
+            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        ]
+        started = time.perf_counter()
+        try:
+            model.fit(
+                data.x_train, data.y_train,
+                validation_data=(data.x_val, data.y_val),
+                epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            raise CookbookError(
+                f"interrupted: finished epochs are kept in {backup}; run the same command to resume"
+            ) from None
+        train_seconds = time.perf_counter() - started
+        model.save(out / "model.keras")
+        test = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+    metrics = {
+        "recipe": name, "api": api, "backend": keras.backend.backend(),
+        "keras_version": keras.__version__, "dataset": data.name, "precision": precision,
+        "seed": seed, "epochs": epochs, "batch_size": batch_size, "settings": settings,
+        "parameters": model.count_params(), "train_seconds": round(train_seconds, 2),
+        "test": {key: float(value) for key, value in test.items()},
+    }  # fmt: skip
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=list) + "\n")
+    plot_curves(out / "history.csv", out / "curves.png", title=f"{name} ({api}, {metrics['backend']})")
+    return metrics
+
+
+def read_history(path: str | Path) -> dict[str, list[float]]:
+    """history.csv (written by CSVLogger) as columns of floats."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+
+
+def copy_recipe(name: str, destination: str | Path, force: bool = False) -> Path:
+    """Write ``recipes/<name>.py`` into the user's project; never overwrite silently."""
+    from recipes import recipe_info
+
+    source = recipe_info(name).path
+    destination = Path(destination)
+    target = destination / source.name if destination.is_dir() else destination
+    if target.exists() and not force:
+        raise CookbookError(f"{target} already exists; pass --force to overwrite it")
+    if not target.parent.is_dir():
+        raise CookbookError(f"folder {target.parent} does not exist")
+    shutil.copyfile(source, target)
+    return target
