@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cookbook", description="Neural-network recipes for Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    commands.add_parser("list", help="the recipes: name, family, what it is, default data")
+    listing = commands.add_parser("list", help="the recipes: name, family, what it is, default data")
+    _backend_option(listing)
 
     show = commands.add_parser("show", help="summary of both builds and whether they agree")
     show.add_argument("recipe")
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("recipe")
     copy.add_argument("destination", help="a folder or a file path")
     copy.add_argument("--force", action="store_true", help="overwrite an existing file")
+    _backend_option(copy)
 
     doctor = commands.add_parser("doctor", help="Keras, backends, GPUs and the dtype policy")
     _backend_option(doctor)
@@ -140,7 +142,7 @@ def _doctor(args) -> None:
     print(f"keras    {importlib.metadata.version('keras')}")
     for name, found in probe_backends().items():
         if not found["installed"]:
-            print(f"{name:<10} not installed (pip install \"keras-cookbook[{found['extra']}]\")")
+            print(f'{name:<10} not installed (pip install "keras-cookbook[{found["extra"]}]")')
         elif "error" in found:
             print(f"{name:<10} installed, but fails to import: {found['error']}")
         else:
@@ -237,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("show", "train", "copy"):
             recipe_info(args.recipe)  # unknown recipe: fail before the slow Keras import
-        if args.command in NEEDS_KERAS:
+        if args.command in NEEDS_KERAS or args.backend:  # list and copy need no Keras
             select_backend(args.backend)
         COMMANDS[args.command](args)
     except CookbookError as error:

@@ -101,4 +101,3 @@ def probe_backends(timeout: float = 180) -> dict[str, dict]:
             continue
         found[name] = {"installed": True, **json.loads(result.stdout.strip().splitlines()[-1])}
     return found
-

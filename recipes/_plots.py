@@ -48,7 +48,9 @@ def plot_edge_maps(image: np.ndarray, maps: np.ndarray, operators, png: str | Pa
         panels = [(image, "photo"), (gx, f"{name} d/dx"), (gy, f"{name} d/dy"),
                   (np.hypot(gx, gy), f"{name} magnitude")]  # fmt: skip
         for ax, (picture, label) in zip(axes[row], panels):
-            ax.imshow(picture, cmap=None if picture.ndim == 3 else ("magma" if "magnitude" in label else "gray"))
+            ax.imshow(
+                picture, cmap=None if picture.ndim == 3 else ("magma" if "magnitude" in label else "gray")
+            )
             ax.set_title(label)
             ax.axis("off")
     fig.tight_layout()

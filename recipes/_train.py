@@ -21,25 +21,27 @@ APIS = ("functional", "sequential")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
-def _coerce(key: str, text: str, default):
+def _convert(text: str, default):
     """Turn the text of ``--set key=text`` into the type of the recipe's default."""
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(text)
+        return text.lower() in ("true", "1", "yes")
+    if isinstance(default, (int, float, str)):
+        return type(default)(text)
+    if isinstance(default, (tuple, list)):
+        items = [item.strip() for item in text.strip("()[] ").split(",") if item.strip()]
+        if not default:
+            return tuple(ast.literal_eval(item) for item in items)
+        return tuple(_convert(item, default[0]) for item in items)
+    return ast.literal_eval(text)
+
+
+def _coerce(key: str, text: str, default):
     try:
-        if isinstance(default, bool):
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError
-            return text.lower() in ("true", "1", "yes")
-        if isinstance(default, (int, float, str)):
-            return type(default)(text)
-        if isinstance(default, (tuple, list)):
-            items = [item.strip() for item in text.strip("()[] ").split(",") if item.strip()]
-            example = default[0] if default else None
-            return tuple(_coerce(key, item, example) if example is not None else ast.literal_eval(item)
-                         for item in items)  # fmt: skip
+        return _convert(text, default)
     except (ValueError, SyntaxError):
-        pass
-    else:
-        return ast.literal_eval(text)
-    raise CookbookError(f"--set {key}={text!r}: expected a value like {default!r}")
+        raise CookbookError(f"--set {key}={text!r}: expected a value like {default!r}") from None
 
 
 def parse_settings(pairs: list[str] | None, defaults: dict) -> dict:
@@ -93,11 +95,13 @@ def train(
     out: str | Path | None = None,
     settings: list[str] | dict | None = None,
     verbose: str | int = "auto",
+    callbacks: list | None = None,
 ) -> dict:
     """Train a recipe on its data; write model.keras, history.csv, curves.png, metrics.json.
 
     An interrupted run (Ctrl-C, a killed process) resumes from its last finished epoch
     when the same command is run again: BackupAndRestore keeps the state in ``backup/``.
+    ``callbacks`` are added to the run's own (backup, CSV history).
     """
     import keras
 
@@ -107,8 +111,8 @@ def train(
         raise CookbookError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     recipe = load_recipe(name)
     task = recipe.TASK
-    epochs = epochs or task["epochs"]
-    batch_size = batch_size or task["batch_size"]
+    epochs = task["epochs"] if epochs is None else epochs
+    batch_size = task["batch_size"] if batch_size is None else batch_size
     if epochs < 1 or batch_size < 1:
         raise CookbookError("--epochs and --batch-size must be positive")
     if not isinstance(settings, dict):
@@ -129,6 +133,7 @@ def train(
         callbacks = [
             keras.callbacks.BackupAndRestore(str(backup)),
             keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+            *(callbacks or []),
         ]
         started = time.perf_counter()
         try:

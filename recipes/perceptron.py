@@ -25,8 +25,16 @@ TASK = {
     "family": "feedforward",
     "order": 10,
     "dataset": "breast_cancer",
-    "datasets": ("breast_cancer", "blobs", "xor", "iris", "wine", "digits",
-                 "mnist", "fashion_mnist"),  # fmt: skip
+    "datasets": (
+        "breast_cancer",
+        "blobs",
+        "xor",
+        "iris",
+        "wine",
+        "digits",
+        "mnist",
+        "fashion_mnist",
+    ),
     "loss": "sparse_categorical_crossentropy",
     "metrics": ("accuracy",),
     "optimizer": "adam",

@@ -1,0 +1,63 @@
+"""Backend selection: the order of precedence and the one-line errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import keras
+import pytest
+
+from recipes import _backend
+from recipes._backend import select_backend
+from recipes._errors import CookbookError
+
+CURRENT = keras.backend.backend()
+
+
+def _hide_packages(monkeypatch, *packages):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(_backend.importlib.util, "find_spec",
+                        lambda name, *a: None if name in packages else real(name, *a))  # fmt: skip
+
+
+def test_a_missing_backend_package_names_the_extra_to_install(monkeypatch):
+    _hide_packages(monkeypatch, "jax")
+    with pytest.raises(
+        CookbookError, match=r"the jax backend needs the .jax. package.*keras-cookbook\[jax\]"
+    ):
+        select_backend("jax")
+
+
+def test_an_unknown_backend_names_the_choices():
+    with pytest.raises(
+        CookbookError, match="unknown backend 'theano'; choose one of: tensorflow, jax, torch"
+    ):
+        select_backend("theano")
+
+
+def test_keras_json_is_read_when_the_variable_is_unset(monkeypatch, tmp_path):
+    monkeypatch.delenv("KERAS_BACKEND")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": CURRENT}))
+    assert select_backend() == CURRENT
+    other = next(name for name in _backend.BACKENDS if name != CURRENT)
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": other}))
+    monkeypatch.delenv("KERAS_BACKEND")  # select_backend exported its choice
+    with pytest.raises(CookbookError, match=f"already imported with the {CURRENT} backend"):
+        select_backend()
+
+
+def test_with_nothing_configured_the_first_installed_backend_is_chosen(monkeypatch, tmp_path):
+    monkeypatch.delenv("KERAS_BACKEND")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no keras.json there
+    _hide_packages(monkeypatch, *(name for name in _backend.BACKENDS if name != CURRENT))
+    assert select_backend() == CURRENT
+
+
+def test_with_no_backend_installed_the_error_says_how_to_get_one(monkeypatch, tmp_path):
+    monkeypatch.delenv("KERAS_BACKEND")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    _hide_packages(monkeypatch, "tensorflow", "jax", "torch")
+    with pytest.raises(CookbookError, match=r"no Keras backend is installed: pip install"):
+        select_backend()

@@ -1,0 +1,222 @@
+"""The `cookbook` command: every route, and bad input as one line with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+from conftest import RECIPES
+
+from recipes import registry
+from recipes._backend import BACKENDS, installed_backends
+from recipes._cli import main
+from recipes._errors import CookbookError
+from recipes._train import read_history, train
+
+
+def _run(capsys, *argv):
+    """``cookbook argv...`` in this process: (exit status, stdout, stderr)."""
+    try:
+        status = main(list(argv))
+    except SystemExit as exit_:  # argparse's own errors
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def _one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cookbook"), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_list_shows_every_recipe_with_family_and_data(capsys):
+    status, out, _ = _run(capsys, "list")
+    assert status == 0
+    for name, info in registry().items():
+        line = next(line for line in out.splitlines() if line.startswith(name + " "))
+        assert info.family in line and info.dataset in line and info.summary in line
+
+
+BAD_INPUT = {
+    "unknown recipe": (["train", "resnet9000"], "unknown recipe 'resnet9000'"),
+    "unknown backend": (["train", "mlp", "--backend", "theano"], "invalid choice: 'theano'"),
+    "unknown api": (["train", "mlp", "--api", "subclassing"], "invalid choice: 'subclassing'"),
+    "unknown dataset": (["train", "mlp", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    "malformed --set": (["train", "mlp", "--set", "hidden_units"], "--set expects key=value"),
+    "unknown --set key": (["train", "mlp", "--set", "depth=3"], "unknown setting 'depth'"),
+    "--set of the wrong type": (["train", "cnn", "--set", "filters=a,b"], "expected a value like (32, 64)"),
+    "--set out of range": (["train", "cnn", "--set", "padding=full"], "padding must be one of same, valid"),
+    "bad epochs": (["train", "mlp", "--epochs", "0"], "must be positive"),
+    "unknown command": (["fly"], "invalid choice: 'fly'"),
+    "show unknown recipe": (["show", "nope"], "unknown recipe 'nope'"),
+    "missing model": (["filters", "no/such/model.keras"], "no model file"),
+    "unknown photo": (["edges", "--image", "moon.jpg"], "no image 'moon.jpg'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_is_one_line_and_status_2(case, capsys, tmp_path):
+    argv, expected = BAD_INPUT[case]
+    if argv[0] == "train":
+        argv = [*argv, "--out", str(tmp_path / "run")]
+    status, out, err = _run(capsys, *argv)
+    assert status == 2
+    assert expected in _one_line_error(err)
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_another_backend_after_keras_is_imported_is_a_clear_error(capsys, tmp_path):
+    other = next(name for name in BACKENDS if name != keras.backend.backend())
+    status, _, err = _run(capsys, "train", "mlp", "--backend", other, "--out", str(tmp_path))
+    assert status == 2
+    assert f"already imported with the {keras.backend.backend()} backend" in _one_line_error(err)
+
+
+def test_show_prints_both_summaries_and_the_verdict(capsys):
+    status, out, _ = _run(capsys, "show", "cnn", "--set", "padding=valid", "--set", "filters=16")
+    assert status == 0
+    assert "cnn_sequential" in out and "cnn_functional" in out
+    assert "floor((8 - 3)/1) + 1 = 6" in out  # the shape arithmetic of a valid convolution
+    assert "the same network" in out
+
+
+def test_show_fits_the_input_to_a_dataset(capsys):
+    status, out, _ = _run(capsys, "show", "perceptron", "--dataset", "wine")
+    assert status == 0
+    assert "parameters: sequential 42, functional 42" in out  # 13 features * 3 classes + 3
+
+
+def test_train_writes_model_history_curves_and_metrics(capsys, tmp_path):
+    out_dir = tmp_path / "mlp"
+    status, out, _ = _run(capsys, "train", "mlp", "--epochs", "3", "--api", "sequential",
+                          "--set", "hidden_units=32", "--out", str(out_dir))  # fmt: skip
+    assert status == 0
+    assert {p.name for p in out_dir.iterdir()} >= {"model.keras", "history.csv", "curves.png", "metrics.json"}
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["backend"] == keras.backend.backend() and metrics["api"] == "sequential"
+    assert metrics["settings"] == {"hidden_units": [32]}
+    history = read_history(out_dir / "history.csv")
+    assert history["epoch"] == [0, 1, 2] and history["loss"][-1] < history["loss"][0]
+    assert (out_dir / "curves.png").stat().st_size > 10_000
+    from recipes._data import load_dataset
+
+    digits = load_dataset("digits")
+    model = keras.saving.load_model(out_dir / "model.keras", safe_mode=True)
+    scores = model.evaluate(digits.x_test, digits.y_test, verbose=0, return_dict=True)
+    assert scores["accuracy"] == pytest.approx(metrics["test"]["accuracy"], abs=1e-6)
+    assert metrics["test"]["accuracy"] > 0.5
+
+
+def test_train_with_mixed_precision_keeps_the_output_in_float32(tmp_path):
+    metrics = train("cnn", epochs=1, precision="mixed_bfloat16", out=tmp_path, verbose=0,
+                    settings={"filters": (8,), "dense_units": 16})  # fmt: skip
+    assert metrics["precision"] == "mixed_bfloat16"
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    assert model.layers[-1].dtype_policy.name == "float32"
+    assert any(layer.dtype_policy.name == "mixed_bfloat16" for layer in model.layers)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+
+
+class _StopAfter(keras.callbacks.Callback):
+    """Plays a user pressing Ctrl-C at the end of an epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch, self.seen = epoch, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
+    settings = {"hidden_units": (16,)}
+    first = _StopAfter(epoch=1)
+    with pytest.raises(CookbookError, match="interrupted: .* run the same command to resume"):
+        train("mlp", epochs=4, out=tmp_path, settings=settings, verbose=0, callbacks=[first])
+    assert first.seen == [0, 1] and not (tmp_path / "model.keras").exists()
+    second = _StopAfter(epoch=-1)
+    metrics = train("mlp", epochs=4, out=tmp_path, settings=settings, verbose=0, callbacks=[second])
+    assert second.seen == [2, 3]  # the finished epochs were not run again
+    assert read_history(tmp_path / "history.csv")["epoch"] == [0, 1, 2, 3]
+    assert metrics["epochs"] == 4 and (tmp_path / "model.keras").exists()
+    assert not (tmp_path / "backup").exists()  # a finished run leaves no backup behind
+
+
+def test_copy_refuses_to_overwrite_without_force(capsys, tmp_path):
+    status, out, _ = _run(capsys, "copy", "cnn", str(tmp_path))
+    assert status == 0 and (tmp_path / "cnn.py").read_text() == registry()["cnn"].path.read_text()
+    status, _, err = _run(capsys, "copy", "cnn", str(tmp_path))
+    assert status == 2 and "already exists; pass --force" in _one_line_error(err)
+    (tmp_path / "cnn.py").write_text("# my edits\n")
+    assert _run(capsys, "copy", "cnn", str(tmp_path), "--force")[0] == 0
+    assert (tmp_path / "cnn.py").read_text().startswith('"""Convolutional network')
+    status, _, err = _run(capsys, "copy", "cnn", str(tmp_path / "missing" / "cnn.py"))
+    assert status == 2 and "does not exist" in _one_line_error(err)
+
+
+def test_edges_writes_the_edge_maps_of_a_sample_photo(capsys, tmp_path):
+    status, out, _ = _run(capsys, "edges", "--image", "flower.jpg", "--out", str(tmp_path))
+    assert status == 0
+    png = tmp_path / "edges-flower.png"
+    assert png.stat().st_size > 50_000 and str(png) in out
+
+
+def test_filters_plots_the_first_layer_of_a_trained_cnn(capsys, tmp_path):
+    train("cnn", epochs=1, out=tmp_path, verbose=0, settings={"filters": (8,), "dense_units": 16})
+    status, out, _ = _run(capsys, "filters", str(tmp_path / "model.keras"))
+    assert status == 0 and (tmp_path / "filters.png").stat().st_size > 5_000
+
+
+def test_compare_regularization_writes_results_for_every_variant(capsys, tmp_path):
+    status, out, _ = _run(capsys, "compare-regularization", "--epochs", "2", "--train-size", "64",
+                          "--out", str(tmp_path))  # fmt: skip
+    assert status == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results) == {"none", "dropout", "l1", "l2", "l1l2", "dropconnect"}
+    assert all(0 <= r["val_accuracy"] <= 1 for r in results.values())
+    assert (tmp_path / "gap.png").exists()
+
+
+def test_doctor_reports_keras_backends_and_policy(capsys):
+    status, out, _ = _run(capsys, "doctor")
+    assert status == 0
+    assert f"keras    {keras.__version__}" in out
+    for name in installed_backends():
+        assert any(line.startswith(name) and "GPUs:" in line for line in out.splitlines()), out
+    assert f"backend in use: {keras.backend.backend()}, dtype policy: float32" in out
+
+
+def test_keras_backend_variable_is_honoured():
+    assert keras.backend.backend() == os.environ["KERAS_BACKEND"]
+
+
+def test_backend_flag_overrides_the_environment(tmp_path):
+    """A fresh process: KERAS_BACKEND says one backend, --backend another; the flag wins."""
+    current = keras.backend.backend()
+    other = next((b for b in installed_backends() if b != current), None)
+    if other is None:
+        pytest.skip("only one backend installed")
+    env = {**os.environ, "KERAS_BACKEND": current}
+    result = subprocess.run(
+        [sys.executable, "-m", "recipes", "train", "perceptron", "--epochs", "1",
+         "--backend", other, "--out", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "metrics.json").read_text())["backend"] == other
+
+
+def test_every_recipe_has_a_cli_route(capsys):
+    for name in RECIPES:
+        status, out, _ = _run(capsys, "show", name)
+        assert status == 0 and "the same network" in out, name

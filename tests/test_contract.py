@@ -1,0 +1,148 @@
+"""The recipe contract, checked for every registered recipe on the current backend."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from conftest import RECIPES
+
+from recipes import load_recipe, registry
+from recipes._data import DATASETS
+from recipes._inspect import compare_builds
+from recipes._train import compile_model, data_overrides
+
+TASK_KEYS = {"family", "order", "dataset", "datasets", "loss", "metrics", "optimizer",
+             "learning_rate", "epochs", "batch_size"}  # fmt: skip
+
+
+def test_the_catalogue_so_far():
+    assert {"perceptron", "mlp", "regularization", "cnn", "edge_filters"} <= set(RECIPES)
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_declares_what_the_harness_reads(name):
+    info = registry()[name]
+    assert info.summary, f"{name}: the docstring needs a first line"
+    assert TASK_KEYS <= set(info.task), f"{name}: TASK lacks {TASK_KEYS - set(info.task)}"
+    assert info.task["dataset"] in info.task["datasets"]
+    assert set(info.task["datasets"]) <= set(DATASETS)
+    recipe = load_recipe(name)
+    assert isinstance(recipe.DEFAULTS, dict) and recipe.DEFAULTS
+    assert recipe.TASK == info.task
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_imports_only_keras_numpy_and_the_standard_library(name):
+    tree = ast.parse(registry()[name].path.read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0] if node.level == 0 else "<relative>")
+    allowed = {"keras", "numpy", "__future__"} | set(sys.stdlib_module_names)
+    assert imported <= allowed, f"{name} imports {sorted(imported - allowed)}"
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_both_builds_are_the_same_network(name):
+    report = compare_builds(load_recipe(name))
+    assert report["sequential_parameters"] == report["functional_parameters"] > 0
+    assert report["max_difference"] <= 1e-5
+    assert isinstance(report["sequential"], keras.Sequential)
+    assert not isinstance(report["functional"], keras.Sequential)
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_unknown_setting_is_a_clear_value_error(name):
+    recipe = load_recipe(name)
+    for builder in (recipe.build_sequential, recipe.build_functional):
+        with pytest.raises(ValueError, match=r"no_such_setting.*valid"):
+            builder(no_such_setting=1)
+
+
+def _model_and_data(name, dataset, api="functional", n=512):
+    recipe = load_recipe(name)
+    data = dataset(recipe.TASK["dataset"])
+    builder = recipe.build_functional if api == "functional" else recipe.build_sequential
+    model = compile_model(builder(**data_overrides(recipe, data)), recipe.TASK)
+    return model, data.x_train[:n], data.y_train[:n]
+
+
+@pytest.mark.parametrize("api", ["sequential", "functional"])
+@pytest.mark.parametrize("name", RECIPES)
+def test_short_fit_on_the_default_data_lowers_the_loss(name, api, dataset):
+    model, x, y = _model_and_data(name, dataset, api)
+    before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    model.fit(x, y, epochs=4, batch_size=32, verbose=0)
+    after = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    assert after < 0.8 * before, f"{name} ({api}): loss {before:.4f} -> {after:.4f}"
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_saved_model_reloads_safely_to_the_same_predictions(name, dataset, tmp_path):
+    model, x, y = _model_and_data(name, dataset, n=128)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    reloaded.fit(x, y, epochs=1, batch_size=32, verbose=0)  # and it trains on from the saved state
+
+
+# Run inside a fresh interpreter whose only copy of each recipe is the file itself:
+# importing the harness fails. (Third-party imports are checked statically above:
+# blocking them here would also break the backends' own optional-import probes.)
+_ALONE = textwrap.dedent(
+    """
+    import importlib, importlib.abc, json, sys
+    BLOCKED = {"recipes", "tuning"}
+
+    class Blocker(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"a copied recipe must not need {name}")
+
+    sys.meta_path.insert(0, Blocker())
+    import keras, numpy as np
+    report = {}
+    for folder, name in json.loads(sys.argv[1]):
+        sys.path.insert(0, folder)
+        recipe = importlib.import_module(name)
+        sequential, functional = recipe.build_sequential(), recipe.build_functional()
+        x = np.zeros((2, *sequential.input_shape[1:]), "float32")
+        functional.set_weights(sequential.get_weights())
+        same = np.allclose(sequential.predict(x, verbose=0), functional.predict(x, verbose=0), atol=1e-5)
+        report[name] = [sequential.count_params(), functional.count_params(), bool(same)]
+        sys.path.remove(folder)
+    print(json.dumps({"backend": keras.backend.backend(), "report": report}))
+    """
+)
+
+
+def test_each_recipe_file_copied_alone_imports_and_builds(tmp_path):
+    folders = []
+    for name, info in registry().items():
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(info.path, folder)
+        folders.append((str(folder), name))
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", _ALONE, json.dumps(folders)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["backend"] == keras.backend.backend()
+    assert set(found["report"]) == set(RECIPES)
+    for name, (sequential, functional, same) in found["report"].items():
+        assert sequential == functional > 0 and same, name
