@@ -21,7 +21,7 @@ SPLIT_SEED = 0
 @dataclass
 class Dataset:
     name: str
-    kind: str  # "image" or "table"
+    kind: str  # "image", "sequence", "text" (word ids), "seq2seq" or "table"
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
@@ -29,6 +29,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: list[str]
+    vocabulary_size: int = 0  # word ids run from 0 (padding) to vocabulary_size - 1 ("text" only)
 
     @property
     def num_classes(self) -> int:
@@ -67,6 +68,17 @@ def load_digits() -> Dataset:
     return Dataset("digits", "image", *parts, class_names=[str(d) for d in range(10)])
 
 
+def load_digits_sequences() -> Dataset:
+    """The same digits read row by row: 8 time steps of 8 features, for recurrent nets."""
+    images = load_digits()
+    squeeze = [x[..., 0] for x in (images.x_train, images.x_val, images.x_test)]  # (N, 8 steps, 8)
+    return Dataset(
+        "digits_sequences", "sequence",
+        squeeze[0], images.y_train, squeeze[1], images.y_val, squeeze[2], images.y_test,
+        class_names=images.class_names,
+    )  # fmt: skip
+
+
 def _load_sklearn_table(name: str) -> Dataset:
     import sklearn.datasets
 
@@ -101,15 +113,63 @@ def _generated(name: str, maker) -> Dataset:
     return Dataset(name, "table", *_split(x, y), class_names=["0", "1"])
 
 
+def make_recall(
+    n: int, length: int, symbols: int = 8, seed: int = SPLIT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` sequences of ``length`` random one-hot symbols, each labelled by its *first* symbol.
+
+    Everything after step 0 is distraction: to answer, a network must carry one symbol
+    across ``length - 1`` steps, the long-range dependency vanishing gradients forbid.
+    Returns x (n, length, symbols) float32 and y (n,) int32; chance is 1 / symbols.
+    """
+    if length < 1:
+        raise ValueError(f"sequence length must be at least 1; got {length}")
+    if symbols < 2:
+        raise ValueError(f"symbols must be at least 2; got {symbols}")
+    drawn = np.random.default_rng(seed).integers(0, symbols, size=(n, length))
+    return np.eye(symbols, dtype="float32")[drawn], drawn[:, 0].astype("int32")
+
+
+def make_addition(n: int = 40_000, digits: int = 3) -> tuple[list[str], list[str]]:
+    """``n`` distinct sums like "535+61" with their answers "596"; operands of 1 to ``digits`` digits."""
+    if n > (10**digits) ** 2:
+        raise ValueError(f"only {(10**digits) ** 2} distinct {digits}-digit sums exist; asked for {n}")
+    rng = np.random.default_rng(SPLIT_SEED)
+    seen: dict[str, str] = {}
+    while len(seen) < n:
+        lengths = rng.integers(1, digits + 1, size=2)
+        a, b = (int(rng.integers(10 ** (k - 1) if k > 1 else 0, 10**k)) for k in lengths)
+        seen.setdefault(f"{a}+{b}", str(a + b))
+    # Shuffle: the short sums run out first, so the order of discovery is not a fair split.
+    order = rng.permutation(n)
+    questions, answers = list(seen), list(seen.values())
+    return [questions[i] for i in order], [answers[i] for i in order]
+
+
+def load_addition(n: int = 40_000, digits: int = 3) -> Dataset:
+    """The addition task of ``seq2seq_rnn``: one-hot questions, answers as character indices.
+
+    Every question is distinct, so the test questions were never seen in training.
+    """
+    from recipes.seq2seq_rnn import VOCABULARY, answer_length, indices, one_hot, question_length
+
+    questions, answers = make_addition(n, digits)
+    x = one_hot(questions, question_length(digits))  # (N, 7, 12)
+    y = indices(answers, answer_length(digits))  # (N, 4)
+    n_test, n_val = n // 10, n // 10
+    parts = (x[n_test + n_val :], y[n_test + n_val :], x[n_test : n_test + n_val], y[n_test : n_test + n_val])
+    return Dataset("addition", "seq2seq", *parts, x[:n_test], y[:n_test], class_names=list(VOCABULARY))
+
+
 # ---- the real datasets, downloaded by keras.datasets on first use ----------------
 
 
-def _download(name: str):
+def _download(name: str, **options):
     import keras
 
     loader = getattr(keras.datasets, name)
     try:
-        return loader.load_data()
+        return loader.load_data(**options)
     except Exception as error:  # keras raises a bare Exception on a failed fetch
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
         raise CookbookError(
@@ -135,6 +195,28 @@ def _keras_images(name: str, class_names: list[str], val_size: int) -> Dataset:
     )  # fmt: skip
 
 
+def load_imdb(vocabulary_size: int = 20_000, length: int = 200) -> Dataset:
+    """IMDB movie reviews as word ids (the ``vocabulary_size`` most frequent words), positive or not.
+
+    Reviews are cut to their last ``length`` words or padded in front with 0, so the
+    words a recurrent net reads last are real ones.
+    """
+    import keras
+
+    (x_train, y_train), (x_test, y_test) = _download("imdb", num_words=vocabulary_size)
+    x_train, x_test = (
+        keras.utils.pad_sequences(x, maxlen=length, padding="pre", truncating="pre").astype("int32")
+        for x in (x_train, x_test)
+    )  # (N, length)
+    y_train, y_test = (np.asarray(y).astype("int32") for y in (y_train, y_test))
+    val = len(x_train) // 5
+    return Dataset(
+        "imdb", "text",
+        x_train[:-val], y_train[:-val], x_train[-val:], y_train[-val:], x_test, y_test,
+        ["negative", "positive"], vocabulary_size=vocabulary_size,
+    )  # fmt: skip
+
+
 FASHION = ["T-shirt", "trouser", "pullover", "dress", "coat",
            "sandal", "shirt", "sneaker", "bag", "boot"]  # fmt: skip
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer",
@@ -142,16 +224,19 @@ CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer",
 
 OFFLINE = {
     "digits": load_digits,
+    "digits_sequences": load_digits_sequences,
     "breast_cancer": lambda: _load_sklearn_table("breast_cancer"),
     "wine": lambda: _load_sklearn_table("wine"),
     "iris": lambda: _load_sklearn_table("iris"),
     "xor": lambda: _generated("xor", make_xor),
     "blobs": lambda: _generated("blobs", make_blobs),
+    "addition": load_addition,
 }
 DOWNLOADED = {
     "mnist": lambda: _keras_images("mnist", [str(d) for d in range(10)], 5000),
     "fashion_mnist": lambda: _keras_images("fashion_mnist", FASHION, 5000),
     "cifar10": lambda: _keras_images("cifar10", CIFAR10, 5000),
+    "imdb": load_imdb,
 }
 DATASETS = {**OFFLINE, **DOWNLOADED}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -71,16 +72,39 @@ def build(recipe: ModuleType, api: str, **overrides):
 
 def data_overrides(recipe: ModuleType, data: Dataset) -> dict:
     """The input shape and class count the data dictates, for recipes that take them."""
-    fitted = {"input_shape": data.input_shape, "num_classes": data.num_classes}
+    fitted = {
+        "input_shape": data.input_shape,
+        "num_classes": data.num_classes,
+        "vocabulary_size": data.vocabulary_size,
+    }
     return {key: value for key, value in fitted.items() if key in recipe.DEFAULTS}
 
 
-def compile_model(model, task: dict, learning_rate: float | None = None):
+SCHEDULES = ("constant", "cosine")
+
+
+def compile_model(
+    model, task: dict, learning_rate: float | None = None, total_steps: int | None = None, recipe=None
+):
+    """Compile with the recipe's optimizer, loss and metrics.
+
+    A metric name the recipe module defines (e.g. ``exact_match``) is that function;
+    other names are Keras' own.
+
+    ``TASK["schedule"] = "cosine"`` decays the learning rate to zero over ``total_steps``
+    (the whole run); without ``total_steps`` (a short test fit) it stays constant.
+    """
     import keras
 
-    optimizer = keras.optimizers.get(task["optimizer"])
-    optimizer.learning_rate = learning_rate or task["learning_rate"]
-    model.compile(optimizer=optimizer, loss=task["loss"], metrics=list(task["metrics"]))
+    schedule = task.get("schedule", "constant")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
+    rate = learning_rate or task["learning_rate"]
+    if schedule == "cosine" and total_steps:
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=total_steps)
+    optimizer = keras.optimizers.get({"class_name": task["optimizer"], "config": {"learning_rate": rate}})
+    metrics = [getattr(recipe, name, name) if recipe else name for name in task["metrics"]]
+    model.compile(optimizer=optimizer, loss=task["loss"], metrics=metrics)
     return model
 
 
@@ -129,7 +153,14 @@ def train(
     try:
         keras.utils.set_random_seed(seed)
         model = build(recipe, api, **{**data_overrides(recipe, data), **settings})
-        compile_model(model, task)
+        if tuple(model.input_shape[1:]) != data.input_shape:
+            raise CookbookError(
+                f"{name} built for inputs {tuple(model.input_shape[1:])} but {data.name} has "
+                f"{data.input_shape}; drop the --set that changed the input size"
+            )
+        compile_model(
+            model, task, recipe=recipe, total_steps=epochs * math.ceil(len(data.x_train) / batch_size)
+        )
         callbacks = [
             keras.callbacks.BackupAndRestore(str(backup)),
             keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
