@@ -77,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--out", default="runs/compare-regularization")
     _backend_option(compare)
+
+    rnn = commands.add_parser("compare-rnn",
+                              help="race the recurrent cells on a recall task of growing length")  # fmt: skip
+    rnn.add_argument("--lengths", default="10,25,50,100", help="comma-separated sequence lengths")
+    rnn.add_argument("--cells", default="simple_rnn,jordan_rnn,lstm,gru,bidirectional")
+    rnn.add_argument("--units", type=int, default=32)
+    rnn.add_argument("--epochs", type=int, default=15)
+    rnn.add_argument("--train-size", type=int, default=2000)
+    rnn.add_argument("--seed", type=int, default=0)
+    rnn.add_argument("--out", default="runs/compare-rnn")
+    _backend_option(rnn)
     return parser
 
 
@@ -227,11 +238,33 @@ def _compare_regularization(args) -> None:
     print(f"wrote {out / 'results.json'} and {png}")
 
 
+def _compare_rnn(args) -> None:
+    import keras
+
+    from recipes._compare_rnn import SYMBOLS, compare_rnns, table
+    from recipes._plots import plot_rnn_comparison
+
+    try:
+        lengths = [int(n) for n in args.lengths.split(",")]
+    except ValueError:
+        raise CookbookError(f"--lengths expects comma-separated integers, got {args.lengths!r}") from None
+    cells = [cell.strip() for cell in args.cells.split(",") if cell.strip()]
+    print(f"{len(cells)} cells x {len(lengths)} lengths, {args.epochs} epochs on {args.train_size} "
+          f"sequences each ({keras.backend.backend()} backend)")  # fmt: skip
+    results = compare_rnns(lengths, cells, units=args.units, epochs=args.epochs,
+                           train_size=args.train_size, seed=args.seed, out=args.out)  # fmt: skip
+    print("\ntest accuracy and ms per training step (chance: %.3f)" % (1 / SYMBOLS))
+    print(table(results))
+    png = plot_rnn_comparison(results, Path(args.out) / "accuracy.png", chance=1 / SYMBOLS)
+    print(f"wrote {Path(args.out) / 'results.json'} and {png}")
+
+
 COMMANDS = {
     "list": _list, "show": _show, "train": _train, "copy": _copy, "doctor": _doctor,
     "edges": _edges, "filters": _filters, "compare-regularization": _compare_regularization,
+    "compare-rnn": _compare_rnn,
 }  # fmt: skip
-NEEDS_KERAS = {"show", "train", "doctor", "edges", "filters", "compare-regularization"}
+NEEDS_KERAS = {"show", "train", "doctor", "edges", "filters", "compare-regularization", "compare-rnn"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""PNG pictures: training curves, edge maps, learned filters, regularisation gaps."""
+"""PNG pictures: training curves, edge maps, learned filters, regularisation gaps, RNN races."""
 
 from __future__ import annotations
 
@@ -91,6 +91,28 @@ def plot_regularization(results: dict, png: str | Path) -> Path:
         ax.annotate(f"gap {results[name]['gap']:.3f}", (x, 1.01), ha="center", fontsize=8)
     ax.set(xticks=positions, xticklabels=names, ylabel="accuracy", ylim=(0, 1.08))
     ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def plot_rnn_comparison(results: dict, png: str | Path, chance: float | None = None) -> Path:
+    """Test accuracy (left) and time per training step (right) against sequence length."""
+    plt = _pyplot()
+    fig, (accuracy, speed) = plt.subplots(1, 2, figsize=(11, 4))
+    for cell, by_length in results.items():
+        lengths = [int(n) for n in by_length]
+        accuracy.plot(lengths, [r["accuracy"] for r in by_length.values()], marker="o", label=cell)
+        speed.plot(lengths, [r["step_ms"] for r in by_length.values()], marker="o", label=cell)
+    if chance is not None:
+        accuracy.axhline(chance, color="grey", linestyle=":", label="chance")
+    accuracy.set(
+        xscale="log", xlabel="sequence length (steps to remember)", ylabel="test accuracy", ylim=(0, 1.05)
+    )
+    speed.set(xscale="log", xlabel="sequence length", ylabel="ms per training step")
+    accuracy.legend(fontsize=8)
+    fig.suptitle("Recall the first symbol: who still remembers?")
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)

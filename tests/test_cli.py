@@ -11,11 +11,11 @@ import keras
 import pytest
 from conftest import RECIPES
 
-from recipes import registry
+from recipes import load_recipe, registry
 from recipes._backend import BACKENDS, installed_backends
 from recipes._cli import main
 from recipes._errors import CookbookError
-from recipes._train import read_history, train
+from recipes._train import compile_model, read_history, train
 
 
 def _run(capsys, *argv):
@@ -57,6 +57,13 @@ BAD_INPUT = {
     "show unknown recipe": (["show", "nope"], "unknown recipe 'nope'"),
     "missing model": (["filters", "no/such/model.keras"], "no model file"),
     "unknown photo": (["edges", "--image", "moon.jpg"], "no image 'moon.jpg'"),
+    "rnn race: bad length": (["compare-rnn", "--lengths", "10,0"], "sequence lengths must be at least 1"),
+    "rnn race: not a length": (
+        ["compare-rnn", "--lengths", "ten"],
+        "--lengths expects comma-separated integers",
+    ),
+    "rnn race: unknown cell": (["compare-rnn", "--cells", "lstm,tcn"], "unknown cell 'tcn'"),
+    "imdb for a digits-only recipe": (["train", "simple_rnn", "--dataset", "imdb"], "unknown dataset 'imdb'"),
 }
 
 
@@ -152,6 +159,35 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
     assert not (tmp_path / "backup").exists()  # a finished run leaves no backup behind
 
 
+class _LearningRates(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+def test_a_cosine_schedule_decays_to_zero_and_resumes_mid_decay(tmp_path):
+    assert load_recipe("lstm").TASK["schedule"] == "cosine"
+    rates = _LearningRates()
+    with pytest.raises(CookbookError, match="interrupted"):
+        train(
+            "lstm", epochs=4, out=tmp_path, settings={"units": 8}, verbose=0, callbacks=[rates, _StopAfter(1)]
+        )
+    train("lstm", epochs=4, out=tmp_path, settings={"units": 8}, verbose=0, callbacks=[rates])
+    # epochs 0, 1, then (resumed) 2, 3: the decay goes on from the restored step count
+    assert len(rates.rates) == 4 and all(a > b for a, b in zip(rates.rates, rates.rates[1:]))
+    assert rates.rates[0] < 1e-2 and rates.rates[-1] == pytest.approx(0.0, abs=1e-7)
+
+
+def test_an_unknown_schedule_is_a_clear_error():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    task = {**load_recipe("lstm").TASK, "schedule": "step"}
+    with pytest.raises(ValueError, match="unknown schedule 'step'; valid: constant, cosine"):
+        compile_model(model, task, total_steps=10)
+
+
 def test_copy_refuses_to_overwrite_without_force(capsys, tmp_path):
     status, out, _ = _run(capsys, "copy", "cnn", str(tmp_path))
     assert status == 0 and (tmp_path / "cnn.py").read_text() == registry()["cnn"].path.read_text()
@@ -185,6 +221,26 @@ def test_compare_regularization_writes_results_for_every_variant(capsys, tmp_pat
     assert set(results) == {"none", "dropout", "l1", "l2", "l1l2", "dropconnect"}
     assert all(0 <= r["val_accuracy"] <= 1 for r in results.values())
     assert (tmp_path / "gap.png").exists()
+
+
+def test_compare_rnn_races_the_cells_and_resumes_without_rerunning(capsys, tmp_path, monkeypatch):
+    import recipes._compare_rnn as compare
+
+    argv = ["compare-rnn", "--lengths", "2,3", "--cells", "simple_rnn,lstm", "--units", "8",
+            "--epochs", "2", "--train-size", "128", "--out", str(tmp_path)]  # fmt: skip
+    status, out, _ = _run(capsys, *argv)
+    assert status == 0 and "T=3" in out and (tmp_path / "accuracy.png").stat().st_size > 10_000
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert set(results) == {"simple_rnn", "lstm"} and set(results["lstm"]) == {"2", "3"}
+    assert all(0 <= r["accuracy"] <= 1 and r["step_ms"] > 0 for by in results.values() for r in by.values())
+
+    raced = []
+    real_race = compare.race
+    monkeypatch.setattr(
+        compare, "race", lambda cell, length, *a: raced.append((cell, length)) or real_race(cell, length, *a)
+    )
+    status, _, _ = _run(capsys, *argv[:2], "2,3,4", *argv[3:])  # one more length: only its races run
+    assert status == 0 and sorted(raced) == [("lstm", 4), ("simple_rnn", 4)]
 
 
 def test_doctor_reports_keras_backends_and_policy(capsys):

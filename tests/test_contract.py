@@ -74,7 +74,7 @@ def _model_and_data(name, dataset, api="functional", n=512):
     recipe = load_recipe(name)
     data = dataset(recipe.TASK["dataset"])
     builder = recipe.build_functional if api == "functional" else recipe.build_sequential
-    model = compile_model(builder(**data_overrides(recipe, data)), recipe.TASK)
+    model = compile_model(builder(**data_overrides(recipe, data)), recipe.TASK, recipe=recipe)
     return model, data.x_train[:n], data.y_train[:n]
 
 

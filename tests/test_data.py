@@ -21,7 +21,8 @@ def test_offline_datasets_split_without_overlap(name, dataset):
     assert min(sizes) > 0 and all(len(x) == len(y) for x, y in
                                   [(data.x_train, data.y_train), (data.x_val, data.y_val), (data.x_test, data.y_test)])  # fmt: skip
     assert data.x_train.dtype == np.float32 and data.y_train.dtype == np.int32
-    assert set(np.unique(data.y_test)) == set(range(data.num_classes))  # stratified: every class
+    if data.kind != "seq2seq":  # answers are strings of classes, not one class each
+        assert set(np.unique(data.y_test)) == set(range(data.num_classes))  # stratified: every class
     # No example is in two parts (iris has a few identical rows, hence the allowance).
     everything = np.concatenate([data.x_train, data.x_val, data.x_test])
     repeated = len(everything) - len({row.tobytes() for row in everything})
@@ -34,6 +35,13 @@ def test_digits_are_images_in_the_unit_interval(dataset):
     assert digits.input_shape == (8, 8, 1) and digits.num_classes == 10
     assert digits.x_train.min() >= 0 and digits.x_train.max() <= 1
     assert len(digits.x_train) + len(digits.x_val) + len(digits.x_test) == 1797
+
+
+def test_digits_as_sequences_are_the_same_images_read_row_by_row(dataset):
+    images, sequences = dataset("digits"), dataset("digits_sequences")
+    assert sequences.kind == "sequence" and sequences.input_shape == (8, 8)
+    np.testing.assert_array_equal(sequences.x_test, images.x_test[..., 0])
+    np.testing.assert_array_equal(sequences.y_train, images.y_train)
 
 
 def test_the_split_never_depends_on_the_training_seed():
@@ -108,7 +116,34 @@ def test_downloaded_datasets_load_through_keras(name, tmp_path, monkeypatch):
     assert data.y_train.ndim == 1 and data.y_test.dtype == np.int32
 
 
-@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10"])
+def test_imdb_loads_through_keras_as_padded_word_ids(tmp_path, monkeypatch):
+    import keras.src.datasets.imdb as imdb
+
+    rng = np.random.default_rng(0)
+
+    def reviews(n):  # ragged lists of word ids, as in the real file
+        ragged = np.empty(n, dtype=object)
+        ragged[:] = [rng.integers(1, 30_000, size=rng.integers(5, 400)).tolist() for _ in range(n)]
+        return ragged
+
+    path = tmp_path / "imdb.npz"
+    np.savez(
+        path,
+        x_train=reviews(50),
+        y_train=rng.integers(0, 2, 50),
+        x_test=reviews(20),
+        y_test=rng.integers(0, 2, 20),
+    )
+    monkeypatch.setattr(imdb, "get_file", lambda *args, **kwargs: str(path))
+    data = load_dataset("imdb")
+    assert data.kind == "text" and data.input_shape == (200,) and data.num_classes == 2
+    assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (40, 10, 20)
+    assert data.x_train.dtype == np.int32 and 0 <= data.x_train.min() and data.x_train.max() < 20_000
+    short = np.flatnonzero((data.x_test == 0).any(axis=1))
+    assert len(short) and (data.x_test[short, -1] != 0).all()  # padded in front: the last words are real
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "imdb"])
 def test_a_failed_download_says_what_to_do(name, monkeypatch):
     import importlib
 
@@ -124,4 +159,14 @@ def test_a_failed_download_says_what_to_do(name, monkeypatch):
 
 
 def test_every_dataset_name_has_a_loader():
-    assert {"digits", "breast_cancer", "xor", "blobs", "mnist", "fashion_mnist", "cifar10"} <= set(DATASETS)
+    assert {
+        "digits",
+        "breast_cancer",
+        "xor",
+        "blobs",
+        "mnist",
+        "fashion_mnist",
+        "cifar10",
+        "imdb",
+        "addition",
+    } <= set(DATASETS)

@@ -1,0 +1,214 @@
+"""The recurrent family: gate arithmetic, the Jordan state, merge modes, stacking."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from recipes import bidirectional, deep_rnn, gru, jordan_rnn, lstm, seq2seq_rnn, simple_rnn
+from recipes._data import make_addition, make_recall
+from recipes._errors import CookbookError
+from recipes._train import compile_model, train
+
+
+@pytest.mark.parametrize("units, features", [(1, 1), (16, 8), (128, 8), (33, 5)])
+def test_gate_counts_give_the_parameter_formulas(units, features):
+    def built(layer):
+        keras.Sequential([keras.Input((7, features)), layer])
+        return layer.count_params()
+
+    assert built(keras.layers.SimpleRNN(units)) == units * (units + features) + units
+    assert built(keras.layers.LSTM(units)) == lstm.lstm_parameters(units, features)
+    assert lstm.lstm_parameters(units, features) == 4 * (units * (units + features) + units)
+    for reset_after in (True, False):
+        expected = gru.gru_parameters(units, features, reset_after)
+        assert built(keras.layers.GRU(units, reset_after=reset_after)) == expected
+    assert gru.gru_parameters(units, features) == 3 * (units * (units + features) + 2 * units)
+
+
+def test_recipe_models_match_the_formulas():
+    model = lstm.build_functional(units=32)
+    assert model.layers[1].count_params() == lstm.lstm_parameters(32, 8)
+    model = gru.build_sequential(units=32, reset_after=False)
+    assert model.layers[0].count_params() == gru.gru_parameters(32, 8, reset_after=False)
+
+
+def test_jordan_state_is_the_previous_output():
+    cell = jordan_rnn.JordanCell(hidden_units=12, output_units=5)
+    layer = keras.layers.RNN(cell, return_sequences=True, return_state=True)
+    x = np.random.default_rng(0).normal(size=(3, 6, 4)).astype("float32")
+    outputs, final_state = (keras.ops.convert_to_numpy(t) for t in layer(x))
+    assert outputs.shape == (3, 6, 5)
+    np.testing.assert_allclose(final_state, outputs[:, -1], atol=1e-6)
+    # Replay the recurrence by hand: step t is computed from x_t and the output of step t-1.
+    w = {v.name: keras.ops.convert_to_numpy(v) for v in cell.weights}
+    previous = np.zeros((3, 5), "float32")
+    for t in range(6):
+        hidden = np.tanh(x[:, t] @ w["input_kernel"] + previous @ w["feedback_kernel"] + w["hidden_bias"])
+        previous = np.tanh(hidden @ w["output_kernel"] + w["output_bias"])
+        np.testing.assert_allclose(outputs[:, t], previous, atol=1e-5)
+
+
+def test_jordan_feedback_changes_the_output():
+    """With the feedback weights zeroed, each step forgets the past: outputs differ."""
+    x = np.random.default_rng(1).normal(size=(2, 5, 8)).astype("float32")
+    layer = keras.layers.RNN(jordan_rnn.JordanCell(16, 4), return_sequences=True)
+    with_feedback = keras.ops.convert_to_numpy(layer(x))
+    layer.cell.feedback_kernel.assign(np.zeros((4, 16), "float32"))
+    without = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(with_feedback[:, 0], without[:, 0], atol=1e-6)  # nothing fed back yet
+    assert not np.allclose(with_feedback[:, 1:], without[:, 1:], atol=1e-4)
+
+
+@pytest.mark.parametrize("merge_mode", bidirectional.MERGE_MODES)
+def test_bidirectional_width_follows_the_merge_mode(merge_mode):
+    model = bidirectional.build_functional(units=16, merge_mode=merge_mode)
+    merged = model.layers[1].output.shape[-1]
+    assert merged == bidirectional.merged_width(16, merge_mode) == (32 if merge_mode == "concat" else 16)
+    one_lstm = lstm.lstm_parameters(16, 8)
+    assert model.layers[1].count_params() == 2 * one_lstm  # two independent directions
+    x = np.random.default_rng(0).uniform(size=(2, 8, 8)).astype("float32")
+    assert model.predict(x, verbose=0).shape == (2, 10)
+
+
+def test_bidirectional_reads_the_sequence_backwards_too():
+    """Changing only the last step changes the backward half of every position's output."""
+    layer = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True), merge_mode="concat")
+    x = np.random.default_rng(0).normal(size=(1, 6, 3)).astype("float32")
+    changed = x.copy()
+    changed[:, -1] += 1.0
+    a, b = (keras.ops.convert_to_numpy(layer(v)) for v in (x, changed))
+    np.testing.assert_allclose(a[:, :-1, :4], b[:, :-1, :4], atol=1e-6)  # forward: the past only
+    assert not np.allclose(a[:, 0, 4:], b[:, 0, 4:])  # backward: step 0 saw the end
+
+
+@pytest.mark.parametrize("cell", list(deep_rnn.CELLS))
+def test_deep_rnn_hands_sequences_up_the_stack(cell):
+    model = deep_rnn.build_functional(cell=cell, units=(8, 16, 4), recurrent_dropout=0.1)
+    recurrent = [layer for layer in model.layers if isinstance(layer, tuple(deep_rnn.CELLS.values()))]
+    assert [tuple(layer.output.shape[1:]) for layer in recurrent] == [(8, 8), (8, 16), (4,)]
+    assert all(layer.recurrent_dropout == 0.1 for layer in recurrent)
+
+
+def test_recurrent_dropout_is_active_in_training_only():
+    model = deep_rnn.build_functional(units=(16,), dropout=0.0, recurrent_dropout=0.5)
+    x = np.random.default_rng(0).uniform(size=(4, 8, 8)).astype("float32")
+    a, b = (keras.ops.convert_to_numpy(model(x, training=True)) for _ in range(2))
+    assert not np.allclose(a, b)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-6
+    )
+
+
+BAD = [
+    (bidirectional, {"merge_mode": "max"}, "merge_mode must be one of concat, sum, ave, mul"),
+    (lstm, {"units": 0}, "units must be at least 1"),
+    (gru, {"input_shape": (0, 8)}, "time steps >= 1"),
+    (simple_rnn, {"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+    (jordan_rnn, {"output_units": 0}, "output_units must be at least 1"),
+    (deep_rnn, {"cell": "transformer"}, "cell must be one of lstm, gru, simple_rnn"),
+    (deep_rnn, {"units": ()}, "one per layer"),
+    (seq2seq_rnn, {"digits": 0}, "digits must be at least 1"),
+]
+
+
+@pytest.mark.parametrize("recipe, overrides, message", BAD, ids=[f"{r.__name__}-{o}" for r, o, _ in BAD])
+def test_bad_settings_name_the_valid_values(recipe, overrides, message):
+    for builder in (recipe.build_sequential, recipe.build_functional):
+        with pytest.raises(ValueError, match=message):
+            builder(**overrides)
+
+
+# ---- seq2seq_rnn: the addition task ----------------------------------------------
+
+
+def test_addition_problems_are_distinct_and_right():
+    questions, answers = make_addition(3000, digits=2)
+    assert len(set(questions)) == 3000
+    for question, answer in zip(questions, answers):
+        a, b = question.split("+")
+        assert int(a) + int(b) == int(answer) and max(len(a), len(b)) <= 2
+    with pytest.raises(ValueError, match="only 100 distinct 1-digit sums"):
+        make_addition(101, digits=1)
+
+
+def test_addition_dataset_holds_out_unseen_questions(dataset):
+    data = dataset("addition")
+    assert data.x_train.shape[1:] == (7, len(seq2seq_rnn.VOCABULARY)) and data.y_train.shape[1:] == (4,)
+    as_text = lambda x: set(seq2seq_rnn.decode(x))  # noqa: E731  (one-hot input decodes like an output)
+    assert not as_text(data.x_test) & as_text(data.x_train)
+
+
+def test_encoding_round_trips_and_rejects_foreign_characters():
+    texts = ["535+61", "9+9", "0+0"]
+    encoded = seq2seq_rnn.one_hot(texts, 7)
+    assert encoded.shape == (3, 7, 12) and (encoded.sum(axis=-1) == 1).all()
+    assert seq2seq_rnn.decode(encoded) == texts
+    with pytest.raises(ValueError, match="not 7 characters or fewer"):
+        seq2seq_rnn.one_hot(["12*3"], 7)
+    with pytest.raises(ValueError, match="not 3 characters or fewer"):
+        seq2seq_rnn.indices(["1234"], 3)
+
+
+def test_exact_match_needs_every_character():
+    y_true = np.array([[5, 9, 6, 11], [5, 9, 6, 11], [1, 0, 11, 11]])
+    y_pred = seq2seq_rnn.one_hot(["596", "597", "10"], 4)
+    scores = keras.ops.convert_to_numpy(seq2seq_rnn.exact_match(y_true, y_pred))
+    np.testing.assert_array_equal(scores, [1.0, 0.0, 1.0])
+
+
+def test_seq2seq_learns_two_digit_sums_and_decodes_them():
+    questions, answers = make_addition(10_000, digits=2)  # every two-digit sum there is
+    x, y = seq2seq_rnn.one_hot(questions, 5), seq2seq_rnn.indices(answers, 3)
+    model = seq2seq_rnn.build_functional(digits=2)
+    compile_model(model, seq2seq_rnn.TASK, recipe=seq2seq_rnn, total_steps=15 * 125)
+    model.fit(x[:8000], y[:8000], epochs=15, batch_size=64, verbose=0)  # about 90 % here
+    held_out = model.evaluate(x[8000:], y[8000:], verbose=0, return_dict=True)["exact_match"]
+    decoded = seq2seq_rnn.answer(model, questions[8000:])
+    right = np.mean([d == a for d, a in zip(decoded, answers[8000:])])
+    assert right == pytest.approx(held_out, abs=1e-6)  # the decoded strings and the metric agree
+    assert right > 0.6, f"exact match on unseen two-digit sums: {right:.3f}"
+    assert seq2seq_rnn.decode(seq2seq_rnn.one_hot(answers[8000:8010], 3)) == answers[8000:8010]
+
+
+def test_training_refuses_data_of_another_input_size(tmp_path):
+    with pytest.raises(CookbookError, match=r"built for inputs \(5, 12\) but addition has \(7, 12\)"):
+        train("seq2seq_rnn", epochs=1, out=tmp_path, settings={"digits": 2}, verbose=0)
+
+
+# ---- word ids (IMDB-style input) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("recipe", [lstm, gru, bidirectional], ids=lambda r: r.__name__.split(".")[-1])
+def test_word_ids_are_embedded_and_both_builds_agree_and_learn(recipe):
+    settings = {
+        "vocabulary_size": 50,
+        "input_shape": (12,),
+        "num_classes": 2,
+        "units": 16,
+        "embedding_dim": 8,
+    }
+    sequential, functional = recipe.build_sequential(**settings), recipe.build_functional(**settings)
+    assert isinstance(sequential.layers[0], keras.layers.Embedding)
+    functional.set_weights(sequential.get_weights())
+    ids = np.random.default_rng(0).integers(0, 50, size=(600, 12)).astype("int32")
+    np.testing.assert_allclose(
+        sequential.predict(ids[:32], verbose=0), functional.predict(ids[:32], verbose=0), atol=1e-5
+    )
+    labels = (ids[:, -1] < 25).astype("int32")  # a "review" is positive when its last word is
+    compile_model(functional, recipe.TASK)
+    before = functional.evaluate(ids, labels, verbose=0)[0]
+    functional.fit(ids, labels, epochs=4, batch_size=32, verbose=0)
+    assert functional.evaluate(ids, labels, verbose=0)[0] < 0.8 * before
+    with pytest.raises(ValueError, match=r"input_shape must be \(time steps >= 1,\) of word ids"):
+        recipe.build_functional(vocabulary_size=50, input_shape=(12, 8))
+
+
+def test_recall_task_labels_each_sequence_by_its_first_symbol():
+    x, y = make_recall(500, 30, symbols=5)
+    assert x.shape == (500, 30, 5) and (x.sum(axis=-1) == 1).all()
+    np.testing.assert_array_equal(np.argmax(x[:, 0], axis=-1), y)
+    assert 0.1 < np.mean(np.argmax(x[:, -1], axis=-1) == y) < 0.3  # the last step says nothing
+    with pytest.raises(ValueError, match="sequence length must be at least 1; got 0"):
+        make_recall(10, 0)
