@@ -71,3 +71,27 @@ def select_backend(name: str | None = None) -> str:
     os.environ["KERAS_BACKEND"] = name
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     return name
+
+
+def describe_backend() -> str:
+    """One line for a notebook's first cell: Keras, the backend in use and the GPUs it sees.
+
+    Only the current backend is asked (in this process); `cookbook doctor` asks all three.
+    """
+    import keras
+
+    name = keras.backend.backend()
+    if name == "jax":
+        import jax
+
+        version, gpus = jax.__version__, [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    elif name == "torch":
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        version, gpus = torch.__version__, [torch.cuda.get_device_name(i) for i in range(count)]
+    else:
+        import tensorflow as tf
+
+        version, gpus = tf.__version__, [d.name for d in tf.config.list_physical_devices("GPU")]
+    return f"keras {keras.__version__}, backend {name} {version}, GPUs: {', '.join(gpus) or 'none (CPU)'}"

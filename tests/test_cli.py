@@ -57,7 +57,7 @@ BAD_INPUT = {
     "show unknown recipe": (["show", "nope"], "unknown recipe 'nope'"),
     "missing model": (["filters", "no/such/model.keras"], "no model file"),
     "unknown photo": (["edges", "--image", "moon.jpg"], "no image 'moon.jpg'"),
-    "rnn race: bad length": (["compare-rnn", "--lengths", "10,0"], "sequence lengths must be at least 1"),
+    "rnn race: bad length": (["compare-rnn", "--lengths", "10,1"], "sequence lengths must be at least 2"),
     "rnn race: not a length": (
         ["compare-rnn", "--lengths", "ten"],
         "--lengths expects comma-separated integers",
@@ -229,10 +229,14 @@ def test_compare_rnn_races_the_cells_and_resumes_without_rerunning(capsys, tmp_p
     argv = ["compare-rnn", "--lengths", "2,3", "--cells", "simple_rnn,lstm", "--units", "8",
             "--epochs", "2", "--train-size", "128", "--out", str(tmp_path)]  # fmt: skip
     status, out, _ = _run(capsys, *argv)
-    assert status == 0 and "T=3" in out and (tmp_path / "accuracy.png").stat().st_size > 10_000
+    assert status == 0 and "T=3" in out and (tmp_path / "solved.png").stat().st_size > 10_000
     results = json.loads((tmp_path / "results.json").read_text())["results"]
     assert set(results) == {"simple_rnn", "lstm"} and set(results["lstm"]) == {"2", "3"}
-    assert all(0 <= r["accuracy"] <= 1 and r["step_ms"] > 0 for by in results.values() for r in by.values())
+    assert all(
+        0 <= r["solved"] <= 1 and r["mse"] >= 0 and r["step_ms"] > 0
+        for by in results.values()
+        for r in by.values()
+    )
 
     raced = []
     real_race = compare.race

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from recipes import bidirectional, deep_rnn, gru, jordan_rnn, lstm, seq2seq_rnn, simple_rnn
-from recipes._data import make_addition, make_recall
+from recipes import bidirectional, cnn_rnn, deep_rnn, gru, jordan_rnn, lstm, seq2seq_rnn, simple_rnn
+from recipes._data import load_digits, make_adding, make_addition, make_digit_sums
 from recipes._errors import CookbookError
 from recipes._train import compile_model, train
 
@@ -110,6 +110,9 @@ BAD = [
     (deep_rnn, {"cell": "transformer"}, "cell must be one of lstm, gru, simple_rnn"),
     (deep_rnn, {"units": ()}, "one per layer"),
     (seq2seq_rnn, {"digits": 0}, "digits must be at least 1"),
+    (cnn_rnn, {"input_shape": (3, 2, 2, 1)}, "use frames of at least 4x4 or fewer filters"),
+    (cnn_rnn, {"filters": (16, 0)}, "filters must be one or more channel counts >= 1"),
+    (cnn_rnn, {"input_shape": (8, 8, 1)}, r"input_shape must be \(frames, height, width, channels\)"),
 ]
 
 
@@ -205,10 +208,47 @@ def test_word_ids_are_embedded_and_both_builds_agree_and_learn(recipe):
         recipe.build_functional(vocabulary_size=50, input_shape=(12, 8))
 
 
-def test_recall_task_labels_each_sequence_by_its_first_symbol():
-    x, y = make_recall(500, 30, symbols=5)
-    assert x.shape == (500, 30, 5) and (x.sum(axis=-1) == 1).all()
-    np.testing.assert_array_equal(np.argmax(x[:, 0], axis=-1), y)
-    assert 0.1 < np.mean(np.argmax(x[:, -1], axis=-1) == y) < 0.3  # the last step says nothing
-    with pytest.raises(ValueError, match="sequence length must be at least 1; got 0"):
-        make_recall(10, 0)
+def test_adding_problem_sums_the_two_marked_numbers():
+    x, y = make_adding(500, 30)
+    numbers, markers = x[..., 0], x[..., 1]
+    assert x.shape == (500, 30, 2) and (markers.sum(axis=1) == 2).all()
+    assert (markers[:, :15].sum(axis=1) == 1).all()  # one marker in each half
+    np.testing.assert_allclose(y, (numbers * markers).sum(axis=1), rtol=1e-6)
+    assert abs(np.mean((y - 1.0) ** 2) - 1 / 6) < 0.03  # guessing 1.0 scores about 1/6
+    with pytest.raises(ValueError, match="sequence length must be at least 2"):
+        make_adding(10, 1)
+
+
+# ---- cnn_rnn: a Sequential CNN inside a recurrent model ------------------------------
+
+
+@pytest.mark.parametrize("api", ["sequential", "functional"])
+def test_one_frame_cnn_reads_every_frame(api):
+    model = getattr(cnn_rnn, f"build_{api}")()
+    every_frame = model.get_layer("every_frame")
+    frame_cnn = every_frame.layer
+    assert isinstance(frame_cnn, keras.Sequential)  # a whole model, used as a layer
+    frames = np.random.default_rng(0).uniform(size=(2, 3, 8, 8, 1)).astype("float32")
+    per_frame = keras.ops.convert_to_numpy(every_frame(frames))  # (batch, frames, features)
+    assert per_frame.shape == (2, 3, cnn_rnn.DEFAULTS["frame_features"])
+    for t in range(3):  # the same weights on each frame: TimeDistributed == the CNN on that frame alone
+        alone = keras.ops.convert_to_numpy(frame_cnn(frames[:, t]))
+        np.testing.assert_allclose(per_frame[:, t], alone, atol=1e-5)
+    # The order of the frames reaches the LSTM: reversing them changes its reading.
+    reversed_frames = frames[:, ::-1].copy()
+    assert not np.allclose(
+        model.predict(frames, verbose=0), model.predict(reversed_frames, verbose=0), atol=1e-6
+    )
+
+
+def test_digit_sums_label_each_sequence_by_the_sum_of_its_digits():
+    digits = load_digits()
+    x, y = make_digit_sums(digits.x_test, digits.y_test, 2000, frames=3, seed=5)
+    assert x.shape == (2000, 3, 8, 8, 1) and y.dtype == np.int32
+    label_of = {image.tobytes(): label for image, label in zip(digits.x_test, digits.y_test)}
+    shown = np.array([[label_of[frame.tobytes()] for frame in sequence] for sequence in x])  # (2000, 3)
+    np.testing.assert_array_equal(shown.sum(axis=1), y)
+    counts = np.bincount(y, minlength=28)
+    assert counts.min() > 0.4 * counts.mean()  # sums drawn evenly, even 0 and 27
+    with pytest.raises(ValueError, match="frames must be at least 1"):
+        make_digit_sums(digits.x_test, digits.y_test, 10, frames=0)
