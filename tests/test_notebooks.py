@@ -1,0 +1,46 @@
+"""The notebooks: committed without outputs, and every one executed on this backend in
+smoke mode (a real Jupyter kernel, the backend chosen by ``KERAS_BACKEND`` as a user would)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import keras
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_committed_without_outputs_and_imports_its_recipes(path):
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs and cell.execution_count is None for cell in code), "strip the outputs"
+    source = "\n".join(cell.source for cell in code)
+    assert "from recipes" in source and "def build_functional" not in source  # imported, never pasted
+    assert "SMOKE" in code[0].source and "KERAS_BACKEND" in code[0].source  # the setup cell comes first
+    assert notebook.cells[0].cell_type == "markdown"  # why before how
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_smoke_mode(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("COOKBOOK_SMOKE", "1")
+    monkeypatch.setenv("COOKBOOK_RUNS", str(tmp_path))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    assert os.environ["KERAS_BACKEND"] == keras.backend.backend()  # the kernel inherits this backend
+    notebook = nbformat.read(path, as_version=4)
+    started = time.perf_counter()
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()  # fmt: skip
+    print(f"{path.name}: {time.perf_counter() - started:.0f} s on {keras.backend.backend()}")
+    first_output = "".join(output.get("text", "") for output in notebook.cells[2].outputs)
+    assert f"backend {keras.backend.backend()}" in first_output  # it really ran on this backend
+    assert any(list(tmp_path.rglob("*.png")))  # and drew its pictures
