@@ -121,10 +121,11 @@ def make_digit_sums(
         cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
         digits[:, position] = (rng.uniform(size=(n, 1)) > cumulative).sum(axis=1).clip(max=9)
         left -= digits[:, position]
-    by_digit = [np.flatnonzero(labels == digit) for digit in range(10)]
-    counts = np.array([len(indices) for indices in by_digit])
+    by_digit = np.argsort(labels, kind="stable")  # image indices grouped by digit, 0 first
+    counts = np.bincount(labels, minlength=10)
+    first = np.cumsum(counts) - counts  # where each digit's group starts
     chosen = (rng.uniform(size=digits.shape) * counts[digits]).astype(int)  # (n, frames)
-    picks = np.vectorize(lambda digit, i: by_digit[digit][i])(digits, chosen)
+    picks = by_digit[first[digits] + chosen]  # a random image of each drawn digit
     shown = shift_images(images[picks.reshape(-1)], shift, rng).reshape(n, frames, *images.shape[1:])
     return shown, sums.astype("int32")
 
