@@ -21,7 +21,7 @@ SPLIT_SEED = 0
 @dataclass
 class Dataset:
     name: str
-    kind: str  # "image", "frames" (image sequences), "sequence", "text" (word ids), "seq2seq" or "table"
+    kind: str  # "image", "frames" (image sequences), "signal", "sequence", "text" (word ids), "seq2seq", "table"
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
@@ -203,6 +203,55 @@ def make_adding(n: int, length: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray
     return np.stack([numbers, markers], axis=-1), (numbers * markers).sum(axis=1)
 
 
+WAVEFORMS = ("sine", "square", "sawtooth", "triangle", "chirp")
+
+
+def make_signals(n: int, length: int = 256, noise: float = 0.3, seed: int = SPLIT_SEED):
+    """``n`` noisy 1-D signals, each one of :data:`WAVEFORMS`; the class is the wave's shape.
+
+    Each wave fills a random stretch of 40 % to 90 % of the ``length`` steps at a random
+    place (silence elsewhere), with a random period (8 to 40 steps), phase and amplitude,
+    under Gaussian noise of standard deviation ``noise``. The chirp's frequency rises
+    two- to four-fold across its stretch. Neither where a wave sits nor how fast it
+    oscillates tells the classes apart: only the shape of a cycle does.
+    Returns x (n, length, 1) float32 and y (n,) int32, balanced over the classes.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % len(WAVEFORMS)).astype("int32")
+    steps = np.arange(length)[None, :]  # (1, length)
+    span = rng.integers(int(0.4 * length), int(0.9 * length) + 1, size=(n, 1))
+    start = rng.integers(0, length - span + 1)  # (n, 1)
+    inside = (steps >= start) & (steps < start + span)
+    t = np.clip(steps - start, 0, None).astype("float64")  # steps since the wave began
+    frequency = 1.0 / rng.uniform(8, 40, size=(n, 1))  # cycles per step
+    rise = rng.uniform(2, 4, size=(n, 1))
+    chirp = y[:, None] == WAVEFORMS.index("chirp")
+    # A chirp's frequency grows linearly from f to rise*f: its phase is the integral.
+    cycles = frequency * t + np.where(chirp, (rise - 1) * frequency * t**2 / (2 * span), 0.0)
+    cycles += rng.uniform(0, 1, size=(n, 1))  # phase
+    fraction = cycles % 1.0
+    shapes = {
+        "sine": np.sin(2 * np.pi * cycles),
+        "square": np.where(fraction < 0.5, 1.0, -1.0),
+        "sawtooth": 2 * fraction - 1,
+        "triangle": 1 - 4 * np.abs(fraction - 0.5),
+        "chirp": np.sin(2 * np.pi * cycles),
+    }
+    wave = np.choose(y[:, None], [shapes[name] for name in WAVEFORMS])  # (n, length)
+    amplitude = rng.uniform(0.5, 1.5, size=(n, 1))
+    x = amplitude * wave * inside + noise * rng.normal(size=(n, length))
+    return x[..., None].astype("float32"), y
+
+
+def load_signals() -> Dataset:
+    """Generated waveforms for 1-D convolutions: 6,000 training, 1,000 validation, 2,000 test signals."""
+    x, y = make_signals(9000)
+    return Dataset(
+        "signals", "signal", x[3000:], y[3000:], x[2000:3000], y[2000:3000], x[:2000], y[:2000],
+        class_names=list(WAVEFORMS),
+    )  # fmt: skip
+
+
 def make_addition(n: int = 40_000, digits: int = 3) -> tuple[list[str], list[str]]:
     """``n`` distinct sums like "535+61" with their answers "596"; operands of 1 to ``digits`` digits."""
     if n > (10**digits) ** 2:
@@ -305,6 +354,7 @@ OFFLINE = {
     "xor": lambda: _generated("xor", make_xor),
     "blobs": lambda: _generated("blobs", make_blobs),
     "addition": load_addition,
+    "signals": load_signals,
 }
 DOWNLOADED = {
     "mnist": lambda: _keras_images("mnist", [str(d) for d in range(10)], 5000),
