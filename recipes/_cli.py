@@ -88,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     rnn.add_argument("--seed", type=int, default=0)
     rnn.add_argument("--out", default="runs/compare-rnn")
     _backend_option(rnn)
+
+    depth = commands.add_parser("compare-depth",
+                                help="train resnet with and without its shortcuts at growing depths")  # fmt: skip
+    depth.add_argument("--depths", default="20,56", help="comma-separated depths, each 6n + 2")
+    depth.add_argument("--epochs", type=int, default=20)
+    depth.add_argument("--dataset", default="digits")
+    depth.add_argument("--seed", type=int, default=0)
+    depth.add_argument("--out", default="runs/compare-depth")
+    _backend_option(depth)
     return parser
 
 
@@ -260,12 +269,39 @@ def _compare_rnn(args) -> None:
     print(f"wrote {Path(args.out) / 'results.json'} and {png}")
 
 
+def _compare_depth(args) -> None:
+    import keras
+
+    from recipes._compare_depth import compare_depth, table
+    from recipes._plots import plot_depth_comparison
+
+    try:
+        depths = [int(n) for n in args.depths.split(",")]
+    except ValueError:
+        raise CookbookError(f"--depths expects comma-separated integers, got {args.depths!r}") from None
+    print(f"resnet and plain nets at depths {depths}, {args.epochs} epochs each on {args.dataset} "
+          f"({keras.backend.backend()} backend)")  # fmt: skip
+    results = compare_depth(depths, epochs=args.epochs, dataset=args.dataset, seed=args.seed, out=args.out)
+    print("\n" + table(results))
+    png = plot_depth_comparison(results, Path(args.out) / "depth.png")
+    print(f"wrote {Path(args.out) / 'results.json'} and {png}")
+
+
 COMMANDS = {
     "list": _list, "show": _show, "train": _train, "copy": _copy, "doctor": _doctor,
     "edges": _edges, "filters": _filters, "compare-regularization": _compare_regularization,
-    "compare-rnn": _compare_rnn,
+    "compare-rnn": _compare_rnn, "compare-depth": _compare_depth,
 }  # fmt: skip
-NEEDS_KERAS = {"show", "train", "doctor", "edges", "filters", "compare-regularization", "compare-rnn"}
+NEEDS_KERAS = {
+    "show",
+    "train",
+    "doctor",
+    "edges",
+    "filters",
+    "compare-regularization",
+    "compare-rnn",
+    "compare-depth",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

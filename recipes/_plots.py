@@ -1,4 +1,5 @@
-"""PNG pictures: training curves, edge maps, learned filters, regularisation gaps, RNN races."""
+"""PNG pictures: training curves, edge maps, learned filters, regularisation gaps, RNN races,
+ResNet depth curves."""
 
 from __future__ import annotations
 
@@ -116,6 +117,25 @@ def plot_rnn_comparison(results: dict, png: str | Path, guess: float | None = No
         ax.minorticks_off()
     solved.legend(fontsize=8)
     fig.suptitle("The adding problem: who still remembers?")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def plot_depth_comparison(results: dict, png: str | Path) -> Path:
+    """Training loss per epoch: residual nets solid, plain nets dashed, one colour per depth."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    depths = sorted({r["depth"] for r in results.values()})
+    colours = {depth: f"C{i}" for i, depth in enumerate(depths)}
+    for name, r in results.items():
+        epochs = range(1, len(r["loss"]) + 1)
+        style = "-" if r["residual"] else "--"
+        ax.plot(epochs, r["loss"], style, color=colours[r["depth"]], label=name)
+    ax.set(yscale="log", xlabel="epoch", ylabel="training loss")
+    ax.legend(fontsize=8)
+    ax.set_title("Training loss: with shortcuts (solid), without (dashed)", fontsize=10)
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)
