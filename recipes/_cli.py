@@ -144,7 +144,14 @@ def _train(args) -> None:
     out = args.out or f"runs/{args.recipe}-{args.api}-{metrics['backend']}"
     scores = ", ".join(f"{key} {value:.4f}" for key, value in metrics["test"].items())
     print(f"test: {scores}  ({metrics['train_seconds']:.1f} s training)")
-    print(f"wrote {out}/model.keras, history.csv, curves.png, metrics.json")
+    pictures = "curves.png"
+    if "segmentation" in metrics:
+        segmentation = metrics["segmentation"]
+        for measure in ("iou", "dice"):
+            per_class = ", ".join(f"{name} {value:.3f}" for name, value in segmentation[measure].items())
+            print(f"test {measure}: {per_class}  (mean {segmentation['mean_' + measure]:.3f})")
+        pictures += ", masks.png"
+    print(f"wrote {out}/model.keras, history.csv, {pictures}, metrics.json")
 
 
 def _copy(args) -> None:

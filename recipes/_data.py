@@ -21,7 +21,7 @@ SPLIT_SEED = 0
 @dataclass
 class Dataset:
     name: str
-    kind: str  # "image", "frames" (image sequences), "signal", "sequence", "text" (word ids), "seq2seq", "table"
+    kind: str  # "image", "frames", "signal", "sequence", "text", "seq2seq", "table" or "segmentation"
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
@@ -252,6 +252,53 @@ def load_signals() -> Dataset:
     )  # fmt: skip
 
 
+SHAPES = ("background", "circle", "square", "triangle")
+
+
+def make_shapes(n: int, size: int = 32, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` scenes of one to three shapes on striped, noisy backgrounds, with their masks.
+
+    Every pixel's class is one of :data:`SHAPES`; a later shape hides an earlier one.
+    Colours are random (each shape differs from its background in every channel), so a
+    pixel's colour alone does not say which shape it belongs to: only the outline does.
+    Returns images (n, size, size, 3) float32 in [0, 1] and masks (n, size, size) int32.
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:size, 0:size].astype("float32")
+    images = np.empty((n, size, size, 3), "float32")
+    masks = np.zeros((n, size, size), "int32")
+    for i in range(n):
+        background = rng.uniform(0.1, 0.9, 3)
+        fx, fy, phase = rng.uniform(-0.25, 0.25), rng.uniform(-0.25, 0.25), rng.uniform(0, 2 * np.pi)
+        stripes = 0.12 * np.sin(2 * np.pi * (fx * cols + fy * rows) + phase)
+        image = background + stripes[..., None] + 0.04 * rng.normal(size=(size, size, 3))
+        for _ in range(rng.integers(1, 4)):
+            kind = int(rng.integers(1, len(SHAPES)))
+            radius = rng.uniform(size / 10, size / 4.5)
+            cy, cx = rng.uniform(radius, size - radius, 2)
+            if SHAPES[kind] == "circle":
+                inside = (rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2
+            elif SHAPES[kind] == "square":
+                inside = (np.abs(rows - cy) <= radius) & (np.abs(cols - cx) <= radius)
+            else:  # an upright triangle: apex at the top, base at the bottom
+                height = (rows - (cy - radius)) / (2 * radius)  # 0 at the apex, 1 at the base
+                inside = (height >= 0) & (height <= 1) & (np.abs(cols - cx) <= radius * height)
+            colour = (background + rng.uniform(0.3, 0.7, 3)) % 1.0
+            image[inside] = colour + 0.04 * rng.normal(size=(int(inside.sum()), 3))
+            masks[i][inside] = kind
+        images[i] = np.clip(image, 0, 1)
+    return images, masks
+
+
+def load_shapes() -> Dataset:
+    """Generated segmentation scenes, 32x32: 2,000 training, 300 validation, 500 test."""
+    x, y = make_shapes(2800)
+    return Dataset(
+        "shapes", "segmentation", x[800:], y[800:], x[500:800], y[500:800], x[:500], y[:500],
+        class_names=list(SHAPES),
+    )  # fmt: skip
+
+
 def make_addition(n: int = 40_000, digits: int = 3) -> tuple[list[str], list[str]]:
     """``n`` distinct sums like "535+61" with their answers "596"; operands of 1 to ``digits`` digits."""
     if n > (10**digits) ** 2:
@@ -355,6 +402,7 @@ OFFLINE = {
     "blobs": lambda: _generated("blobs", make_blobs),
     "addition": load_addition,
     "signals": load_signals,
+    "shapes": load_shapes,
 }
 DOWNLOADED = {
     "mnist": lambda: _keras_images("mnist", [str(d) for d in range(10)], 5000),

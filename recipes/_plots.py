@@ -1,5 +1,5 @@
 """PNG pictures: training curves, edge maps, learned filters, regularisation gaps, RNN races,
-ResNet depth curves."""
+ResNet depth curves, segmentation masks."""
 
 from __future__ import annotations
 
@@ -137,6 +137,30 @@ def plot_depth_comparison(results: dict, png: str | Path) -> Path:
     ax.legend(fontsize=8)
     ax.set_title("Training loss: with shortcuts (solid), without (dashed)", fontsize=10)
     fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def plot_masks(images, true_masks, predicted_masks, class_names: list[str], png: str | Path) -> Path:
+    """Images over their true and predicted masks, one column per image."""
+    plt = _pyplot()
+    n = len(images)
+    fig, axes = plt.subplots(3, n, figsize=(1.6 * n, 5.2), squeeze=False)
+    colours = plt.get_cmap("tab10", len(class_names))
+    for column in range(n):
+        image = images[column]
+        axes[0, column].imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
+        for row, mask in ((1, true_masks[column]), (2, predicted_masks[column])):
+            axes[row, column].imshow(mask, cmap=colours, vmin=-0.5, vmax=len(class_names) - 0.5)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for row, label in enumerate(("image", "true mask", "predicted")):
+        axes[row, 0].set_ylabel(label)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours(i)) for i in range(len(class_names))]
+    fig.legend(handles, class_names, loc="lower center", ncol=len(class_names), fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return Path(png)

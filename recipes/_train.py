@@ -88,8 +88,8 @@ def compile_model(
 ):
     """Compile with the recipe's optimizer, loss and metrics.
 
-    A metric name the recipe module defines (e.g. ``exact_match``) is that function;
-    other names are Keras' own.
+    A loss or metric name the recipe module defines (e.g. ``exact_match``) is that
+    function; other names are Keras' own.
 
     ``TASK["schedule"] = "cosine"`` decays the learning rate to zero over ``total_steps``
     (the whole run); without ``total_steps`` (a short test fit) it stays constant.
@@ -104,8 +104,35 @@ def compile_model(
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=total_steps)
     optimizer = keras.optimizers.get({"class_name": task["optimizer"], "config": {"learning_rate": rate}})
     metrics = [getattr(recipe, name, name) if recipe else name for name in task["metrics"]]
-    model.compile(optimizer=optimizer, loss=task["loss"], metrics=metrics)
+    loss = getattr(recipe, task["loss"], task["loss"]) if recipe else task["loss"]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     return model
+
+
+def center_crop(masks, side: int):
+    """The central ``side`` x ``side`` of (N, H, W, ...) arrays: the part a valid-padded net predicts."""
+    top, left = (masks.shape[1] - side) // 2, (masks.shape[2] - side) // 2
+    return masks[:, top : top + side, left : left + side]
+
+
+def segmentation_scores(y_true, y_pred, class_names: list[str]) -> dict:
+    """Intersection over union and Dice per class over all pixels of a split, and their means.
+
+    IoU = TP / (TP + FP + FN); Dice = 2 TP / (2 TP + FP + FN). A class absent from both
+    the truth and the prediction has no score and is left out of the means.
+    """
+    import numpy as np
+
+    scores = {"iou": {}, "dice": {}}
+    for index, name in enumerate(class_names):
+        truth, guess = y_true == index, y_pred == index
+        overlap, union = np.sum(truth & guess), np.sum(truth | guess)
+        if union:
+            scores["iou"][name] = float(overlap / union)
+            scores["dice"][name] = float(2 * overlap / (truth.sum() + guess.sum()))
+    scores["mean_iou"] = float(np.mean(list(scores["iou"].values())))
+    scores["mean_dice"] = float(np.mean(list(scores["dice"].values())))
+    return scores
 
 
 def train(
@@ -158,6 +185,11 @@ def train(
                 f"{name} built for inputs {tuple(model.input_shape[1:])} but {data.name} has "
                 f"{data.input_shape}; drop the --set that changed the input size"
             )
+        y_train, y_val, y_test = data.y_train, data.y_val, data.y_test
+        if data.kind == "segmentation" and model.output_shape[1] != y_train.shape[1]:
+            # padding="valid": the mask is the centre of the image; score that part
+            side = model.output_shape[1]
+            y_train, y_val, y_test = (center_crop(y, side) for y in (y_train, y_val, y_test))
         compile_model(
             model, task, recipe=recipe, total_steps=epochs * math.ceil(len(data.x_train) / batch_size)
         )
@@ -169,8 +201,8 @@ def train(
         started = time.perf_counter()
         try:
             model.fit(
-                data.x_train, data.y_train,
-                validation_data=(data.x_val, data.y_val),
+                data.x_train, y_train,
+                validation_data=(data.x_val, y_val),
                 epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose,
             )  # fmt: skip
         except KeyboardInterrupt:
@@ -179,7 +211,9 @@ def train(
             ) from None
         train_seconds = time.perf_counter() - started
         model.save(out / "model.keras")
-        test = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
+        test = model.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
+        if data.kind == "segmentation":
+            predicted = model.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(axis=-1)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
@@ -190,6 +224,12 @@ def train(
         "parameters": model.count_params(), "train_seconds": round(train_seconds, 2),
         "test": {key: float(value) for key, value in test.items()},
     }  # fmt: skip
+    if data.kind == "segmentation":
+        from recipes._plots import plot_masks
+
+        metrics["segmentation"] = segmentation_scores(y_test, predicted, data.class_names)
+        images = center_crop(data.x_test[:8], predicted.shape[1])
+        plot_masks(images, y_test[:8], predicted[:8], data.class_names, out / "masks.png")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=list) + "\n")
     plot_curves(out / "history.csv", out / "curves.png", title=f"{name} ({api}, {metrics['backend']})")
     return metrics
