@@ -67,7 +67,8 @@ def pixel_crossentropy(y_true, y_pred):
 
     The pixels are laid out in one long axis first: on the PyTorch backend the 2-D form
     (masks (batch, side, side) against probabilities (batch, side, side, classes)) fails
-    in the backward pass with "grad_input must be contiguous" (Keras 3.15, torch 2.13).
+    in the backward pass with "grad_input must be contiguous" (torch 2.13: its 4-D
+    NLLLoss backward needs contiguous input, pytorch/pytorch#175084).
     """
     classes = ops.shape(y_pred)[-1]
     return keras.losses.sparse_categorical_crossentropy(
