@@ -123,18 +123,21 @@ def residual_parts(
             keras.layers.ReLU(),
             keras.layers.Conv2D(out_channels, 1, **conv),
         ]
-    projection, parts = [], {}
-    if residual and (stride != 1 or in_channels != out_channels):
-        projection = [keras.layers.Conv2D(out_channels, 1, strides=stride, **conv)]  # (see docstring)
     last_norm = keras.layers.BatchNormalization(gamma_initializer=last_gamma)
-    if projection:
-        projection.append(keras.layers.BatchNormalization())
-    parts["main"] = [*main, last_norm]
-    parts["shortcut"] = projection  # empty: the identity
-    parts["add"] = keras.layers.Add() if residual else None
-    parts["relu"] = keras.layers.ReLU()
-    parts["weight_order"] = [*main, *projection[:1], last_norm, *projection[1:]]
-    return parts
+    shortcut = []  # empty: the identity
+    if residual and (stride != 1 or in_channels != out_channels):
+        shortcut = [
+            keras.layers.Conv2D(out_channels, 1, strides=stride, **conv),
+            keras.layers.BatchNormalization(),
+        ]
+    return {
+        "main": [*main, last_norm],
+        "shortcut": shortcut,
+        "add": keras.layers.Add() if residual else None,
+        "relu": keras.layers.ReLU(),
+        # the Functional order: the shortcut's conv beside the last conv, its norm beside the last norm
+        "weight_order": [*main, *shortcut[:1], last_norm, *shortcut[1:]],
+    }
 
 
 def connect(parts: dict, x):

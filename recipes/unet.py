@@ -158,16 +158,14 @@ def level_parts(config: dict, level: int) -> dict:
     parts = {"encode": two_convolutions()}  # the bottom level is only this
     if level == config["depth"]:
         return parts
-    encoder_side, decoder_side = level_sides(config["input_shape"][0], config["depth"], config["padding"])[
-        level
-    ]
+    sides = level_sides(config["input_shape"][0], config["depth"], config["padding"])
+    encoder_side, decoder_side = sides[level]
     if config["upsampling"] == "transpose":
         up = [keras.layers.Conv2DTranspose(filters, 2, strides=2)]
     else:
         up = [keras.layers.UpSampling2D(2), keras.layers.Conv2D(filters, 2, padding="same")]
-    joined_side = decoder_side + (
-        4 if config["padding"] == "valid" else 0
-    )  # before the decoder's convolutions
+    shrink = 4 if config["padding"] == "valid" else 0  # what the decoder's two convolutions eat
+    joined_side = decoder_side + shrink  # where skip and upsampled map meet
     crop = (encoder_side - joined_side) // 2  # pixels cut from each side of the skip
     parts.update(
         pool=keras.layers.MaxPooling2D(2),
