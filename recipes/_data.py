@@ -10,6 +10,7 @@ training statistics.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -386,6 +387,93 @@ def load_imdb(vocabulary_size: int = 20_000, length: int = 200) -> Dataset:
     )  # fmt: skip
 
 
+PETS_FILES = {  # Parkhi et al. (2012); the md5 sums torchvision checks too
+    "images": (
+        "https://thor.robots.ox.ac.uk/datasets/pets/images.tar.gz",
+        "5c4f3ee8e5d25df40f4fd59a7f44e54c",
+    ),
+    "annotations": (
+        "https://thor.robots.ox.ac.uk/datasets/pets/annotations.tar.gz",
+        "95a8c909bbe2e81eed6a22bccdf3f68f",
+    ),
+}
+PETS_CLASSES = ["pet", "background", "border"]  # the trimaps' 1, 2 and 3
+
+
+def _fetch_pets() -> dict[str, Path]:
+    import keras
+
+    folders = {}
+    for part, (url, md5) in PETS_FILES.items():
+        try:
+            folders[part] = Path(
+                keras.utils.get_file(f"oxford_pets_{part}", url, file_hash=md5, extract=True)
+            )
+        except Exception as error:  # a bare Exception on a failed fetch, ValueError on a bad hash
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+            raise CookbookError(
+                f"could not download Oxford-IIIT Pets ({reason}). This machine may be offline: use "
+                f"the offline dataset shapes, or fetch {url} on a machine that is online"
+            ) from None
+    return folders
+
+
+def _read_pets(folders: dict[str, Path], names: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Photos resized to ``size`` x ``size`` (uint8 RGB) and trimaps as classes 0, 1, 2.
+
+    A photo or trimap that cannot be decoded is left out, with a warning naming it.
+    """
+    import warnings
+
+    import keras
+    from PIL import Image
+
+    progress = keras.utils.Progbar(len(names), unit_name="photo")
+    images = np.empty((len(names), size, size, 3), "uint8")
+    masks = np.empty((len(names), size, size), "uint8")
+    kept = []
+    for i, name in enumerate(names):
+        try:
+            with Image.open(folders["images"] / "images" / f"{name}.jpg") as photo:  # a few are grey or CMYK
+                images[i] = photo.convert("RGB").resize((size, size), Image.BILINEAR)
+            with Image.open(folders["annotations"] / "annotations" / "trimaps" / f"{name}.png") as trimap:
+                masks[i] = np.asarray(trimap.resize((size, size), Image.NEAREST)) - 1  # never blend classes
+            kept.append(i)
+        except OSError as error:  # PIL's UnidentifiedImageError and truncated files are OSErrors
+            warnings.warn(f"Oxford-IIIT Pets: left out {name} ({error})", stacklevel=2)
+        progress.update(i + 1)
+    return images[kept], masks[kept]
+
+
+def load_pets(size: int = 128) -> Dataset:
+    """Oxford-IIIT Pets for segmentation: every pixel is pet, background or the border between.
+
+    The published test list stays the test set (3,669 photos); 15 % of the published
+    trainval list is held out for validation. The first load decodes every photo and
+    keeps the arrays in ``oxford_pets_{size}.npz`` beside the downloads.
+    """
+    folders = _fetch_pets()
+    cache = folders["images"].parent / f"oxford_pets_{size}.npz"
+    if not cache.exists():
+        lists = folders["annotations"] / "annotations"
+        split = {}
+        for part in ("trainval", "test"):
+            names = [
+                line.split()[0] for line in (lists / f"{part}.txt").read_text().splitlines() if line.strip()
+            ]
+            split[f"x_{part}"], split[f"y_{part}"] = _read_pets(folders, names, size)
+        partial = cache.with_suffix(".partial")  # an interrupted first load leaves no broken cache
+        with open(partial, "wb") as handle:
+            np.savez(handle, **split)
+        partial.replace(cache)
+    with np.load(cache) as arrays:
+        x, y = arrays["x_trainval"].astype("float32") / 255.0, arrays["y_trainval"].astype("int32")
+        x_test, y_test = arrays["x_test"].astype("float32") / 255.0, arrays["y_test"].astype("int32")
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(x))
+    train, val = order[len(x) * 15 // 100 :], order[: len(x) * 15 // 100]
+    return Dataset("pets", "segmentation", x[train], y[train], x[val], y[val], x_test, y_test, PETS_CLASSES)
+
+
 FASHION = ["T-shirt", "trouser", "pullover", "dress", "coat",
            "sandal", "shirt", "sneaker", "bag", "boot"]  # fmt: skip
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer",
@@ -409,6 +497,7 @@ DOWNLOADED = {
     "fashion_mnist": lambda: _keras_images("fashion_mnist", FASHION, 5000),
     "cifar10": lambda: _keras_images("cifar10", CIFAR10, 5000),
     "imdb": load_imdb,
+    "pets": load_pets,
 }
 DATASETS = {**OFFLINE, **DOWNLOADED}
 

@@ -25,6 +25,8 @@ Facts to leave with:
   the same layers, skips in the open.
 - Default data: generated scenes of circles, squares and triangles in random colours
   on striped backgrounds (``cookbook train unet`` reports IoU and Dice per class).
+  Online, ``--dataset pets`` segments Oxford-IIIT Pets photos (128x128) into pet,
+  background and the border between.
 """
 
 import keras
@@ -50,7 +52,7 @@ TASK = {
     "family": "convolutional",
     "order": 80,
     "dataset": "shapes",
-    "datasets": ("shapes",),
+    "datasets": ("shapes", "pets"),
     "loss": "pixel_crossentropy",  # defined below
     "metrics": ("accuracy",),
     "optimizer": "adam",

@@ -10,7 +10,7 @@ import pytest
 
 from recipes import unet
 from recipes._data import DATASETS, SHAPES, Dataset, make_shapes
-from recipes._train import center_crop, read_history, segmentation_scores, train
+from recipes._train import build, center_crop, data_overrides, read_history, segmentation_scores, train
 
 
 @pytest.mark.parametrize("side, depth", [(32, 3), (16, 4)])
@@ -111,3 +111,71 @@ def test_training_a_valid_unet_scores_the_cropped_centre(tmp_path, monkeypatch):
     assert scores["iou"]["background"] > 0.5
     assert json.loads((tmp_path / "metrics.json").read_text())["segmentation"] == scores
     assert (tmp_path / "masks.png").stat().st_size > 10_000
+
+
+def _fake_pets(folder, rng) -> dict:
+    """Stand-ins for the two Pets archives: photos of any mode and size, trimaps 1/2/3, the lists."""
+    import hashlib
+    import tarfile
+
+    from PIL import Image
+
+    names = {"trainval": [f"Abyssinian_{i}" for i in range(10)], "test": [f"beagle_{i}" for i in range(4)]}
+    (folder / "images").mkdir(parents=True)
+    (folder / "annotations" / "trimaps").mkdir(parents=True)
+    for i, name in enumerate(names["trainval"] + names["test"]):
+        height, width = 40 + 4 * i, 60 - 2 * i
+        rows, cols = np.mgrid[0:height, 0:width]
+        inside = ((rows - height / 2) / (height / 3)) ** 2 + ((cols - width / 2) / (width / 3)) ** 2
+        trimap = np.where(inside <= 0.8, 1, np.where(inside <= 1.2, 3, 2)).astype("uint8")
+        Image.fromarray(trimap).save(folder / "annotations" / "trimaps" / f"{name}.png")
+        photo = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+        photo = photo.convert(["RGB", "L", "CMYK"][i % 3])  # the real set holds a few grey and CMYK photos
+        photo.save(folder / "images" / f"{name}.jpg")
+    (folder / "images" / "beagle_3.jpg").write_bytes(b"not a photo")  # the real set has a few broken files
+    for part, listed in names.items():
+        lines = [f"{name} 1 1 1" for name in listed]
+        (folder / "annotations" / f"{part}.txt").write_text("\n".join(lines) + "\n")
+    files = {}
+    for part in ("images", "annotations"):
+        archive = folder / f"{part}.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(folder / part, arcname=part)
+        files[part] = (archive.as_uri(), hashlib.md5(archive.read_bytes()).hexdigest())
+    return files
+
+
+def test_pets_download_decode_and_cache(tmp_path, monkeypatch):
+    """The real get_file fetches (a file:// URL), checks the md5 and extracts; the decode is cached."""
+    from keras.src.backend import config
+
+    import recipes._data as data_module
+    from recipes._errors import CookbookError
+
+    files = _fake_pets(tmp_path / "server", np.random.default_rng(0))
+    for home in ("keras_home", "fresh_home"):  # get_file falls back to /tmp/.keras when one is missing
+        (tmp_path / home).mkdir()
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path / "keras_home"))
+    monkeypatch.setattr(data_module, "PETS_FILES", files)
+    with pytest.warns(UserWarning, match="left out beagle_3"):
+        pets = DATASETS["pets"]()
+    assert pets.kind == "segmentation" and pets.class_names == ["pet", "background", "border"]
+    assert (len(pets.x_train), len(pets.x_val), len(pets.x_test)) == (9, 1, 3)  # the published test list
+    assert pets.input_shape == (128, 128, 3) and pets.y_test.shape == (3, 128, 128)
+    assert pets.x_train.dtype == np.float32 and 0 <= pets.x_train.min() and pets.x_train.max() <= 1
+    assert set(np.unique(pets.y_train)) == {0, 1, 2}  # nearest-neighbour resizing invents no class
+    assert (pets.y_test[:, 64, 64] == 0).all() and (pets.y_test[:, 0, 0] == 1).all()  # pet in the middle
+
+    monkeypatch.setattr(data_module, "_read_pets", lambda *args: pytest.fail("decoded twice"))
+    again = DATASETS["pets"]()  # from oxford_pets_128.npz
+    np.testing.assert_array_equal(again.y_test, pets.y_test)
+
+    model = build(unet, "functional", **data_overrides(unet, pets))  # what `--dataset pets` trains
+    assert model.output_shape == (None, 128, 128, 3)
+    assert (tmp_path / "keras_home" / "datasets" / "oxford_pets_128.npz").exists()
+
+    url, md5 = files["images"]
+    monkeypatch.setattr(data_module, "PETS_FILES", {**files, "images": (url, "0" * 32)})
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path / "fresh_home"))
+    with pytest.raises(CookbookError, match="could not download Oxford-IIIT Pets .*offline dataset shapes"):
+        DATASETS["pets"]()  # a corrupted download is refused, in one line
