@@ -9,7 +9,6 @@ import sys
 
 import keras
 import pytest
-from conftest import RECIPES
 
 from recipes import load_recipe, registry
 from recipes._backend import BACKENDS, installed_backends
@@ -274,9 +273,3 @@ def test_backend_flag_overrides_the_environment(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp_path / "metrics.json").read_text())["backend"] == other
-
-
-def test_every_recipe_has_a_cli_route(capsys):
-    for name in RECIPES:
-        status, out, _ = _run(capsys, "show", name)
-        assert status == 0 and "the same network" in out, name
