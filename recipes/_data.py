@@ -80,6 +80,23 @@ def load_digits_sequences() -> Dataset:
     )  # fmt: skip
 
 
+def load_digit_tokens() -> Dataset:
+    """The same digits as 64 pixel tokens in raster order: grey level 0-16 becomes id 1-17.
+
+    Id 0 stays free for padding, so a token model reads these exactly as it reads text.
+    """
+    images = load_digits()
+    tokens = [
+        np.rint(x[..., 0] * 16).astype("int32").reshape(len(x), 64) + 1
+        for x in (images.x_train, images.x_val, images.x_test)
+    ]  # (N, 64)
+    return Dataset(
+        "digit_tokens", "text",
+        tokens[0], images.y_train, tokens[1], images.y_val, tokens[2], images.y_test,
+        class_names=images.class_names, vocabulary_size=18,
+    )  # fmt: skip
+
+
 def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
     """Each image (N, H, W, C) moved by a random whole number of pixels, at most ``max_shift``, zero-filled."""
     if max_shift == 0:
@@ -483,6 +500,7 @@ OFFLINE = {
     "digits": load_digits,
     "digits_sequences": load_digits_sequences,
     "digit_sums": load_digit_sums,
+    "digit_tokens": load_digit_tokens,
     "breast_cancer": lambda: _load_sklearn_table("breast_cancer"),
     "wine": lambda: _load_sklearn_table("wine"),
     "iris": lambda: _load_sklearn_table("iris"),

@@ -32,11 +32,26 @@ def compare_builds(recipe: ModuleType, **overrides) -> dict:
         functional.set_weights(sequential.get_weights())
     except ValueError as error:  # different weight shapes: not the same network
         return {**report, "max_difference": math.inf, "agree": False, "why": str(error)}
-    shape = (4, *sequential.input_shape[1:])
-    x = np.random.default_rng(0).uniform(size=shape).astype("float32")
+    x = _probe_input(sequential)
     difference = float(np.max(np.abs(sequential.predict(x, verbose=0) - functional.predict(x, verbose=0))))
     agree = report["sequential_parameters"] == report["functional_parameters"] and difference <= 1e-5
     return {**report, "max_difference": difference, "agree": agree}
+
+
+def _probe_input(model) -> np.ndarray:
+    """Four random inputs: values in [0, 1), or for token models ids with the last quarter padding (0)."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    shape = (4, *model.input_shape[1:])
+    if "int" not in str(model.inputs[0].dtype):
+        return rng.uniform(size=shape).astype("float32")
+    vocabulary = next(
+        (layer.input_dim for layer in model.layers if isinstance(layer, keras.layers.Embedding)), 2
+    )
+    ids = rng.integers(1, vocabulary, size=shape).astype("int32")
+    ids[:, shape[1] - shape[1] // 4 :] = 0  # so that the padding mask is compared too
+    return ids
 
 
 def _axis_rule(padding: str, size: int, kernel: int, stride: int) -> str:

@@ -62,6 +62,10 @@ BAD_INPUT = {
         "--lengths expects comma-separated integers",
     ),
     "rnn race: unknown cell": (["compare-rnn", "--cells", "lstm,tcn"], "unknown cell 'tcn'"),
+    "heads that do not divide the width": (
+        ["train", "transformer_classifier", "--set", "heads=5"],
+        "5 heads do not divide width 64; heads that do: 1, 2, 4, 8, 16",
+    ),
     "imdb for a digits-only recipe": (["train", "simple_rnn", "--dataset", "imdb"], "unknown dataset 'imdb'"),
 }
 

@@ -144,7 +144,7 @@ _ALONE = textwrap.dedent(
         functional.set_weights(sequential.get_weights())  # the same weight shapes, in the same order
         # The custom layers live in the Sequential builds: run one forward pass through them.
         # (That the two builds then agree is test_both_builds_are_the_same_network's job.)
-        x = np.zeros((2, *sequential.input_shape[1:]), "float32")
+        x = np.ones((2, *sequential.input_shape[1:]), sequential.inputs[0].dtype)  # id 1 for token models
         finite = bool(np.isfinite(sequential.predict(x, verbose=0)).all())
         report[name] = [sequential.count_params(), functional.count_params(), finite]
         sys.path.remove(folder)
