@@ -3,11 +3,30 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from recipes._backend import select_backend
 
 BACKEND = select_backend()  # before anything imports keras
+
+if BACKEND == "jax" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    # The tests build the same small networks many times (both APIs, reloads, notebooks):
+    # JAX's compilation cache lets XLA compile each distinct program once per session
+    # (measured: the contract tests 254 s -> 158 s). Environment variables, so the
+    # notebook kernels and CLI subprocesses share it; a fresh folder, so no run depends
+    # on an earlier one.
+    _cache = tempfile.mkdtemp(prefix="cookbook-jax-cache-")
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+    os.environ.update(
+        JAX_COMPILATION_CACHE_DIR=_cache,
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+    )
 
 import keras  # noqa: E402
 
