@@ -4,32 +4,26 @@ Pick it for sequences whose meaning lies in how far-apart parts relate - text, o
 set of tokens where order matters but distance should not. Vaswani et al. (2017) built
 the encoder block; BERT (Devlin et al., 2019) is a stack of them with a classifier on top.
 
-How it works: an ``Embedding`` turns each token id into a vector and a learnt
-position vector is added (attention itself ignores order). Each encoder block then
-applies multi-head self-attention - every position takes a weighted mean of all
-positions' values, weighted by how well its query matches their keys - and a two-layer
-feed-forward network applied to each position alone. Both sit on a residual path
-with layer normalisation. Pooling the last block's vectors gives one per sequence.
+How it works: an ``Embedding`` turns each token id into a vector, plus a learnt vector
+per position (attention itself ignores order). Each block applies multi-head
+self-attention - every position takes a mean of all positions' values, weighted by how
+well its query matches their keys - then a feed-forward network on each position alone,
+both on residual paths with layer norm. Pooling gives one vector per sequence.
 
 Facts to leave with:
 - Self-attention compares every pair of positions: a block costs O(T^2 * width) time
   and holds a T x T weight matrix per head, where a recurrent layer costs O(T).
-- ``norm="post"`` is the original block (normalise after each residual add; BERT);
-  ``norm="pre"`` normalises each branch's input instead (GPT-2 and most later models)
-  and trains deep stacks without a learning-rate warm-up. Post-norm normalises the
-  embeddings too; pre-norm ends with a final normalisation.
+- ``norm="post"`` is the original block (normalise after each residual add; BERT, which
+  normalises the embeddings too); ``norm="pre"`` normalises each branch's input (GPT-2
+  and later; deep stacks train without a warm-up) and ends with a final norm.
 - Token id 0 is padding: it is masked out of every attention key and of the mean, so
   a padded position never changes the verdict (``tests/test_transformer.py`` checks).
-- ``keras.layers.MultiHeadAttention`` runs through ``ops.dot_product_attention``, the
-  backend's fused kernel where one exists (JAX and PyTorch; flash attention on a GPU
-  via ``keras.config.enable_flash_attention()``), unless the layer has attention
-  dropout or is asked for its scores. This recipe applies dropout after the attention
-  instead, so the fused path stays open.
+- ``MultiHeadAttention`` runs the backend's fused ``ops.dot_product_attention`` (JAX,
+  PyTorch; flash on a GPU with ``keras.config.enable_flash_attention()``) unless it has
+  attention dropout or returns its scores: dropout here follows the attention instead.
 - Default data: each 8x8 digit read as 64 pixel tokens (intensity 0-16 as ids 1-17) in
   raster order; only the position embedding tells the network where a pixel is.
-  ``--dataset imdb`` classifies movie reviews from word ids.
-- The preset ``bert_base`` builds BERT-base's encoder (12 blocks of width 768, 12 heads,
-  110 M weights) with a two-class head.
+  ``--dataset imdb`` classifies movie reviews from word ids; preset ``bert_base`` is BERT-base.
 """
 
 import keras
@@ -88,24 +82,18 @@ def _config(overrides: dict) -> dict:
     for name, allowed in CHOICES.items():
         if config[name] not in allowed:
             raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {config[name]!r}")
-    for name in ("width", "heads", "blocks", "ffn_width"):
-        if config[name] < 1:
-            raise ValueError(f"{name} must be at least 1; got {config[name]}")
-    if config["width"] % config["heads"]:
-        fits = [h for h in range(1, config["width"] + 1) if config["width"] % h == 0 and h <= 16]
-        raise ValueError(
-            f"{config['heads']} heads do not divide width {config['width']}; heads that do: "
-            f"{', '.join(map(str, fits))}"
-        )
+    for name, least in [("width", 1), ("heads", 1), ("blocks", 1), ("ffn_width", 1), ("vocabulary_size", 2)]:
+        if config[name] < least:  # (a vocabulary needs id 0, padding, and at least one token)
+            raise ValueError(f"{name} must be at least {least}; got {config[name]}")
+    width, heads = config["width"], config["heads"]
+    if width % heads:
+        fits = ", ".join(str(h) for h in range(1, 17) if width % h == 0)
+        raise ValueError(f"{heads} heads do not divide width {width}; heads that do: {fits}")
     if len(config["input_shape"]) != 1 or config["input_shape"][0] < 1:
         raise ValueError(f"input_shape must be (tokens >= 1,); got {config['input_shape']}")
     tokens, table = config["input_shape"][0], config["max_length"] or config["input_shape"][0]
     if tokens > table:
         raise ValueError(f"sequences of {tokens} tokens are longer than the position table ({table} rows)")
-    if config["vocabulary_size"] < 2:
-        raise ValueError(
-            f"vocabulary_size must be at least 2 (id 0 is padding); got {config['vocabulary_size']}"
-        )
     if not 0 <= config["dropout"] < 1:
         raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
     return {**config, "max_length": table}
@@ -185,11 +173,7 @@ def connect(parts: dict, x, keep, norm: str):
 
 @keras.saving.register_keras_serializable(package="cookbook")
 class EncoderBlock(keras.layers.Layer):
-    """One encoder block as a single layer, so that a Sequential model can stack it.
-
-    Keras hands it the padding mask the ``Embedding`` made (``mask_zero``) and passes
-    the mask on to the next layer.
-    """
+    """One encoder block as a layer a Sequential model can stack; Keras hands it the padding mask."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
@@ -201,9 +185,8 @@ class EncoderBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         self.parts["attention"].build(input_shape, input_shape)
-        for name in ("attention_norm", "ffn_norm"):
+        for name in ("attention_norm", "ffn_norm", "expand"):
             self.parts[name].build(input_shape)
-        self.parts["expand"].build(input_shape)
         self.parts["contract"].build((*input_shape[:-1], self.config["ffn_width"]))
 
     def call(self, x, mask=None, training=None):
@@ -261,8 +244,7 @@ def build_functional(**overrides) -> keras.Model:
     for layer in _embedding_layers(config):
         x = layer(x)  # (batch, time, width)
     for _ in range(config["blocks"]):
-        parts = encoder_parts(config)
-        x = connect(parts, x, keep, config["norm"])  # the residual adds are nodes of this graph
+        x = connect(encoder_parts(config), x, keep, config["norm"])  # the adds are nodes of this graph
     for layer in _head_layers(config):
         x = layer(x)
     return keras.Model(tokens, x, name="transformer_classifier_functional")
