@@ -54,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--force", action="store_true", help="overwrite an existing file")
     _backend_option(copy)
 
+    generate = commands.add_parser("generate", help="continue a prompt with a trained language model")
+    generate.add_argument("recipe", help="a text-generating recipe (gpt)")
+    generate.add_argument("--prompt", default="Return the ")
+    generate.add_argument("--length", type=int, default=300, help="characters to sample")
+    generate.add_argument("--temperature", type=float, default=0.8,
+                          help="1 samples the model as it is; lower is safer, 0 always picks the likeliest")  # fmt: skip
+    generate.add_argument("--seed", type=int, help="for the same text again")
+    generate.add_argument(
+        "--model", help="a model.keras (default: runs/RECIPE-functional-BACKEND/model.keras)"
+    )
+    _backend_option(generate)
+
     doctor = commands.add_parser("doctor", help="Keras, backends, GPUs and the dtype policy")
     _backend_option(doctor)
 
@@ -151,6 +163,9 @@ def _train(args) -> None:
             per_class = ", ".join(f"{name} {value:.3f}" for name, value in segmentation[measure].items())
             print(f"test {measure}: {per_class}  (mean {segmentation['mean_' + measure]:.3f})")
         pictures += ", masks.png"
+    if "sample" in metrics:
+        print(f"sample (temperature 0.8):\n{metrics['sample']}\n")
+        pictures += ", sample.txt"
     print(f"wrote {out}/model.keras, history.csv, {pictures}, metrics.json")
 
 
@@ -158,6 +173,25 @@ def _copy(args) -> None:
     from recipes._train import copy_recipe
 
     print(f"wrote {copy_recipe(args.recipe, args.destination, force=args.force)}")
+
+
+def _generate(args) -> None:
+    import keras
+
+    recipe = load_recipe(args.recipe)
+    if not hasattr(recipe, "sample"):
+        raise CookbookError(f"{args.recipe} does not write text (it has no sample()); gpt does")
+    path = Path(args.model or f"runs/{args.recipe}-functional-{keras.backend.backend()}/model.keras")
+    if not path.is_file():
+        raise CookbookError(f"no model file {str(path)!r}; train one with `cookbook train {args.recipe}`")
+    model = keras.saving.load_model(path, safe_mode=True)
+    try:
+        characters = recipe.sample(model, args.prompt, args.length, args.temperature, args.seed)
+        for i, character in enumerate(characters):  # as they come: each costs one forward pass
+            print((args.prompt if i == 0 else "") + character, end="", flush=True)
+    except ValueError as error:
+        raise CookbookError(f"{args.recipe}: {error}") from None
+    print()
 
 
 def _doctor(args) -> None:
@@ -295,13 +329,14 @@ def _compare_depth(args) -> None:
 
 
 COMMANDS = {
-    "list": _list, "show": _show, "train": _train, "copy": _copy, "doctor": _doctor,
+    "list": _list, "show": _show, "train": _train, "copy": _copy, "generate": _generate, "doctor": _doctor,
     "edges": _edges, "filters": _filters, "compare-regularization": _compare_regularization,
     "compare-rnn": _compare_rnn, "compare-depth": _compare_depth,
 }  # fmt: skip
 NEEDS_KERAS = {
     "show",
     "train",
+    "generate",
     "doctor",
     "edges",
     "filters",
@@ -314,7 +349,7 @@ NEEDS_KERAS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("show", "train", "copy"):
+        if args.command in ("show", "train", "copy", "generate"):
             recipe_info(args.recipe)  # unknown recipe: fail before the slow Keras import
         if args.command in NEEDS_KERAS or args.backend:  # list and copy need no Keras
             select_backend(args.backend)

@@ -81,6 +81,7 @@ def data_overrides(recipe: ModuleType, data: Dataset) -> dict:
 
 
 SCHEDULES = ("constant", "cosine")
+SAMPLE_PROMPT = "Return the "  # how many docstrings begin
 
 
 def compile_model(
@@ -148,7 +149,8 @@ def train(
     verbose: str | int = "auto",
     callbacks: list | None = None,
 ) -> dict:
-    """Train a recipe on its data; write model.keras, history.csv, curves.png, metrics.json.
+    """Train a recipe on its data; write model.keras, history.csv, curves.png, metrics.json
+    (and masks.png for segmentation, sample.txt for a language model).
 
     An interrupted run (Ctrl-C, a killed process) resumes from its last finished epoch
     when the same command is run again: BackupAndRestore keeps the state in ``backup/``.
@@ -172,8 +174,22 @@ def train(
     out = Path(out or f"runs/{name}-{api}-{keras.backend.backend()}")
     out.mkdir(parents=True, exist_ok=True)
     backup = out / "backup"
-    if not backup.exists():  # a fresh run, not a resumed one: start the history anew
+    # What a saved state fits: resuming with another network or data would fail deep inside Keras.
+    run = {"recipe": name, "api": api, "dataset": data.name, "precision": precision,
+           "batch_size": batch_size, "settings": settings}  # fmt: skip
+    run = json.loads(json.dumps(run, default=list))
+    saved = backup.exists() and any(path.name != "run.json" for path in backup.iterdir())
+    if saved:  # an interrupted run: resume it
+        before = json.loads((backup / "run.json").read_text()) if (backup / "run.json").exists() else run
+        if before != run:
+            raise CookbookError(
+                f"{out} holds an interrupted run of another configuration ({before}); "
+                f"resume it with those options, or delete {backup} to start afresh"
+            )
+    else:  # a fresh run: start the history anew
         (out / "history.csv").unlink(missing_ok=True)
+        backup.mkdir(exist_ok=True)
+        (backup / "run.json").write_text(json.dumps(run) + "\n")
 
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
@@ -214,6 +230,9 @@ def train(
         test = model.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
         if data.kind == "segmentation":
             predicted = model.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(axis=-1)
+        if data.kind == "language":  # what the numbers mean: a sample from the trained model
+            sample = recipe.generate(model, SAMPLE_PROMPT, length=400, temperature=0.8, seed=seed)
+            (out / "sample.txt").write_text(sample + "\n")
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
@@ -224,6 +243,8 @@ def train(
         "parameters": model.count_params(), "train_seconds": round(train_seconds, 2),
         "test": {key: float(value) for key, value in test.items()},
     }  # fmt: skip
+    if data.kind == "language":
+        metrics["sample"] = sample
     if data.kind == "segmentation":
         from recipes._plots import plot_masks
 

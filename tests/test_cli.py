@@ -162,6 +162,16 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
     assert not (tmp_path / "backup").exists()  # a finished run leaves no backup behind
 
 
+def test_a_resume_with_other_settings_is_refused_in_one_line(tmp_path):
+    with pytest.raises(CookbookError, match="interrupted"):
+        train("mlp", epochs=3, out=tmp_path, settings={"hidden_units": (16,)}, verbose=0,
+              callbacks=[_StopAfter(epoch=0)])  # fmt: skip
+    with pytest.raises(CookbookError, match="holds an interrupted run of another configuration .* delete"):
+        train("mlp", epochs=3, out=tmp_path, settings={"hidden_units": (32,)}, verbose=0)
+    metrics = train("mlp", epochs=3, out=tmp_path, settings={"hidden_units": (16,)}, verbose=0)
+    assert metrics["epochs"] == 3 and read_history(tmp_path / "history.csv")["epoch"] == [0, 1, 2]
+
+
 class _LearningRates(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()

@@ -1,0 +1,157 @@
+"""gpt: the causal mask, GPT-2 small's size, the docstring text, sampling and `cookbook generate`."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from recipes import gpt
+from recipes._cli import main
+from recipes._train import compile_model
+
+TINY = {"width": 32, "heads": 2, "blocks": 1, "ffn_width": 64}
+
+
+@pytest.mark.parametrize("api", ["sequential", "functional"])
+def test_no_position_sees_a_later_one(api):
+    """Change the character at position 9: outputs before it stay exactly put, from it on they move."""
+    builder = gpt.build_sequential if api == "sequential" else gpt.build_functional
+    model = builder(input_shape=(16,), blocks=2)
+    ids = np.random.default_rng(0).integers(0, len(gpt.CHARACTERS), size=(3, 16)).astype("int32")
+    changed = ids.copy()
+    changed[:, 9] = (changed[:, 9] + 1) % len(gpt.CHARACTERS)
+    before, after = model.predict(ids, verbose=0), model.predict(changed, verbose=0)
+    np.testing.assert_allclose(after[:, :9], before[:, :9], atol=1e-6)
+    assert np.abs(after[:, 9:] - before[:, 9:]).max(axis=(0, 2)).min() > 1e-4  # every later position
+
+
+def test_gpt2_small_has_the_published_size_plus_its_own_readout():
+    """GPT-2 small: 124,439,808 weights with the readout tied to the token table (Radford et al., 2019)."""
+    model = gpt.build_functional(preset="gpt2_small")
+    block = (
+        2 * 768
+        + (768 * 3 * 768 + 3 * 768)
+        + (768 * 768 + 768)
+        + 2 * 768
+        + (768 * 3072 + 3072)
+        + (3072 * 768 + 768)
+    )
+    published = 50257 * 768 + 1024 * 768 + 12 * block + 2 * 768  # tokens, positions, blocks, final norm
+    assert published == 124_439_808
+    assert model.count_params() == published + 50257 * 768  # the untied readout (no bias)
+    assert model.output_shape == (None, 1024, 50257)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"heads": 3}, "3 heads do not divide width 64; heads that do: 1, 2, 4, 8, 16"),
+        (
+            {"input_shape": (200,), "max_length": 128},
+            "200 characters are longer than the position table \\(128 rows\\)",
+        ),
+        ({"preset": "gpt5"}, "unknown preset 'gpt5'; choose one of: none, gpt2_small"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+    ],
+)
+def test_bad_settings_say_what_would_work(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        gpt.build_functional(**overrides)
+
+
+def test_docstrings_are_next_character_windows(dataset):
+    data = dataset("docstrings")
+    assert data.x_train.shape[1:] == (128,) and data.x_train.dtype == np.int32
+    assert len(data.x_train) > 5000 and len(data.x_val) == len(data.x_test) > 200
+    np.testing.assert_array_equal(data.y_train[:, :-1], data.x_train[:, 1:])  # y is x one step on
+    np.testing.assert_array_equal(data.y_train[:-1, -1], data.x_train[1:, 0])  # windows follow each other
+    text = gpt.decode(data.x_test[0])
+    assert text.count(gpt.CHARACTERS[0]) < 5 and gpt.decode(data.x_test.ravel()).count(" the ") > 100
+    assert gpt.encode(text).tolist() == data.x_test[0].tolist()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model fit briefly on the first 512 windows, and where it was saved."""
+    from recipes._data import load_dataset
+
+    data = load_dataset("docstrings")
+    keras.utils.set_random_seed(0)
+    model = compile_model(gpt.build_functional(**TINY), {**gpt.TASK, "learning_rate": 3e-3}, recipe=gpt)
+    x, y = data.x_train[:512], data.y_train[:512]
+    before = model.evaluate(x, y, verbose=0, return_dict=True)
+    model.fit(x, y, epochs=3, batch_size=16, verbose=0)
+    after = model.evaluate(x, y, verbose=0, return_dict=True)
+    path = tmp_path_factory.mktemp("gpt") / "model.keras"
+    model.save(path)
+    return model, path, before, after
+
+
+def test_bits_per_character_is_the_loss_in_bits_and_it_falls(trained):
+    _, _, before, after = trained
+    assert before["bits_per_character"] == pytest.approx(before["loss"] / math.log(2), rel=1e-4)
+    assert before["bits_per_character"] > 6  # untrained: about log2(97) = 6.6 bits
+    assert after["bits_per_character"] < 4.5  # the character frequencies alone carry 4.77 bits
+
+
+def test_sampling_follows_the_temperature_and_the_seed(trained):
+    model, _, _, _ = trained
+    greedy = gpt.generate(model, "Return the ", length=30, temperature=0)
+    assert greedy.startswith("Return the ") and len(greedy) == len("Return the ") + 30
+    assert gpt.generate(model, "Return the ", length=30, temperature=0) == greedy
+    hot = [gpt.generate(model, "", length=40, temperature=1.0, seed=seed) for seed in (1, 1, 2)]
+    assert hot[0] == hot[1] != hot[2]
+    assert set("".join(hot)) <= set(gpt.CHARACTERS)
+    long_prompt = "x" * 300  # longer than the window: the last 128 characters are the context
+    assert len(gpt.generate(model, long_prompt, length=3, temperature=0)) == 303
+    with pytest.raises(ValueError, match="temperature and length must be >= 0"):
+        gpt.generate(model, "a", temperature=-1)
+
+
+def test_sampling_refuses_a_model_of_other_tokens():
+    with pytest.raises(ValueError, match="predicts 500 token ids, not the 97 characters"):
+        gpt.generate(gpt.build_functional(**TINY, vocabulary_size=500), "a", length=1)
+
+
+def test_cookbook_generate_streams_a_continuation(trained, capsys):
+    _, path, _, _ = trained
+    assert (
+        main(["generate", "gpt", "--model", str(path), "--prompt", "def ", "--length", "25", "--seed", "3"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert printed.startswith("def ") and len(printed) == len("def ") + 25 + 1  # and a newline
+    assert (
+        main(["generate", "gpt", "--model", str(path), "--prompt", "def ", "--length", "25", "--seed", "3"])
+        == 0
+    )
+    assert capsys.readouterr().out == printed
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["generate", "gpt", "--model", "nowhere/model.keras"],
+            "no model file 'nowhere/model.keras'; train one",
+        ),
+        (["generate", "mlp"], "mlp does not write text (it has no sample()); gpt does"),
+    ],
+)
+def test_cookbook_generate_bad_input_is_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+
+
+def test_mixed_precision_trains_without_nan(dataset):
+    data = dataset("docstrings")
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    model = compile_model(gpt.build_functional(**TINY), {**gpt.TASK, "learning_rate": 3e-3}, recipe=gpt)
+    history = model.fit(data.x_train[:128], data.y_train[:128], epochs=2, batch_size=32, verbose=0)
+    losses = history.history["loss"]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert model.layers[-1].dtype_policy.name == "float32"
