@@ -1,41 +1,36 @@
 """GPT: a decoder-only Transformer that writes text one character at a time.
 
 Pick it to model sequences you want to continue - text, code, any stream of tokens.
-Radford et al. (2018, 2019) kept only the Transformer's decoder: no encoder, no
-cross-attention, one job - from the characters so far, the next one.
+Radford et al. (2018, 2019) kept only the Transformer's decoder, with one job: from
+the characters so far, the next one.
 
-How it works: token and position embeddings feed a stack of pre-norm blocks (masked
-self-attention, then a feed-forward network, each on a residual path); a final layer
-norm and a readout give, at every position, a probability for each possible next
-character. Training predicts all positions of a window at once, because the causal
-mask makes position t see only positions <= t:
+How it works: token and position embeddings feed pre-norm blocks (masked self-attention,
+then a feed-forward network, each on a residual path); a final norm and a readout give
+each position's next-character probabilities. Training predicts every position of a
+window at once, because the causal mask lets position t see only positions <= t:
 
     "def f(x):" ids (batch, 128) -> (batch, 128, width) -> blocks -> (batch, 128, 97)
     target: the same text one step on, "ef f(x):\\n"
 
 Facts to leave with:
-- The causal mask is what makes one forward pass count as 128 training examples, and
-  what lets sampling reuse the trained net: position t never sees t + 1 (the tests
-  change a later character and check every earlier output stays exactly put).
+- The causal mask makes one forward pass count as 128 training examples and lets
+  sampling reuse the trained net: position t never sees t + 1 (tests/test_gpt.py).
 - Bits per character = cross-entropy in nats / ln 2: the average number of yes/no
   questions the model needs per character. On the default text, ASCII spends 7,
   the character frequencies alone 4.8, gzip -9 2.4 and bzip2 2.0.
 - ``generate`` reruns the whole window for each new character: O(T^2) work per
   character. A key/value cache (kept per layer) removes the recomputation.
-- GPT-2 shares the token table with the readout ("tied" weights). Sharing a layer
-  between two places is exactly what a Sequential model cannot hold, so both builds
-  here keep their own readout; the ``gpt2_small`` preset has the published 124,439,808
-  weights plus that readout's 50,257 x 768 (``tests/test_gpt.py`` checks both numbers).
-- Default data: the docstrings of Python's own standard library (about 0.9 M
-  characters, read with ``ast``), 128-character windows.
+- GPT-2 ties its readout to the token table: one layer in two places, which a
+  Sequential model cannot hold. Both builds here keep their own readout, so preset
+  ``gpt2_small`` has the published 124,439,808 weights plus 50,257 x 768.
+- Default data: the standard library's docstrings (0.9 M characters), in 128s.
 """
 
 import keras
 import numpy as np
 from keras import ops
 
-# Id 0 stands for any character outside printable ASCII and newline.
-CHARACTERS = "\ufffd\n" + "".join(chr(code) for code in range(32, 127))
+CHARACTERS = "\ufffd\n" + "".join(chr(code) for code in range(32, 127))  # id 0: any other character
 
 DEFAULTS = {
     "input_shape": (128,),  # (time,) character ids: the context window
@@ -87,8 +82,7 @@ def bits_per_character(y_true, y_pred):
 
 def _config(overrides: dict) -> dict:
     """DEFAULTS, then the preset's values, then ``overrides``; bad values raise ValueError."""
-    unknown = sorted(set(overrides) - set(DEFAULTS))
-    if unknown:
+    if unknown := sorted(set(overrides) - set(DEFAULTS)):
         raise ValueError(f"gpt has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
     preset = overrides.get("preset", DEFAULTS["preset"])
     if preset != "none" and preset not in PRESETS:
@@ -184,12 +178,9 @@ class DecoderBlock(keras.layers.Layer):
 
 def _embedding_layers(config: dict) -> list:
     """Ids (batch, time) -> vectors (batch, time, width)."""
+    normal = keras.initializers.RandomNormal(stddev=0.02)
     return [
-        keras.layers.Embedding(
-            config["vocabulary_size"],
-            config["width"],
-            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
-        ),
+        keras.layers.Embedding(config["vocabulary_size"], config["width"], embeddings_initializer=normal),
         PositionEmbedding(config["max_length"]),
         keras.layers.Dropout(config["dropout"]),
     ]
@@ -230,29 +221,24 @@ def build_functional(**overrides) -> keras.Model:
 
 
 def sample(model, prompt: str, length: int = 200, temperature: float = 1.0, seed: int | None = None):
-    """Yield ``length`` characters that continue ``prompt``, one at a time.
-
-    ``temperature`` divides the log-probabilities: 1 samples the model as it is, below 1
-    picks likely characters more often, 0 always picks the likeliest one.
-    """
+    """Yield ``length`` characters that continue ``prompt``, one at a time. ``temperature`` divides
+    the log-probabilities: 1 samples the model as it is, below 1 favours likely characters, 0 picks
+    the likeliest."""
     if temperature < 0 or length < 0:
         raise ValueError(f"temperature and length must be >= 0; got {temperature} and {length}")
-    vocabulary = model.output_shape[-1]
-    if vocabulary != len(CHARACTERS):
+    if (vocabulary := model.output_shape[-1]) != len(CHARACTERS):
         raise ValueError(f"this model predicts {vocabulary} token ids, not the {len(CHARACTERS)} characters")
     window = model.input_shape[1]
     ids = list(encode(prompt or "\n"))
     rng = np.random.default_rng(seed)
     for _ in range(length):
         recent = ids[-window:]
-        x = np.zeros((1, window), "int32")  # positions after the prompt: hidden by the causal mask
-        x[0, : len(recent)] = recent
+        x = np.array([recent + [0] * (window - len(recent))], "int32")  # the causal mask hides the zeros
         probabilities = np.asarray(model.predict_on_batch(x), "float64")[0, len(recent) - 1]  # (vocabulary,)
         if temperature == 0:
             chosen = int(np.argmax(probabilities))
-        else:
-            logits = np.log(probabilities + 1e-12) / temperature
-            weights = np.exp(logits - logits.max())
+        else:  # p ** (1 / temperature), renormalised, is softmax(log p / temperature)
+            weights = (probabilities / probabilities.max()) ** (1 / temperature)
             chosen = int(rng.choice(len(weights), p=weights / weights.sum()))
         ids.append(chosen)
         yield CHARACTERS[chosen]
