@@ -163,6 +163,9 @@ def _train(args) -> None:
             per_class = ", ".join(f"{name} {value:.3f}" for name, value in segmentation[measure].items())
             print(f"test {measure}: {per_class}  (mean {segmentation['mean_' + measure]:.3f})")
         pictures += ", masks.png"
+    if "greedy_exact_match" in metrics:
+        print(f"greedy decoding wrote {metrics['greedy_exact_match']:.2%} of the test answers exactly right")
+        pictures += ", translations.txt"
     if "sample" in metrics:
         print(f"sample (temperature 0.8):\n{metrics['sample']}\n")
         pictures += ", sample.txt"

@@ -22,7 +22,7 @@ SPLIT_SEED = 0
 @dataclass
 class Dataset:
     name: str
-    kind: str  # image, frames, signal, sequence, text, seq2seq, language, table or segmentation
+    kind: str  # image, frames, signal, sequence, text, seq2seq, translation, language, table or segmentation
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
@@ -387,6 +387,64 @@ def load_docstrings(window: int = 128) -> Dataset:
                    vocabulary_size=len(CHARACTERS))  # fmt: skip
 
 
+MONTHS = ["January", "February", "March", "April", "May", "June", "July",
+          "August", "September", "October", "November", "December"]  # fmt: skip
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+DATE_FORMATS = (
+    "{d} {M} {y}", "{M} {d}, {y}", "{o} {M} {y}", "{M} {o}, {y}", "the {o} of {M} {y}",
+    "{W}, {d} {M} {y}", "{w} {m} {d} {y}", "{d} {m} {y}", "{dd}.{mm}.{y}", "{n}/{d}/{y}",
+)  # fmt: skip
+
+
+def write_date(date, form: str, case: str = "as is") -> str:
+    """``date`` (a datetime.date) written in ``form``, one of DATE_FORMATS ("." is day first, "/" month first)."""
+    day, month = date.day, MONTHS[date.month - 1]
+    suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    text = form.format(
+        d=day, dd=f"{day:02}", o=f"{day}{suffix}", M=month, m=month[:3], n=date.month, mm=f"{date.month:02}",
+        y=date.year, W=WEEKDAYS[date.weekday()], w=WEEKDAYS[date.weekday()][:3],
+    )  # fmt: skip
+    return {"as is": text, "lower": text.lower(), "upper": text.upper()}[case]
+
+
+def make_dates(seed: int = SPLIT_SEED) -> tuple[list[str], list[str]]:
+    """Every day from 1900-01-01 to 2099-12-31 (73,049), shuffled, each written once in a random
+    format and case, with its ISO form: "the 3rd of March 2021" -> "2021-03-03"."""
+    import datetime
+
+    first, last = datetime.date(1900, 1, 1), datetime.date(2099, 12, 31)
+    rng = np.random.default_rng(seed)
+    days = rng.permutation((last - first).days + 1)
+    forms = rng.integers(len(DATE_FORMATS), size=len(days))
+    cases = rng.choice(["as is", "as is", "lower", "upper"], size=len(days))
+    dates = [first + datetime.timedelta(days=int(day)) for day in days]
+    written = [write_date(date, DATE_FORMATS[form], case) for date, form, case in zip(dates, forms, cases)]
+    return written, [date.isoformat() for date in dates]
+
+
+def load_dates(n_train: int = 20_000, n_val: int = 2_000, n_test: int = 2_000) -> Dataset:
+    """``transformer_seq2seq``'s task: written dates -> ISO dates, packed as ``[source | START, target[:-1]]``.
+
+    Each date appears once, so no test date (in any writing) was seen in training.
+    """
+    from recipes.transformer_seq2seq import CHARACTERS, pack
+
+    written, iso = make_dates()
+    x, y = pack(written[: n_train + n_val + n_test], iso[: n_train + n_val + n_test], 32, 10)
+    edges = [n_test + n_val, n_test, 0]
+    parts = (
+        x[edges[0] :],
+        y[edges[0] :],
+        x[edges[1] : edges[0]],
+        y[edges[1] : edges[0]],
+        x[:n_test],
+        y[:n_test],
+    )
+    return Dataset(
+        "dates", "translation", *parts, class_names=list(CHARACTERS), vocabulary_size=len(CHARACTERS)
+    )
+
+
 # ---- the real datasets, downloaded by keras.datasets on first use ----------------
 
 
@@ -549,6 +607,7 @@ OFFLINE = {
     "signals": load_signals,
     "shapes": load_shapes,
     "docstrings": load_docstrings,
+    "dates": load_dates,
 }
 DOWNLOADED = {
     "mnist": lambda: _keras_images("mnist", [str(d) for d in range(10)], 5000),

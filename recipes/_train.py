@@ -136,6 +136,19 @@ def segmentation_scores(y_true, y_pred, class_names: list[str]) -> dict:
     return scores
 
 
+def translation_report(recipe, x, y, written, shown: int = 20) -> dict:
+    """Greedy decoding's exact match over packed rows ``x`` with targets ``y``, and ``shown`` examples."""
+    import numpy as np
+
+    right = np.all(written == y, axis=1)  # (batch,)
+    sources = recipe.decode(x[:, : x.shape[1] - y.shape[1]])
+    lines = [
+        f"{source!r:<32} -> {answer}" + ("" if ok else f"   wrong: {truth}")
+        for source, answer, truth, ok in zip(sources, recipe.decode(written), recipe.decode(y), right)
+    ][:shown]
+    return {"exact_match": float(right.mean()), "examples": "\n".join(lines)}
+
+
 def train(
     name: str,
     api: str = "functional",
@@ -150,7 +163,8 @@ def train(
     callbacks: list | None = None,
 ) -> dict:
     """Train a recipe on its data; write model.keras, history.csv, curves.png, metrics.json
-    (and masks.png for segmentation, sample.txt for a language model).
+    (and masks.png for segmentation, sample.txt for a language model, translations.txt and the
+    exact match of greedy decoding for a translation task).
 
     An interrupted run (Ctrl-C, a killed process) resumes from its last finished epoch
     when the same command is run again: BackupAndRestore keeps the state in ``backup/``.
@@ -233,6 +247,10 @@ def train(
         if data.kind == "language":  # what the numbers mean: a sample from the trained model
             sample = recipe.generate(model, SAMPLE_PROMPT, length=400, temperature=0.8, seed=seed)
             (out / "sample.txt").write_text(sample + "\n")
+        if data.kind == "translation":  # the score that counts: targets the model writes itself
+            written = recipe.greedy_decode(model, data.x_test, batch_size=max(batch_size, 256))
+            translations = translation_report(recipe, data.x_test, y_test, written)
+            (out / "translations.txt").write_text(translations["examples"] + "\n")
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
@@ -245,6 +263,8 @@ def train(
     }  # fmt: skip
     if data.kind == "language":
         metrics["sample"] = sample
+    if data.kind == "translation":
+        metrics["greedy_exact_match"] = translations["exact_match"]
     if data.kind == "segmentation":
         from recipes._plots import plot_masks
 

@@ -21,10 +21,14 @@ def test_offline_datasets_split_without_overlap(name, dataset):
     assert min(sizes) > 0 and all(len(x) == len(y) for x, y in
                                   [(data.x_train, data.y_train), (data.x_val, data.y_val), (data.x_test, data.y_test)])  # fmt: skip
     assert data.x_train.dtype == (
-        np.int32 if data.kind in ("text", "language") else np.float32
+        np.int32 if data.kind in ("text", "language", "translation") else np.float32
     )  # ids or values
     assert data.y_train.dtype == np.int32
-    if data.kind not in ("seq2seq", "language"):  # their targets are strings of classes, not one class each
+    if data.kind not in (
+        "seq2seq",
+        "language",
+        "translation",
+    ):  # their targets are strings of classes, not one class each
         assert set(np.unique(data.y_test)) == set(range(data.num_classes))  # stratified: every class
     # No example is in two parts (iris has a few identical rows, hence the allowance).
     everything = np.concatenate([data.x_train, data.x_val, data.x_test])
