@@ -1,0 +1,213 @@
+"""Vision Transformer (ViT): an image cut into patches, read as a sentence of patch tokens.
+
+Pick it for images when there is a lot of data (or a pretrained start): it has none of a
+CNN's built-in assumptions, so it must learn locality itself. Dosovitskiy et al. (2021)
+showed a plain Transformer encoder matches CNNs once pretrained at scale.
+
+How it works: a Conv2D whose kernel and stride both equal the patch size projects each
+patch linearly (the same as flattening patches and applying one Dense); a learnt class
+token is put in front, a learnt position vector added to every token, and pre-norm
+encoder blocks let every patch attend to every other. The class token's final vector
+(or the mean of all tokens) is the image's summary:
+
+    (batch, 8, 8, 1) -> Conv2D 2x2 stride 2 -> (batch, 4, 4, width) -> (batch, 16, width)
+    -> [class] + 16 patches + positions (batch, 17, width) -> blocks -> (batch, 10)
+
+Facts to leave with:
+- Tokens = (side / patch)^2: halving the patch quadruples the tokens and multiplies the
+  attention's work by 16 (O(T^2)); ViT-B/16 reads a 224x224 image as 196 tokens.
+- Only the learnt positions tell the net that patch 5 sits next to patch 6: without them,
+  moving the patches around moves nothing (``tests/test_vit.py``). A CNN gets locality free.
+- Default data: the 8x8 digits in 2x2 patches (16 tokens); ``--dataset cifar10 --set patch=4``
+  reads 32x32 photos as 64. Preset ``vit_b16`` is ViT-B/16 (86,567,656 weights).
+"""
+
+import keras
+from keras import ops
+
+DEFAULTS = {
+    "input_shape": (8, 8, 1),  # (height, width, channels)
+    "num_classes": 10,
+    "preset": "none",  # "vit_b16": Dosovitskiy et al.'s ViT-B/16 at 224x224
+    "patch": 2,  # side of a square patch; it must divide the image's sides
+    "width": 64,  # d_model
+    "heads": 4,  # width must divide into them
+    "blocks": 4,
+    "ffn_width": 128,  # 4x width in the paper
+    "dropout": 0.1,  # on each residual branch and after the position embedding
+    "pooling": "class",  # "class": the class token's vector (the paper); "mean": of all tokens
+}
+
+PRESETS = {
+    "vit_b16": {"input_shape": (224, 224, 3), "num_classes": 1000, "patch": 16, "width": 768,
+                "heads": 12, "blocks": 12, "ffn_width": 3072, "dropout": 0.0},
+}  # fmt: skip
+
+TASK = {
+    "family": "attention",
+    "order": 220,
+    "dataset": "digits",
+    "datasets": ("digits", "mnist", "fashion_mnist", "cifar10"),
+    "loss": "sparse_categorical_crossentropy",
+    "metrics": ("accuracy",),
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "schedule": "cosine",
+    "epochs": 30,
+    "batch_size": 32,
+}
+
+
+def _config(overrides: dict) -> dict:
+    """DEFAULTS, then the preset's values, then ``overrides``; bad values raise ValueError."""
+    if unknown := sorted(set(overrides) - set(DEFAULTS)):
+        raise ValueError(f"vit has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
+    preset = overrides.get("preset", DEFAULTS["preset"])
+    if preset != "none" and preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of: none, {', '.join(PRESETS)}")
+    config = {**DEFAULTS, **PRESETS.get(preset, {}), **overrides}
+    for name, least in [("patch", 1), ("width", 1), ("heads", 1), ("blocks", 1), ("ffn_width", 1)]:
+        if config[name] < least:
+            raise ValueError(f"{name} must be at least {least}; got {config[name]}")
+    width, heads, patch = config["width"], config["heads"], config["patch"]
+    if width % heads:
+        fits = ", ".join(str(h) for h in range(1, 17) if width % h == 0)
+        raise ValueError(f"{heads} heads do not divide width {width}; heads that do: {fits}")
+    if len(config["input_shape"]) != 3:
+        raise ValueError(f"input_shape must be (height, width, channels); got {config['input_shape']}")
+    height, side = config["input_shape"][:2]
+    if height % patch or side % patch:
+        fits = ", ".join(str(p) for p in range(1, min(height, side) + 1) if height % p == side % p == 0)
+        raise ValueError(f"patch {patch} does not divide the {height}x{side} image; patches that do: {fits}")
+    if config["pooling"] not in ("class", "mean"):
+        raise ValueError(f"pooling must be class or mean; got {config['pooling']!r}")
+    if not 0 <= config["dropout"] < 1:
+        raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
+    return {**config, "tokens": (height // patch) * (side // patch)}
+
+
+@keras.saving.register_keras_serializable(package="cookbook.vit")
+class ClassToken(keras.layers.Layer):
+    """Puts one learnt vector in front of the patch tokens: (batch, T, width) -> (batch, 1 + T, width)."""
+
+    def build(self, input_shape):
+        self.token = self.add_weight(shape=(1, 1, input_shape[-1]), initializer="zeros", name="token")
+
+    def call(self, x):
+        token = ops.broadcast_to(ops.cast(self.token, x.dtype), (ops.shape(x)[0], 1, ops.shape(x)[2]))
+        return ops.concatenate([token, x], axis=1)
+
+
+@keras.saving.register_keras_serializable(package="cookbook.vit")
+class PositionEmbedding(keras.layers.Layer):
+    """Adds a learnt vector for each token position: (batch, T, width) -> (batch, T, width)."""
+
+    def build(self, input_shape):
+        self.table = self.add_weight(
+            shape=tuple(input_shape[1:]),
+            initializer=keras.initializers.RandomNormal(stddev=0.02),
+            name="table",
+        )  # (T, width)
+
+    def call(self, x):
+        return x + ops.cast(self.table, x.dtype)
+
+
+@keras.saving.register_keras_serializable(package="cookbook.vit")
+class FirstToken(keras.layers.Layer):
+    """(batch, T, width) -> (batch, width): the class token's vector."""
+
+    def call(self, x):
+        return x[:, 0]
+
+
+def encoder_parts(config: dict) -> dict:
+    """The layers of one pre-norm encoder block, and the order both builds list their weights in."""
+    width, heads = config["width"], config["heads"]
+    parts = {
+        "attention_norm": keras.layers.LayerNormalization(epsilon=1e-6),
+        "attention": keras.layers.MultiHeadAttention(heads, key_dim=width // heads),
+        "attention_dropout": keras.layers.Dropout(config["dropout"]),
+        "attention_add": keras.layers.Add(),
+        "ffn_norm": keras.layers.LayerNormalization(epsilon=1e-6),
+        "expand": keras.layers.Dense(config["ffn_width"], activation="gelu"),
+        "contract": keras.layers.Dense(width),
+        "ffn_dropout": keras.layers.Dropout(config["dropout"]),
+        "ffn_add": keras.layers.Add(),
+    }
+    order = ["attention_norm", "attention", "ffn_norm", "expand", "contract"]  # graph depth order
+    return {**parts, "weight_order": [parts[name] for name in order]}
+
+
+def connect(parts: dict, x):
+    """One pre-norm encoder block on x (batch, tokens, width): every patch attends to every patch."""
+    h = parts["attention_norm"](x)
+    x = parts["attention_add"]([x, parts["attention_dropout"](parts["attention"](h, h))])
+    h = parts["contract"](parts["expand"](parts["ffn_norm"](x)))  # each token alone
+    return parts["ffn_add"]([x, parts["ffn_dropout"](h)])  # (batch, tokens, width)
+
+
+@keras.saving.register_keras_serializable(package="cookbook.vit")
+class EncoderBlock(keras.layers.Layer):
+    """One encoder block as a layer a Sequential model can stack (its residual adds inside)."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = dict(config)
+        parts = encoder_parts(self.config)
+        self.ordered = parts.pop("weight_order")  # tracked first: fixes the order of self.weights
+        self.parts = parts
+
+    def call(self, x, training=None):
+        return connect(self.parts, x)
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.config}
+
+
+def _patch_layers(config: dict) -> list:
+    """Images (batch, H, W, C) -> tokens with positions (batch, 1 + H*W/patch^2, width)."""
+    patch, width = config["patch"], config["width"]
+    return [
+        keras.layers.Conv2D(width, patch, strides=patch),  # (batch, H/patch, W/patch, width)
+        keras.layers.Reshape((config["tokens"], width)),  # (batch, tokens, width), row by row
+        ClassToken(),  # (batch, 1 + tokens, width)
+        PositionEmbedding(),
+        keras.layers.Dropout(config["dropout"]),
+    ]
+
+
+def _head_layers(config: dict) -> list:
+    """(batch, 1 + tokens, width) -> (batch, num_classes)."""
+    pool = FirstToken() if config["pooling"] == "class" else keras.layers.GlobalAveragePooling1D()
+    return [
+        keras.layers.LayerNormalization(epsilon=1e-6),
+        pool,  # (batch, width)
+        keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
+    ]
+
+
+def build_sequential(**overrides) -> keras.Sequential:
+    config = _config(overrides)
+    return keras.Sequential(
+        [
+            keras.Input(shape=config["input_shape"]),
+            *_patch_layers(config),
+            *[EncoderBlock(config) for _ in range(config["blocks"])],
+            *_head_layers(config),
+        ],
+        name="vit_sequential",
+    )
+
+
+def build_functional(**overrides) -> keras.Model:
+    config = _config(overrides)
+    images = keras.Input(shape=config["input_shape"])  # (batch, H, W, C)
+    x = images
+    for layer in _patch_layers(config):
+        x = layer(x)  # (batch, 1 + tokens, width)
+    for _ in range(config["blocks"]):
+        x = connect(encoder_parts(config), x)  # the adds are nodes of this graph
+    for layer in _head_layers(config):
+        x = layer(x)
+    return keras.Model(images, x, name="vit_functional")
