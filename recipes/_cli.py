@@ -66,6 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _backend_option(generate)
 
+    attention = commands.add_parser("attention", help="plot where a trained model's attention looks (PNG)")
+    attention.add_argument("recipe", help="an attention recipe: transformer_classifier, gpt, vit, ...")
+    attention.add_argument("--layer", type=int, default=-1,
+                           help="which attention layer, counted from 0 in weight order (default: the last)")  # fmt: skip
+    attention.add_argument("--example", type=int, default=0, help="which test example to look at")
+    attention.add_argument("--text", help="your own input: any text for gpt, a date for transformer_seq2seq")
+    attention.add_argument("--dataset", help="the data the model was trained on (default: the recipe's)")
+    attention.add_argument(
+        "--model", help="a model.keras (default: runs/RECIPE-functional-BACKEND/model.keras)"
+    )
+    attention.add_argument("--out", help="PNG path (default: attention-LAYER.png next to the model)")
+    _backend_option(attention)
+
     doctor = commands.add_parser("doctor", help="Keras, backends, GPUs and the dtype policy")
     _backend_option(doctor)
 
@@ -109,6 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     depth.add_argument("--seed", type=int, default=0)
     depth.add_argument("--out", default="runs/compare-depth")
     _backend_option(depth)
+
+    scale = commands.add_parser("scale-attention",
+                                help="time and memory of a training step as T grows: softmax, linear, LSTM")  # fmt: skip
+    scale.add_argument("--lengths", default="128,256,512,1024,2048,4096", help="comma-separated, rising")
+    scale.add_argument("--blocks", default="softmax,linear,lstm")
+    scale.add_argument("--width", type=int, default=64)
+    scale.add_argument("--heads", type=int, default=4)
+    scale.add_argument("--batch-size", type=int, default=4)
+    scale.add_argument("--steps", type=int, default=3, help="timed steps per length, after one to compile")
+    scale.add_argument("--max-step-seconds", type=float, default=60,
+                       help="a block whose step takes longer stops growing")  # fmt: skip
+    scale.add_argument("--out", default="runs/scale-attention")
+    _backend_option(scale)
     return parser
 
 
@@ -178,16 +204,25 @@ def _copy(args) -> None:
     print(f"wrote {copy_recipe(args.recipe, args.destination, force=args.force)}")
 
 
-def _generate(args) -> None:
+def _trained_model(args):
+    """The model file ``--model`` names, or the one `cookbook train RECIPE` writes, loaded."""
     import keras
 
-    recipe = load_recipe(args.recipe)
-    if not hasattr(recipe, "sample"):
-        raise CookbookError(f"{args.recipe} does not write text (it has no sample()); gpt does")
     path = Path(args.model or f"runs/{args.recipe}-functional-{keras.backend.backend()}/model.keras")
     if not path.is_file():
         raise CookbookError(f"no model file {str(path)!r}; train one with `cookbook train {args.recipe}`")
-    model = keras.saving.load_model(path, safe_mode=True)
+    try:
+        return path, keras.saving.load_model(path, safe_mode=True)
+    except (TypeError, ValueError) as error:  # not a Keras file, or layers this recipe does not define
+        why = str(error).strip().splitlines()[0][:160]
+        raise CookbookError(f"cannot load {path} as a {args.recipe} model: {why}") from None
+
+
+def _generate(args) -> None:
+    recipe = load_recipe(args.recipe)
+    if not hasattr(recipe, "sample"):
+        raise CookbookError(f"{args.recipe} does not write text (it has no sample()); gpt does")
+    _, model = _trained_model(args)
     try:
         characters = recipe.sample(model, args.prompt, args.length, args.temperature, args.seed)
         for i, character in enumerate(characters):  # as they come: each costs one forward pass
@@ -195,6 +230,28 @@ def _generate(args) -> None:
     except ValueError as error:
         raise CookbookError(f"{args.recipe}: {error}") from None
     print()
+
+
+def _attention(args) -> None:
+    from recipes._attention import attention_layers, attention_maps, describe, model_input, plot_layer
+    from recipes._data import load_dataset
+
+    recipe = load_recipe(args.recipe)
+    path, model = _trained_model(args)
+    if not attention_layers(model):
+        raise CookbookError(f"{path} has no attention layer to draw")
+    data = load_dataset(args.dataset or recipe.TASK["dataset"], recipe.TASK["datasets"])
+    try:
+        x, labels = model_input(recipe, model, data, args.example, args.text)
+        maps = attention_maps(model, x)
+        print("attention layers (heads x queries x keys):\n" + "\n".join(describe(maps)))
+        png = Path(args.out or path.with_name(f"attention-{args.layer % len(maps)}.png"))
+        png.parent.mkdir(parents=True, exist_ok=True)
+        what = f"{args.text!r}" if args.text is not None else f"{data.name} test example {args.example}"
+        plot_layer(maps, args.layer, x, labels, png, title=f"{args.recipe} on {what}\n")
+    except ValueError as error:
+        raise CookbookError(f"{args.recipe}: {error}") from None
+    print(f"wrote {png}")
 
 
 def _doctor(args) -> None:
@@ -331,8 +388,29 @@ def _compare_depth(args) -> None:
     print(f"wrote {Path(args.out) / 'results.json'} and {png}")
 
 
+def _scale_attention(args) -> None:
+    import keras
+
+    from recipes._plots import plot_attention_scaling
+    from recipes._scale_attention import scale_attention, table
+
+    try:
+        lengths = [int(n) for n in args.lengths.split(",")]
+    except ValueError:
+        raise CookbookError(f"--lengths expects comma-separated integers, got {args.lengths!r}") from None
+    blocks = [block.strip() for block in args.blocks.split(",") if block.strip()]
+    print(f"{', '.join(blocks)} at T = {lengths}: batch {args.batch_size}, width {args.width}, "
+          f"{args.steps} timed steps each ({keras.backend.backend()} backend, one process per block)")  # fmt: skip
+    results = scale_attention(lengths, blocks, width=args.width, heads=args.heads, batch_size=args.batch_size,
+                              steps=args.steps, out=args.out, max_step_seconds=args.max_step_seconds)  # fmt: skip
+    print("\n" + table(results))
+    png = plot_attention_scaling(results, Path(args.out) / "scaling.png")
+    print(f"wrote {Path(args.out) / 'results.json'} and {png}")
+
+
 COMMANDS = {
     "list": _list, "show": _show, "train": _train, "copy": _copy, "generate": _generate, "doctor": _doctor,
+    "attention": _attention, "scale-attention": _scale_attention,
     "edges": _edges, "filters": _filters, "compare-regularization": _compare_regularization,
     "compare-rnn": _compare_rnn, "compare-depth": _compare_depth,
 }  # fmt: skip
@@ -340,19 +418,21 @@ NEEDS_KERAS = {
     "show",
     "train",
     "generate",
+    "attention",
     "doctor",
     "edges",
     "filters",
     "compare-regularization",
     "compare-rnn",
     "compare-depth",
+    "scale-attention",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("show", "train", "copy", "generate"):
+        if args.command in ("show", "train", "copy", "generate", "attention"):
             recipe_info(args.recipe)  # unknown recipe: fail before the slow Keras import
         if args.command in NEEDS_KERAS or args.backend:  # list and copy need no Keras
             select_backend(args.backend)

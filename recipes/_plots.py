@@ -1,5 +1,5 @@
 """PNG pictures: training curves, edge maps, learned filters, regularisation gaps, RNN races,
-ResNet depth curves, segmentation masks."""
+ResNet depth curves, segmentation masks, attention maps."""
 
 from __future__ import annotations
 
@@ -161,6 +161,93 @@ def plot_masks(images, true_masks, predicted_masks, class_names: list[str], png:
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours(i)) for i in range(len(class_names))]
     fig.legend(handles, class_names, loc="lower center", ncol=len(class_names), fontsize=8)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def _panels(count: int, columns: int):
+    return min(count, columns), -(-count // columns)
+
+
+def plot_attention(
+    weights: np.ndarray, png: str | Path, query_labels=None, key_labels=None, title=""
+) -> Path:
+    """One heat map per head and their mean: ``weights`` (heads, queries, keys), a row per query."""
+    heads, queries, keys = weights.shape
+    panels = [(weights[h], f"head {h}") for h in range(heads)] + [(weights.mean(axis=0), "mean of the heads")]
+    columns, rows = _panels(len(panels), 3)
+    side = 3.2 if max(queries, keys) <= 20 else 4.4
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, columns, figsize=(side * columns, side * rows * max(queries / keys, 0.45) + 0.8),
+                             squeeze=False)  # fmt: skip
+    for ax, (picture, label) in zip(axes.flat, panels):
+        ax.imshow(picture, cmap="magma", vmin=0, aspect="auto")
+        ax.set_title(label)
+        for labels, set_ticks, set_names in ((query_labels, ax.set_yticks, ax.set_yticklabels),
+                                             (key_labels, ax.set_xticks, ax.set_xticklabels)):  # fmt: skip
+            if labels is not None and len(labels) <= 64:
+                set_ticks(range(len(labels)))
+                set_names(
+                    [repr(c)[1:-1] if c.strip() else "\u2423" for c in labels], fontsize=7, family="monospace"
+                )
+            else:
+                set_ticks([])
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    fig.suptitle(title + "\nrows: queries, columns: the keys they look at")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def plot_patch_attention(image: np.ndarray, looks: np.ndarray, png: str | Path, title: str = "") -> Path:
+    """The image, then per head (and their mean) how much attention each patch gets: ``looks``
+    (heads, rows, columns) of patches."""
+    panels = [(looks[h], f"head {h}") for h in range(len(looks))] + [
+        (looks.mean(axis=0), "mean of the heads")
+    ]
+    columns, rows = _panels(len(panels) + 1, 6)
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.6 * rows + 0.6), squeeze=False)
+    axes.flat[0].imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray_r")
+    axes.flat[0].set_title("input")
+    for ax, (picture, label) in zip(axes.flat[1:], panels):
+        ax.imshow(picture, cmap="magma", vmin=0)
+        ax.set_title(label)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def plot_attention_scaling(results: dict, png: str | Path) -> Path:
+    """ms per training step and peak memory against T, log-log, with T and T^2 drawn for reference."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, label in zip(axes, ("step_ms", "peak_mib"), ("ms per training step", "peak memory (MiB)")):
+        for block, by_length in results.items():
+            points = [(int(n), r[key]) for n, r in by_length.items() if r.get(key, 0) > 0]
+            if points:
+                ax.plot(*zip(*points), marker="o", label=block)
+        lengths = sorted({int(n) for by_length in results.values() for n in by_length})
+        anchor = [r[key] for by_length in results.values() for r in by_length.values() if r.get(key, 0) > 0]
+        if len(lengths) > 1 and anchor:
+            t = np.array(lengths, float)
+            for power, style in ((1, ":"), (2, "--")):
+                ax.plot(t, min(anchor) * (t / t[0]) ** power, "k" + style, alpha=0.4, label=f"~ T^{power}")
+        ax.set(xscale="log", yscale="log", xlabel="sequence length T", ylabel=label)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    memory = next(
+        (r["memory"] for by_length in results.values() for r in by_length.values() if "memory" in r), ""
+    )
+    fig.suptitle(f"one training step as T grows ({memory})")
+    fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return Path(png)

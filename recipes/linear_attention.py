@@ -88,7 +88,12 @@ class LinearAttention(keras.layers.Layer):
         self.output_dense = keras.layers.Dense(width, name="output")
         self.supports_masking = True
 
-    def call(self, x, mask=None):
+    def build(self, input_shape):  # (batch, T, width): all four projections map width -> width
+        for dense in (self.query, self.key, self.value, self.output_dense):
+            dense.build(input_shape)
+
+    def _features(self, x, mask):
+        """phi(q), phi(k) and v, each (batch, T, heads, key_dim)."""
         time = ops.shape(x)[1]
 
         def split(h):  # (batch, T, width) -> (batch, T, heads, key_dim)
@@ -98,12 +103,23 @@ class LinearAttention(keras.layers.Layer):
         k = ops.elu(split(self.key(x))) + 1
         if mask is not None:
             k = k * ops.cast(mask, k.dtype)[:, :, None, None]  # a padded key joins neither sum
-        v = split(self.value(x))
+        return q, k, split(self.value(x))
+
+    def call(self, x, mask=None):
+        time = ops.shape(x)[1]
+        q, k, v = self._features(x, mask)
         summary = ops.einsum("bthd,bthe->bhde", k, v)  # S: (batch, heads, key_dim, key_dim)
         normaliser = ops.sum(k, axis=1)  # z: (batch, heads, key_dim)
         numerator = ops.einsum("bthd,bhde->bthe", q, summary)  # (batch, T, heads, key_dim)
         denominator = ops.einsum("bthd,bhd->bth", q, normaliser)[..., None] + 1e-6
         return self.output_dense(ops.reshape(numerator / denominator, (-1, time, self.heads * self.key_dim)))
+
+    def attention_weights(self, x, mask=None):
+        """The (batch, heads, T, T) weights phi(q_i) . phi(k_j) / (phi(q_i) . z) that ``call`` never
+        forms - O(T^2), for looking at (``cookbook attention``), not for training."""
+        q, k, _ = self._features(x, mask)
+        scores = ops.einsum("bihd,bjhd->bhij", q, k)
+        return scores / (ops.sum(scores, axis=-1, keepdims=True) + 1e-6)
 
     def get_config(self):
         return {**super().get_config(), "heads": self.heads, "key_dim": self.key_dim}

@@ -145,6 +145,9 @@ class TokenAndPosition(keras.layers.Layer):
         angles = np.arange(rows)[:, None] / 10000 ** (np.arange(0, width, 2) / width)  # (rows, width / 2)
         self.table = np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(rows, -1)[:, :width]
 
+    def build(self, input_shape):
+        self.embedding.build(input_shape)
+
     def _embed(self, ids):
         x = self.embedding(ids) * np.sqrt(self.config["width"])  # (batch, time, width)
         return x + ops.cast(self.table[: ids.shape[1]], x.dtype)

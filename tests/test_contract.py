@@ -82,9 +82,15 @@ def test_unknown_setting_is_a_clear_value_error(name):
 
 
 # Shallower versions of deep defaults for the fit and reload tests below: compiling a
-# 20-layer ResNet's (or a 3-level U-Net's) train step costs more than training it here. The default builds
-# are still checked (both APIs, copied alone) and trained by `cookbook train`.
-SHALLOWER = {"resnet": {"stage_blocks": (1, 1, 1)}, "unet": {"depth": 2, "filters": 8}}
+# 20-layer ResNet's (or a 3-level U-Net's) train step costs more than training it here, and one
+# Transformer block runs the same code as four. The default builds are still checked (both APIs,
+# copied alone) and trained by `cookbook train`.
+SHALLOWER = {
+    "resnet": {"stage_blocks": (1, 1, 1)},
+    "unet": {"depth": 2, "filters": 8},
+    **{name: {"blocks": 1} for name in ("transformer_classifier", "gpt", "transformer_seq2seq", "vit",
+                                        "linear_attention")},
+}  # fmt: skip
 
 
 def _model_and_data(name, dataset, api="functional", n=512):

@@ -27,13 +27,18 @@ def test_linear_attention_is_the_kernel_formula_over_the_real_keys():
         for dense in (layer.query, layer.key, layer.value, layer.output_dense)
     ]
     q, k, v = (_phi(x @ wq + bq), _phi(x @ wk + bk), x @ wv + bv)
-    expected = np.zeros_like(x)
+    expected, weights = np.zeros_like(x), np.zeros((2, 2, 6, 6), "float32")
     for b in range(2):
         for h in range(2):
             heads = slice(4 * h, 4 * h + 4)
             similarity = q[b, :, heads] @ k[b, :, heads].T * keep[b]  # (T, T); padded keys count zero
-            expected[b, :, heads] = similarity @ v[b, :, heads] / similarity.sum(axis=1, keepdims=True)
+            weights[b, h] = similarity / similarity.sum(axis=1, keepdims=True)
+            expected[b, :, heads] = weights[b, h] @ v[b, :, heads]
     np.testing.assert_allclose(out, expected @ wo + bo, atol=1e-4)
+    # The map `cookbook attention` draws is that same (T, T) matrix, formed only when asked for.
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer.attention_weights(x, keep)), weights, atol=1e-5
+    )
 
 
 def test_it_has_multi_head_attentions_weights():
