@@ -6,8 +6,10 @@ scores (``return_attention_scores=True``) for that one call, and a layer with an
 ``attention_weights(x, mask)`` method (``linear_attention``'s, which never forms the T x T
 matrix when it trains) is asked to form it.
 
-Asking for the scores takes MultiHeadAttention off the fused (flash) path for that call: the
-weights must exist as a tensor to be returned. Training never asks, so it keeps the fast path.
+Asking for the scores takes MultiHeadAttention off the fused path (``ops.dot_product_attention``,
+flash on a GPU) for that call: the weights must exist as a tensor to be returned, so a layer
+built with flash attention has it switched off for the call. Training never asks, so it keeps
+the fast path.
 """
 
 from __future__ import annotations
@@ -46,8 +48,12 @@ def attention_maps(model, x) -> list[dict]:
                 weights = layer.attention_weights(*args, **kwargs)
                 kind = "self"
                 output = original(*args, **kwargs)
-            else:
-                output, weights = original(*args, **{**kwargs, "return_attention_scores": True})
+            else:  # Keras refuses to return scores from a layer built for flash attention: off for this call
+                flash, layer._flash_attention = getattr(layer, "_flash_attention", False), False
+                try:
+                    output, weights = original(*args, **{**kwargs, "return_attention_scores": True})
+                finally:
+                    layer._flash_attention = flash
                 query, value = (args + (kwargs.get("query"), kwargs.get("value")))[:2]
                 kind = "self" if value is None or value is query else "cross"
                 kind = "causal self" if kind == "self" and kwargs.get("use_causal_mask") else kind

@@ -92,3 +92,13 @@ def test_cookbook_attention_bad_input_is_one_line(saved, capsys, recipe, model, 
     assert main(["attention", recipe, "--model", str(saved[model]), *extra]) == 2
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
+
+
+def test_a_layer_built_for_flash_attention_still_shows_its_weights():
+    """Keras refuses return_attention_scores on a flash-attention layer; the map turns flash off for
+    its one call and back on after (set by hand here: flash itself needs a GPU)."""
+    model = load_recipe("transformer_classifier").build_functional(blocks=1)
+    (layer,) = attention_layers(model)
+    layer._flash_attention = True
+    (found,) = attention_maps(model, _probe_input(model))
+    assert found["weights"].shape == (4, 4, 64, 64) and layer._flash_attention is True
