@@ -241,6 +241,8 @@ def plot_attention_scaling(results: dict, png: str | Path) -> Path:
             for power, style in ((1, ":"), (2, "--")):
                 ax.plot(t, min(anchor) * (t / t[0]) ** power, "k" + style, alpha=0.4, label=f"~ T^{power}")
         ax.set(xscale="log", yscale="log", xlabel="sequence length T", ylabel=label)
+        ax.set_xticks(lengths, [str(n) for n in lengths], minor=False)
+        ax.set_xticks([], minor=True)  # the log axis' own minor labels would overlap these
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     memory = next(
