@@ -123,9 +123,7 @@ def _config(overrides: dict) -> dict:
         fits = ", ".join(str(h) for h in range(1, 17) if width % h == 0)
         raise ValueError(f"{heads} heads do not divide width {width}; heads that do: {fits}")
     if len(config["input_shape"]) != 1 or not 1 <= target < config["input_shape"][0]:
-        raise ValueError(
-            f"input_shape must be (source + target,) with target_length {target} >= 1 and a source"
-        )
+        raise ValueError(f"input_shape must be (source + target,) with target_length {target} >= 1")
     if not 0 <= config["dropout"] < 1:
         raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
     return {**config, "source_length": config["input_shape"][0] - target}
@@ -153,9 +151,8 @@ class TokenAndPosition(keras.layers.Layer):
         return x + ops.cast(self.table[: ids.shape[1]], x.dtype)
 
     def call(self, ids):
-        if not self.split:
-            return self._embed(ids)
-        return ops.concatenate([self._embed(ids[:, : self.split]), self._embed(ids[:, self.split :])], axis=1)
+        halves = [ids[:, : self.split], ids[:, self.split :]] if self.split else [ids]
+        return ops.concatenate([self._embed(half) for half in halves], axis=1)
 
     def compute_mask(self, ids, mask=None):
         return ops.not_equal(ids, PAD) if self.split else None
@@ -165,21 +162,17 @@ class TokenAndPosition(keras.layers.Layer):
 
 
 def block_parts(config: dict, cross: bool) -> dict:
-    """The layers of one post-norm block (the paper's): an encoder block, or with ``cross`` a decoder block."""
+    """The layers of one post-norm block (the paper's), in graph order: an encoder block, or with
+    ``cross`` a decoder block. Each sublayer f: x = norm(x + dropout(f(x)))."""
     heads, width = config["heads"], config["width"]
-    names = ["attention", "cross_attention", "ffn"] if cross else ["attention", "ffn"]
     parts = {}
-    for name in names:
-        if name == "ffn":
-            parts["expand"] = keras.layers.Dense(config["ffn_width"], activation="relu")
-            parts["contract"] = keras.layers.Dense(width)
-        else:
-            parts[name] = keras.layers.MultiHeadAttention(heads, key_dim=width // heads)
-        parts[f"{name}_dropout"] = keras.layers.Dropout(config["dropout"])
-        parts[f"{name}_add"] = keras.layers.Add()
+    for name in ["attention", "cross_attention"] if cross else ["attention"]:
+        parts[name] = keras.layers.MultiHeadAttention(heads, key_dim=width // heads)
         parts[f"{name}_norm"] = keras.layers.LayerNormalization(epsilon=1e-6)
-    order = [key for key in parts if not key.endswith(("_dropout", "_add"))]  # graph depth order
-    return {**parts, "weight_order": [parts[key] for key in order]}
+    parts["expand"] = keras.layers.Dense(config["ffn_width"], activation="relu")
+    parts["contract"] = keras.layers.Dense(width)
+    parts["ffn_norm"] = keras.layers.LayerNormalization(epsilon=1e-6)
+    return {**parts, "dropout": keras.layers.Dropout(config["dropout"])}
 
 
 def connect(parts: dict, x, keep, memory=None):
@@ -187,7 +180,7 @@ def connect(parts: dict, x, keep, memory=None):
     positions (``keep``, (batch, S), False at padding). Decoder: attend causally to x, then to memory."""
 
     def sublayer(name, h):
-        return parts[f"{name}_norm"](parts[f"{name}_add"]([x, parts[f"{name}_dropout"](h)]))
+        return parts[f"{name}_norm"](x + parts["dropout"](h))
 
     attend = ops.expand_dims(keep, 1)  # (batch, 1, S): every query looks at the real source only
     if memory is None:
@@ -206,10 +199,16 @@ class PackedBlock(keras.layers.Layer):
     def __init__(self, config, cross=False, **kwargs):
         super().__init__(**kwargs)
         self.config, self.cross = dict(config), cross
-        parts = block_parts(self.config, cross)
-        self.ordered = parts.pop("weight_order")  # tracked first: fixes the order of self.weights
-        self.parts = parts
+        self.parts = block_parts(self.config, cross)
         self.supports_masking = True
+
+    def build(self, input_shape):
+        shape = (None, None, input_shape[-1])  # (batch, time, width) for either half
+        for name, part in self.parts.items():
+            if isinstance(part, keras.layers.MultiHeadAttention):
+                part.build(shape, shape)
+            elif name != "dropout":
+                part.build((None, None, self.config["ffn_width"]) if name == "contract" else shape)
 
     def call(self, x, mask=None, training=None):
         split = self.config["source_length"]
@@ -224,21 +223,13 @@ class PackedBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="cookbook.transformer_seq2seq")
-class TargetHalf(keras.layers.Layer):
-    """(batch, S + T, width) -> (batch, T, width): the decoder's positions."""
+class TargetHalf(keras.layers.Cropping1D):
+    """(batch, S + T, width) -> (batch, T, width): the decoder's positions, every one scored (no mask)."""
 
-    def __init__(self, split, **kwargs):
-        super().__init__(**kwargs)
-        self.split = split
-
-    def call(self, x, mask=None):
-        return x[:, self.split :]
+    supports_masking = True  # takes the padding mask without a warning, and drops it
 
     def compute_mask(self, x, mask=None):
-        return None  # every target position is scored
-
-    def get_config(self):
-        return {**super().get_config(), "split": self.split}
+        return None
 
 
 def _readout(config: dict):
@@ -257,7 +248,7 @@ def build_sequential(**overrides) -> keras.Sequential:
             keras.layers.Dropout(config["dropout"]),
             *[PackedBlock(config) for _ in range(config["blocks"])],  # the source half becomes the memory
             *[PackedBlock(config, cross=True) for _ in range(config["blocks"])],  # the target half reads it
-            TargetHalf(config["source_length"]),  # (batch, T, width)
+            TargetHalf((config["source_length"], 0)),  # (batch, T, width)
             _readout(config),  # (batch, T, vocabulary)
         ],
         name="transformer_seq2seq_sequential",
