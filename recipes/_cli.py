@@ -79,6 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
     attention.add_argument("--out", help="PNG path (default: attention-LAYER.png next to the model)")
     _backend_option(attention)
 
+    sample = commands.add_parser(
+        "sample", help="draw images from a trained generative model (PNG) and score them"
+    )
+    sample.add_argument("recipe", help="a generative recipe: gan")
+    sample.add_argument("--n", type=int, default=64, help="images in the grid")
+    sample.add_argument("--seed", type=int, default=0, help="another seed, other images")
+    sample.add_argument("--score", type=int, default=1000, help="samples the classifier judges (0: no score)")
+    sample.add_argument("--classifier",
+                        help="a classifier's model.keras (default: the one `cookbook train cnn` wrote, "
+                             "if it was trained on the model's dataset)")  # fmt: skip
+    sample.add_argument("--model", help="a model.keras (default: runs/RECIPE-functional-BACKEND/model.keras)")
+    sample.add_argument("--out", help="PNG path (default: samples-SEED.png next to the model)")
+    _backend_option(sample)
+
     doctor = commands.add_parser("doctor", help="Keras, backends, GPUs and the dtype policy")
     _backend_option(doctor)
 
@@ -149,7 +163,7 @@ def _list(_args) -> None:
 
 def _show(args) -> None:
     from recipes._data import load_dataset
-    from recipes._inspect import compare_builds, shape_arithmetic
+    from recipes._inspect import compare_builds, networks, shape_arithmetic
     from recipes._train import data_overrides, parse_settings
 
     recipe = load_recipe(args.recipe)
@@ -159,7 +173,8 @@ def _show(args) -> None:
         overrides = {**data_overrides(recipe, data), **overrides}
     report = compare_builds(recipe, **overrides)
     for api in ("sequential", "functional"):
-        report[api].summary()
+        for network in networks(recipe, report[api]).values():
+            network.summary()
     arithmetic = shape_arithmetic(report["functional"])
     if arithmetic:
         print("\nOutput size per axis (valid: floor((in - k)/s) + 1, same: ceil(in/s)):")
@@ -167,8 +182,20 @@ def _show(args) -> None:
     print(f"\nparameters: sequential {report['sequential_parameters']:,}, "
           f"functional {report['functional_parameters']:,}")  # fmt: skip
     verdict = "the same network" if report["agree"] else "DIFFERENT networks"
+    if len(report.get("differences", {})) > 1:
+        verdict += (
+            " (" + ", ".join(f"{name} {value:.1e}" for name, value in report["differences"].items()) + ")"
+        )
     print(f"outputs after copying the weights across: max |difference| = "
           f"{report['max_difference']:.2e} -> {verdict}")  # fmt: skip
+
+
+def _quality_line(quality: dict) -> str:
+    if "note" in quality:
+        return quality["note"]
+    shares = " ".join(f"{digit}:{share:.0%}" for digit, share in enumerate(quality["histogram"]))
+    return (f"{quality['samples']} samples through the classifier: mean confidence {quality['confidence']:.3f}, "
+            f"classes with >= 2 % of them {quality['coverage']:.0%}  [{shares}]")  # fmt: skip
 
 
 def _train(args) -> None:
@@ -180,9 +207,14 @@ def _train(args) -> None:
         settings=args.settings,
     )  # fmt: skip
     out = args.out or f"runs/{args.recipe}-{args.api}-{metrics['backend']}"
-    scores = ", ".join(f"{key} {value:.4f}" for key, value in metrics["test"].items())
-    print(f"test: {scores}  ({metrics['train_seconds']:.1f} s training)")
+    scores = ", ".join(f"{key} {value:.4f}" for key, value in (metrics["test"] or metrics["final"]).items())
+    print(
+        f"{'test' if metrics['test'] else 'last epoch'}: {scores}  ({metrics['train_seconds']:.1f} s training)"
+    )
     pictures = "curves.png"
+    if "quality" in metrics:
+        print(_quality_line(metrics["quality"]))
+        pictures += ", samples.png, samples/epoch-*.png"
     if "segmentation" in metrics:
         segmentation = metrics["segmentation"]
         for measure in ("iou", "dice"):
@@ -216,6 +248,26 @@ def _trained_model(args):
     except (TypeError, ValueError) as error:  # not a Keras file, or layers this recipe does not define
         why = str(error).strip().splitlines()[0][:160]
         raise CookbookError(f"cannot load {path} as a {args.recipe} model: {why}") from None
+
+
+def _sample(args) -> None:
+    from recipes._generative import draw, score
+    from recipes._plots import plot_samples
+
+    recipe = load_recipe(args.recipe)
+    if recipe.TASK["family"] != "generative":
+        drawers = ", ".join(name for name, info in registry().items() if info.family == "generative")
+        raise CookbookError(f"{args.recipe} draws no images; the generative recipes do: {drawers}")
+    if args.n < 1 or args.score < 0:
+        raise CookbookError("--n must be at least 1 and --score at least 0")
+    path, model = _trained_model(args)
+    run = path.parent / "metrics.json"  # the data it was trained on picks the classifier
+    dataset = json.loads(run.read_text())["dataset"] if run.is_file() else recipe.TASK["dataset"]
+    png = Path(args.out or path.parent / f"samples-{args.seed}.png")
+    plot_samples(draw(model, args.n, args.seed), png, f"{args.recipe} ({dataset}): seed {args.seed}")
+    print(f"wrote {png}")
+    if args.score:
+        print(_quality_line(score(model, dataset, args.score, args.seed + 1, args.classifier)))
 
 
 def _generate(args) -> None:
@@ -409,7 +461,7 @@ def _scale_attention(args) -> None:
 
 
 COMMANDS = {
-    "list": _list, "show": _show, "train": _train, "copy": _copy, "generate": _generate, "doctor": _doctor,
+    "list": _list, "show": _show, "train": _train, "copy": _copy, "generate": _generate, "sample": _sample, "doctor": _doctor,
     "attention": _attention, "scale-attention": _scale_attention,
     "edges": _edges, "filters": _filters, "compare-regularization": _compare_regularization,
     "compare-rnn": _compare_rnn, "compare-depth": _compare_depth,
@@ -426,13 +478,14 @@ NEEDS_KERAS = {
     "compare-rnn",
     "compare-depth",
     "scale-attention",
+    "sample",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("show", "train", "copy", "generate", "attention"):
+        if args.command in ("show", "train", "copy", "generate", "attention", "sample"):
             recipe_info(args.recipe)  # unknown recipe: fail before the slow Keras import
         if args.command in NEEDS_KERAS or args.backend:  # list and copy need no Keras
             select_backend(args.backend)

@@ -15,11 +15,18 @@ from recipes._backend import BACKENDS
 from recipes._train import build
 
 
+def networks(recipe: ModuleType, model) -> dict:
+    """The networks a recipe's model is made of, by name: a GAN's generator and discriminator
+    (the recipe lists them in ``NETWORKS``), or just the model."""
+    names = getattr(recipe, "NETWORKS", ())
+    return {name: getattr(model, name) for name in names} if names else {"model": model}
+
+
 def compare_builds(recipe: ModuleType, **overrides) -> dict:
     """Build both APIs, copy the Sequential weights into the Functional model, compare.
 
     Same parameter count and the same outputs on the same input mean the two builds
-    describe one network.
+    describe one network; a model of several networks (a GAN) is compared network by network.
     """
     sequential = build(recipe, "sequential", **overrides)
     functional = build(recipe, "functional", **overrides)
@@ -32,10 +39,15 @@ def compare_builds(recipe: ModuleType, **overrides) -> dict:
         functional.set_weights(sequential.get_weights())
     except ValueError as error:  # different weight shapes: not the same network
         return {**report, "max_difference": math.inf, "agree": False, "why": str(error)}
-    x = _probe_input(sequential)
-    difference = float(np.max(np.abs(sequential.predict(x, verbose=0) - functional.predict(x, verbose=0))))
+    differences = {}
+    for (name, one), other in zip(
+        networks(recipe, sequential).items(), networks(recipe, functional).values()
+    ):
+        x = _probe_input(one)
+        differences[name] = float(np.max(np.abs(one.predict(x, verbose=0) - other.predict(x, verbose=0))))
+    difference = max(differences.values())
     agree = report["sequential_parameters"] == report["functional_parameters"] and difference <= 1e-5
-    return {**report, "max_difference": difference, "agree": agree}
+    return {**report, "differences": differences, "max_difference": difference, "agree": agree}
 
 
 def _probe_input(model) -> np.ndarray:

@@ -253,3 +253,26 @@ def plot_attention_scaling(results: dict, png: str | Path) -> Path:
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return Path(png)
+
+
+def plot_samples(images: np.ndarray, png: str | Path, title: str = "", columns: int = 8) -> Path:
+    """A grid of generated images with values in [0, 1]: (n, height, width, channels).
+
+    One mosaic, one ``imshow`` (64 subplots cost ten times as much, after every epoch)."""
+    plt = _pyplot()
+    n, height, width, channels = images.shape
+    rows = -(-n // columns)
+    mosaic = np.ones((rows * (height + 1) + 1, columns * (width + 1) + 1, channels), "float32")  # white gaps
+    for index, image in enumerate(images):
+        top, left = 1 + (index // columns) * (height + 1), 1 + (index % columns) * (width + 1)
+        mosaic[top : top + height, left : left + width] = image if channels > 1 else 1 - image
+    fig, ax = plt.subplots(figsize=(0.75 * columns, 0.75 * rows + 0.4))
+    ax.imshow(
+        mosaic[..., 0] if channels == 1 else mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest"
+    )
+    ax.axis("off")
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from recipes import load_recipe
+from recipes import _generative, load_recipe
 from recipes._data import Dataset, load_dataset
 from recipes._errors import CookbookError
 
@@ -103,7 +103,11 @@ def compile_model(
     rate = learning_rate or task["learning_rate"]
     if schedule == "cosine" and total_steps:
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=total_steps)
-    optimizer = keras.optimizers.get({"class_name": task["optimizer"], "config": {"learning_rate": rate}})
+    options = {"learning_rate": rate, **task.get("optimizer_options", {})}
+    optimizer = keras.optimizers.get({"class_name": task["optimizer"], "config": options})
+    if task["family"] == "generative":  # the model's own train step holds its losses
+        model.compile(optimizer=optimizer)
+        return model
     metrics = [getattr(recipe, name, name) if recipe else name for name in task["metrics"]]
     loss = getattr(recipe, task["loss"], task["loss"]) if recipe else task["loss"]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
@@ -185,6 +189,7 @@ def train(
     if not isinstance(settings, dict):
         settings = parse_settings(settings, recipe.DEFAULTS)
     data = load_dataset(dataset or task["dataset"], task["datasets"])
+    generative = task["family"] == "generative"
     out = Path(out or f"runs/{name}-{api}-{keras.backend.backend()}")
     out.mkdir(parents=True, exist_ok=True)
     backup = out / "backup"
@@ -210,7 +215,7 @@ def train(
     try:
         keras.utils.set_random_seed(seed)
         model = build(recipe, api, **{**data_overrides(recipe, data), **settings})
-        if tuple(model.input_shape[1:]) != data.input_shape:
+        if not generative and tuple(model.input_shape[1:]) != data.input_shape:
             raise CookbookError(
                 f"{name} built for inputs {tuple(model.input_shape[1:])} but {data.name} has "
                 f"{data.input_shape}; drop the --set that changed the input size"
@@ -228,20 +233,25 @@ def train(
             keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
             *(callbacks or []),
         ]
+        if generative:  # no labels, no validation loss to speak of: a grid of samples per epoch instead
+            title = f"{name} ({api}, {keras.backend.backend()})"
+            callbacks.append(_generative.sample_grid_callback(out / "samples", title))
+            fit_data = {"x": _generative.to_generator_range(data.x_train)}
+        else:
+            fit_data = {"x": data.x_train, "y": y_train, "validation_data": (data.x_val, y_val)}
         started = time.perf_counter()
         try:
-            model.fit(
-                data.x_train, y_train,
-                validation_data=(data.x_val, y_val),
-                epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose,
-            )  # fmt: skip
+            model.fit(**fit_data, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose)
         except KeyboardInterrupt:
             raise CookbookError(
                 f"interrupted: finished epochs are kept in {backup}; run the same command to resume"
             ) from None
         train_seconds = time.perf_counter() - started
         model.save(out / "model.keras")
-        test = model.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
+        if generative:
+            test, quality = {}, _generative.judge(model, data.name, out)
+        else:
+            test = model.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
         if data.kind == "segmentation":
             predicted = model.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(axis=-1)
         if data.kind == "language":  # what the numbers mean: a sample from the trained model
@@ -261,6 +271,10 @@ def train(
         "parameters": model.count_params(), "train_seconds": round(train_seconds, 2),
         "test": {key: float(value) for key, value in test.items()},
     }  # fmt: skip
+    if generative:
+        history = read_history(out / "history.csv")
+        metrics["final"] = {key: values[-1] for key, values in history.items() if key != "epoch"}
+        metrics["quality"] = quality
     if data.kind == "language":
         metrics["sample"] = sample
     if data.kind == "translation":
@@ -280,7 +294,9 @@ def read_history(path: str | Path) -> dict[str, list[float]]:
     """history.csv (written by CSVLogger) as columns of floats."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+    # CSVLogger writes val_ columns of NA for a fit without validation (a GAN's): leave them out
+    keys = [key for key in (rows[0] if rows else {}) if any(row[key] != "NA" for row in rows)]
+    return {key: [float(row[key]) for row in rows] for key in keys}
 
 
 def copy_recipe(name: str, destination: str | Path, force: bool = False) -> Path:

@@ -1,0 +1,118 @@
+"""Training and judging the generative recipes (gan, ...): data in the generator's range,
+a grid of samples after every epoch, and a sample quality score from a trained classifier.
+
+Keras is imported inside the functions: the caller selects the backend first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from recipes._errors import CookbookError
+
+GRID = 64  # samples in each grid: 8 x 8
+
+
+def to_generator_range(images: np.ndarray) -> np.ndarray:
+    """[0, 1] images -> [-1, 1], the range of the generator's tanh."""
+    return (images * 2 - 1).astype("float32")
+
+
+def from_generator_range(images) -> np.ndarray:
+    return np.clip((np.asarray(images, "float32") + 1) / 2, 0, 1)
+
+
+def fixed_noise(latent_dim: int, n: int = GRID, seed: int = 0) -> np.ndarray:
+    """The same noise every epoch, so that the grids show one set of samples changing."""
+    return np.random.default_rng(seed).normal(size=(n, latent_dim)).astype("float32")
+
+
+def draw(model, n: int = GRID, seed: int = 0) -> np.ndarray:
+    """``n`` images from a trained generative model (or its generator), in [0, 1]."""
+    generator = getattr(model, "generator", model)
+    noise = fixed_noise(generator.input_shape[-1], n, seed)
+    return from_generator_range(generator.predict(noise, batch_size=256, verbose=0))
+
+
+def sample_grid_callback(folder: str | Path, title: str):
+    """A Keras callback writing ``folder/epoch-NNN.png`` (64 samples from fixed noise) after each epoch."""
+    import keras
+
+    from recipes._plots import plot_samples
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    class SampleGrid(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            losses = ", ".join(f"{key} {value:.3f}" for key, value in (logs or {}).items())
+            plot_samples(draw(self.model), folder / f"epoch-{epoch + 1:03d}.png",
+                         f"{title}, epoch {epoch + 1}: {losses}")  # fmt: skip
+
+    return SampleGrid()
+
+
+def sample_quality(images: np.ndarray, classifier, num_classes: int = 10) -> dict:
+    """How a trained classifier sees generated images ([0, 1], the classifier's input range).
+
+    ``confidence``: its mean top probability (sharp, digit-like samples score high).
+    ``histogram``: the share of samples given each class; mode collapse shows as a few
+    classes taking most of it. ``coverage``: the share of classes given at least 2 % each.
+    """
+    if tuple(classifier.input_shape[1:]) != images.shape[1:]:
+        raise CookbookError(
+            f"the classifier takes {tuple(classifier.input_shape[1:])} images, the generator draws "
+            f"{images.shape[1:]}: train the classifier on the generator's dataset"
+        )
+    probabilities = np.asarray(classifier.predict(images, batch_size=256, verbose=0))  # (n, classes)
+    counts = np.bincount(probabilities.argmax(axis=-1), minlength=num_classes)
+    histogram = counts / counts.sum()
+    return {
+        "confidence": float(probabilities.max(axis=-1).mean()),
+        "histogram": [round(float(share), 4) for share in histogram],
+        "coverage": float(np.mean(histogram >= 0.02)),
+        "samples": len(images),
+    }
+
+
+def find_classifier(dataset: str, backend: str, runs: str | Path = "runs") -> Path | None:
+    """The model `cookbook train cnn` wrote for this dataset and backend, if there is one."""
+    import json
+
+    folder = Path(runs) / f"cnn-functional-{backend}"
+    if not (folder / "model.keras").exists() or not (folder / "metrics.json").exists():
+        return None
+    return (
+        folder / "model.keras"
+        if json.loads((folder / "metrics.json").read_text())["dataset"] == dataset
+        else None
+    )
+
+
+def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier: str | Path | None = None) -> dict:
+    """The quality score of ``n`` samples, when a classifier of ``dataset`` is at hand: ``classifier``,
+    or the one `cookbook train cnn` wrote for this dataset and backend."""
+    import keras
+
+    from recipes import load_recipe
+
+    classifier = classifier or find_classifier(dataset, keras.backend.backend())
+    if classifier is None:
+        return {
+            "note": f"no classifier: run `cookbook train cnn --dataset {dataset}` first for a quality score"
+        }
+    if not Path(classifier).is_file():
+        raise CookbookError(f"no classifier file {str(classifier)!r}")
+    load_recipe("cnn")  # registers the cnn's own layer (RandomShift) that the saved classifier holds
+    judged = keras.saving.load_model(classifier, safe_mode=True)
+    return {"classifier": str(classifier), **sample_quality(draw(model, n, seed), judged)}
+
+
+def judge(model, dataset: str, out: str | Path) -> dict:
+    """After training: ``out/samples.png`` (64 samples) and the quality score."""
+    from recipes._plots import plot_samples
+
+    plot_samples(draw(model), Path(out) / "samples.png", f"{dataset}: {GRID} samples")
+    return score(model, dataset)

@@ -1,0 +1,283 @@
+"""DCGAN: a generator learns to draw digits from noise by fooling a discriminator.
+
+Pick it to learn the shape of a set of images and draw new ones. Two networks play a
+game (Goodfellow et al., 2014; the convolutional design is Radford et al.'s DCGAN, 2015):
+
+    noise (batch, 32) -> generator -> image (batch, 8, 8, 1), values in [-1, 1] (tanh)
+    image (batch, 8, 8, 1) -> discriminator -> logit (batch, 1): above 0 means "real"
+
+Each training step makes two updates. The discriminator learns to call training images
+real and generated ones fake; then the generator learns to make the discriminator call
+its images real. Neither loss falls steadily: each network's progress is the other's loss.
+
+Facts to leave with:
+- Keras has no backend-neutral gradient: ``fit()`` runs a ``train_step``, and one that
+  differentiates two losses needs the backend's own tool. The three steps below are
+  side by side and share the losses: TensorFlow's ``GradientTape``, JAX's ``jax.grad``
+  of ``stateless_call`` (a pure function of the weights), PyTorch's ``backward()``.
+- One Adam serves both networks: it keeps its moments per weight, so updating one
+  network's weights leaves the other's untouched -- two optimizers with one setting
+  (only its step counter, used to correct the first steps' bias, counts both updates).
+- A stride-2 ``Conv2DTranspose`` doubles each side (2 -> 4 -> 8; 7 -> 14 -> 28 for
+  MNIST), so the image side must divide by 2 ** len(filters). The discriminator mirrors
+  it with stride-2 convolutions. Training images are scaled to [-1, 1], tanh's range.
+"""
+
+import keras
+from keras import ops
+
+DEFAULTS = {
+    "input_shape": (8, 8, 1),  # the images: drawn by the generator, judged by the discriminator
+    "latent_dim": 32,  # the noise the generator starts from
+    "filters": (64, 32),  # generator: a stride-2 Conv2DTranspose per entry; discriminator: reversed
+    "kernel_size": 4,  # a multiple of the stride avoids transposed convolution's checkerboard
+    "dropout": 0.3,  # in the discriminator, so that it does not win too fast
+}
+
+TASK = {
+    "family": "generative",
+    "order": 300,
+    "dataset": "digits",
+    "datasets": ("digits", "mnist", "fashion_mnist"),
+    "loss": "binary_crossentropy",  # of the discriminator's logits, written out in the train steps
+    "metrics": (),
+    "optimizer": "adam",
+    "optimizer_options": {"beta_1": 0.5},  # DCGAN's setting: less momentum for a moving target
+    "learning_rate": 2e-4,
+    "epochs": 100,
+    "batch_size": 64,
+}
+
+NETWORKS = ("generator", "discriminator")  # each built with the API the builder names
+
+
+def _config(overrides: dict) -> dict:
+    """DEFAULTS updated by ``overrides``; unknown names or impossible values raise ValueError."""
+    if unknown := sorted(set(overrides) - set(DEFAULTS)):
+        raise ValueError(f"gan has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
+    config = {**DEFAULTS, **overrides}
+    if config["latent_dim"] < 1:
+        raise ValueError(f"latent_dim must be at least 1; got {config['latent_dim']}")
+    if not config["filters"] or min(config["filters"]) < 1 or config["kernel_size"] < 1:
+        raise ValueError("filters and kernel_size must be positive, e.g. filters=(64, 32), kernel_size=4")
+    if not 0 <= config["dropout"] < 1:
+        raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
+    shape, scale = config["input_shape"], 2 ** len(config["filters"])
+    if len(shape) != 3 or shape[0] != shape[1] or shape[0] % scale or shape[2] < 1:
+        raise ValueError(
+            f"the generator cannot reach images of shape {shape}: it draws square (side, side, channels) "
+            f"images whose side divides by 2 ** len(filters) = {scale}"
+        )
+    return {**config, "start": shape[0] // scale}
+
+
+def _generator_layers(config: dict) -> list:
+    """(batch, latent_dim) -> (batch, side, side, channels) in [-1, 1]."""
+    start, first = config["start"], config["filters"][0]
+    layers = [
+        keras.layers.Dense(start * start * first),
+        keras.layers.LeakyReLU(0.2),
+        keras.layers.Reshape((start, start, first)),  # (batch, start, start, filters[0])
+    ]
+    for filters in config["filters"]:  # each doubles the side
+        layers += [
+            keras.layers.Conv2DTranspose(filters, config["kernel_size"], strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+        ]
+    channels = config["input_shape"][2]
+    return [*layers, keras.layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32")]
+
+
+def _discriminator_layers(config: dict) -> list:
+    """(batch, side, side, channels) -> (batch, 1): a logit, above 0 for "real"."""
+    layers = []
+    for filters in reversed(config["filters"]):  # each halves the side
+        layers += [
+            keras.layers.Conv2D(filters, config["kernel_size"], strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+        ]
+    return [*layers, keras.layers.Flatten(), keras.layers.Dropout(config["dropout"]),
+            keras.layers.Dense(1, dtype="float32")]  # fmt: skip
+
+
+REAL_LABEL = 0.9  # not 1: a less certain discriminator keeps the generator's gradient alive (Salimans 2016)
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """Cross-entropy of calling real images real (0.9) and generated ones fake (0)."""
+    real = ops.binary_crossentropy(ops.full_like(real_logits, REAL_LABEL), real_logits, from_logits=True)
+    fake = ops.binary_crossentropy(ops.zeros_like(fake_logits), fake_logits, from_logits=True)
+    return ops.mean(real) + ops.mean(fake)
+
+
+def generator_loss(fake_logits):
+    """Cross-entropy of the discriminator calling generated images real: the generator's goal."""
+    return ops.mean(ops.binary_crossentropy(ops.ones_like(fake_logits), fake_logits, from_logits=True))
+
+
+@keras.saving.register_keras_serializable(package="cookbook.gan")
+class GAN(keras.Model):
+    """The two networks and the game's training step. ``gan(noise)`` draws images."""
+
+    def __init__(self, generator, discriminator, latent_dim, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim, self.seed = latent_dim, seed
+        self.noise_seed = keras.random.SeedGenerator(seed)
+        self.d_loss = keras.metrics.Mean(name="d_loss")
+        self.g_loss = keras.metrics.Mean(name="g_loss")
+        self.built = True  # both networks start from their Input: nothing left to build
+
+    def call(self, noise, training=False):
+        return self.generator(noise, training=training)  # (batch, side, side, channels)
+
+    def noise(self, batch):
+        return keras.random.normal((batch, self.latent_dim), seed=self.noise_seed)  # (batch, latent_dim)
+
+    @property
+    def metrics(self):
+        return [self.d_loss, self.g_loss]
+
+    def _log(self, d_loss, g_loss):
+        self.d_loss.update_state(d_loss)
+        self.g_loss.update_state(g_loss)
+        return {"d_loss": self.d_loss.result(), "g_loss": self.g_loss.result()}
+
+    def _d_loss(self, real, fake):
+        return discriminator_loss(
+            self.discriminator(real, training=True), self.discriminator(fake, training=True)
+        )
+
+    def _g_loss(self, noise):
+        return generator_loss(self.discriminator(self.generator(noise, training=True), training=True))
+
+    def train_step(self, *args):  # TensorFlow and PyTorch pass (data,); JAX passes (state, data)
+        return getattr(self, f"_train_step_{keras.backend.backend()}")(*args)
+
+    def _train_step_tensorflow(self, data):
+        import tensorflow as tf
+
+        real = keras.utils.unpack_x_y_sample_weight(data)[0]
+        noise, generator, discriminator = self.noise(ops.shape(real)[0]), self.generator, self.discriminator
+        with tf.GradientTape() as tape:
+            d_loss = self._d_loss(real, generator(noise, training=True))
+        if not self.optimizer.built:  # (JAX and PyTorch build it before the first step) for both networks
+            self.optimizer.build(self.trainable_variables)
+        weights = discriminator.trainable_weights
+        self.optimizer.apply(tape.gradient(d_loss, weights), weights)
+        with tf.GradientTape() as tape:
+            g_loss = self._g_loss(noise)
+        weights = generator.trainable_weights
+        self.optimizer.apply(tape.gradient(g_loss, weights), weights)
+        return self._log(d_loss, g_loss)
+
+    def _train_step_torch(self, data):
+        import torch
+
+        real = keras.utils.unpack_x_y_sample_weight(data)[0]
+        noise, generator, discriminator = self.noise(ops.shape(real)[0]), self.generator, self.discriminator
+
+        def update(network, loss):  # backward() fills each weight's .grad; the optimizer reads them
+            self.zero_grad()
+            loss.backward()
+            weights = network.trainable_weights
+            with torch.no_grad():
+                self.optimizer.apply([weight.value.grad for weight in weights], weights)
+            return loss.detach()
+
+        fake = generator(noise, training=True).detach()  # the discriminator's turn: the generator rests
+        d_loss = update(discriminator, self._d_loss(real, fake))
+        g_loss = update(generator, self._g_loss(noise))
+        return self._log(d_loss, g_loss)
+
+    def _train_step_jax(self, state, data):
+        import jax
+
+        trainable, non_trainable, optimizer_state, metric_state = state
+        values = dict(zip(map(id, self.trainable_variables + self.non_trainable_variables),
+                          [*trainable, *non_trainable]))  # fmt: skip
+
+        def take(variables):  # the values of these variables in the state being traced
+            return [values[id(variable)] for variable in variables]
+
+        def put(variables, new):
+            values.update(zip(map(id, variables), new))
+
+        def run(network, weights, x):  # a pure function: (output, the network's new non-trainable state)
+            return network.stateless_call(weights, take(network.non_trainable_variables), x, training=True)
+
+        real, seed_state = keras.utils.unpack_x_y_sample_weight(data)[0], [self.noise_seed.state]
+        with keras.StatelessScope(list(zip(seed_state, take(seed_state)))) as scope:
+            noise = self.noise(real.shape[0])
+        put(seed_state, [scope.get_current_value(v) for v in seed_state])
+        generator, discriminator = self.generator, self.discriminator
+
+        fake, _ = run(generator, take(generator.trainable_variables), noise)
+
+        def d_loss_of(weights):
+            real_logits, _ = run(discriminator, weights, real)
+            fake_logits, state = run(discriminator, weights, fake)
+            return discriminator_loss(real_logits, fake_logits), state
+
+        def g_loss_of(weights):
+            fake, state = run(generator, weights, noise)
+            return generator_loss(run(discriminator, take(discriminator.trainable_variables), fake)[0]), state
+
+        losses = []
+        for network, loss_of in [(discriminator, d_loss_of), (generator, g_loss_of)]:
+            weights = network.trainable_variables
+            (loss, network_state), grads = jax.value_and_grad(loss_of, has_aux=True)(take(weights))
+            put(network.non_trainable_variables, network_state)
+            mapping = list(zip(self.optimizer.variables, optimizer_state)) + list(zip(weights, take(weights)))
+            with keras.StatelessScope(mapping) as scope:  # the update, recorded instead of applied
+                self.optimizer.apply(grads, weights)
+            put(weights, [scope.get_current_value(v) for v in weights])
+            optimizer_state = [scope.get_current_value(v) for v in self.optimizer.variables]
+            losses.append(loss)
+        with keras.StatelessScope(list(zip(self.metrics_variables, metric_state))) as scope:
+            logs = self._log(*losses)
+        metric_state = [scope.get_current_value(v) for v in self.metrics_variables]
+        state = (
+            take(self.trainable_variables),
+            take(self.non_trainable_variables),
+            optimizer_state,
+            metric_state,
+        )
+        return logs, state
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim, "seed": self.seed,
+                "generator": keras.saving.serialize_keras_object(self.generator),
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator)}  # fmt: skip
+
+    @classmethod
+    def from_config(cls, config):
+        networks = {name: keras.saving.deserialize_keras_object(config.pop(name)) for name in NETWORKS}
+        return cls(**networks, **config)
+
+
+def build_sequential(**overrides) -> GAN:
+    config = _config(overrides)
+    generator = keras.Sequential(
+        [keras.Input(shape=(config["latent_dim"],)), *_generator_layers(config)], name="generator"
+    )
+    discriminator = keras.Sequential(
+        [keras.Input(shape=config["input_shape"]), *_discriminator_layers(config)], name="discriminator"
+    )
+    return GAN(generator, discriminator, config["latent_dim"], name="gan_sequential")
+
+
+def _chain(inputs, layers, name: str) -> keras.Model:
+    x = inputs
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def build_functional(**overrides) -> GAN:
+    config = _config(overrides)
+    noise = keras.Input(shape=(config["latent_dim"],))  # (batch, latent_dim)
+    image = keras.Input(shape=config["input_shape"])  # (batch, side, side, channels)
+    generator = _chain(noise, _generator_layers(config), name="generator")
+    discriminator = _chain(image, _discriminator_layers(config), name="discriminator")
+    return GAN(generator, discriminator, config["latent_dim"], name="gan_functional")

@@ -1,0 +1,144 @@
+"""gan: the three train steps (one per backend), both builds training alike, saving, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from recipes import gan
+from recipes._cli import main
+from recipes._errors import CookbookError
+from recipes._generative import draw, sample_quality, to_generator_range
+from recipes._train import train
+
+
+@pytest.fixture
+def real(dataset):
+    return to_generator_range(dataset("digits").x_train[:256])  # (256, 8, 8, 1) in [-1, 1]
+
+
+def _compiled(build, **overrides):
+    keras.utils.set_random_seed(0)
+    model = build(**overrides)
+    model.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    return model
+
+
+def test_one_step_lowers_each_networks_loss_on_its_own_turn(real):
+    """On this backend's train step: the discriminator's update lowers its loss on the batch and
+    fakes it saw; then the generator's update, made against that new discriminator, lowers its own."""
+    model = _compiled(gan.build_functional, dropout=0.0)  # no dropout: the same losses every call
+    batch = real[:64]
+    noise = keras.ops.convert_to_tensor(np.random.default_rng(0).normal(size=(64, 32)).astype("float32"))
+    model.noise = lambda size: noise  # the step draws this noise, so the losses below are the step's own
+    fake_before = model.generator(noise)
+
+    def d_loss(fake):
+        return float(gan.discriminator_loss(model.discriminator(batch), model.discriminator(fake)))
+
+    d_before = d_loss(fake_before)
+    generator_before = model.generator.get_weights()
+    model.train_on_batch(batch)
+    g_before = float(gan.generator_loss(model.discriminator(fake_before)))  # new discriminator, old fakes
+    d_after, g_after = (
+        d_loss(fake_before),
+        float(gan.generator_loss(model.discriminator(model.generator(noise)))),
+    )
+    assert d_after < d_before, f"discriminator loss {d_before:.5f} -> {d_after:.5f}"
+    assert g_after < g_before, f"generator loss {g_before:.5f} -> {g_after:.5f}"
+    assert any(np.any(a != b) for a, b in zip(generator_before, model.generator.get_weights()))
+
+
+def test_both_builds_train_to_the_same_weights(real):
+    histories, weights = [], []
+    for build in (gan.build_sequential, gan.build_functional):
+        model = _compiled(build)
+        history = model.fit(real, epochs=2, batch_size=64, verbose=0).history
+        histories.append(history)
+        weights.append(model.get_weights())
+    assert set(histories[0]) == {"d_loss", "g_loss"}
+    for key in histories[0]:
+        np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-5)
+    for one, other in zip(*weights):
+        np.testing.assert_allclose(one, other, atol=1e-5)
+
+
+def test_saved_gan_and_generator_reload_to_the_same_images(real, tmp_path):
+    model = _compiled(gan.build_functional)
+    model.fit(real, epochs=1, batch_size=64, verbose=0)
+    model.save(tmp_path / "gan.keras")
+    model.generator.save(tmp_path / "generator.keras")
+    reloaded = keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)
+    generator = keras.saving.load_model(tmp_path / "generator.keras", safe_mode=True)
+    np.testing.assert_allclose(draw(reloaded, 16), draw(model, 16), atol=1e-6)
+    np.testing.assert_allclose(draw(generator, 16), draw(model, 16), atol=1e-6)
+    before = reloaded.get_weights()
+    reloaded.fit(real[:128], epochs=1, batch_size=64, verbose=0)  # it trains on from the saved state
+    assert any(np.any(a != b) for a, b in zip(before, reloaded.get_weights()))
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"latent_dim": 0}, "latent_dim must be at least 1"),
+        (
+            {"input_shape": (10, 10, 1)},
+            r"cannot reach images of shape \(10, 10, 1\).*2 \*\* len\(filters\) = 4",
+        ),
+        ({"input_shape": (8, 16, 1)}, "square"),
+        ({"filters": ()}, "filters and kernel_size must be positive"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+    ],
+)
+def test_bad_settings_say_what_is_wrong(overrides, message):
+    for build in (gan.build_sequential, gan.build_functional):
+        with pytest.raises(ValueError, match=message):
+            build(**overrides)
+
+
+def test_mnist_shape_is_reached_by_two_doublings():
+    model = gan.build_functional(input_shape=(28, 28, 1))
+    assert model.generator.output_shape == (None, 28, 28, 1)
+    assert model.discriminator.output_shape == (None, 1)
+
+
+def test_sample_quality_counts_what_the_classifier_sees():
+    classifier = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+    )
+    kernel, bias = classifier.layers[-1].get_weights()
+    bias[3] = 5.0  # every image is a "3", with probability e^5 / (e^5 + 9)
+    classifier.layers[-1].set_weights([np.zeros_like(kernel), bias])
+    quality = sample_quality(np.zeros((40, 8, 8, 1), "float32"), classifier)
+    assert quality["histogram"] == [0, 0, 0, 1.0, 0, 0, 0, 0, 0, 0]
+    assert quality["coverage"] == pytest.approx(0.1)
+    assert quality["confidence"] == pytest.approx(np.exp(5) / (np.exp(5) + 9), rel=1e-5)
+    with pytest.raises(CookbookError, match="classifier takes"):
+        sample_quality(np.zeros((4, 28, 28, 1), "float32"), classifier)
+
+
+def test_cookbook_train_writes_a_grid_per_epoch_and_scores_with_the_cnn(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the classifier is found under runs/
+    cnn = train("cnn", epochs=1, verbose=0, out=f"runs/cnn-functional-{keras.backend.backend()}")
+    metrics = train("gan", epochs=2, verbose=0, out="runs/gan", settings=["filters=16,8"])
+    assert sorted(p.name for p in (tmp_path / "runs/gan/samples").iterdir()) == [
+        "epoch-001.png",
+        "epoch-002.png",
+    ]
+    assert (tmp_path / "runs/gan/samples.png").exists() and (tmp_path / "runs/gan/curves.png").exists()
+    assert set(metrics["final"]) == {"d_loss", "g_loss"} and cnn["dataset"] == "digits"
+    quality = json.loads((tmp_path / "runs/gan/metrics.json").read_text())["quality"]
+    assert quality["samples"] == 1000 and sum(quality["histogram"]) == pytest.approx(1, abs=1e-3)
+    assert 0.1 <= quality["confidence"] <= 1
+
+
+def test_cookbook_sample_draws_a_grid_and_refuses_a_recipe_that_draws_nothing(tmp_path, capsys):
+    model = _compiled(gan.build_functional)
+    model.save(tmp_path / "model.keras")
+    assert main(["sample", "gan", "--model", str(tmp_path / "model.keras"), "--n", "4", "--score", "0"]) == 0
+    assert (tmp_path / "samples-0.png").exists()
+    assert main(["sample", "cnn"]) == 2
+    assert "cnn draws no images; the generative recipes do: gan" in capsys.readouterr().err
