@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser(
         "sample", help="draw images from a trained generative model (PNG) and score them"
     )
-    sample.add_argument("recipe", help="a generative recipe: gan")
+    sample.add_argument("recipe", help="a generative recipe: gan, vae")
     sample.add_argument("--n", type=int, default=64, help="images in the grid")
     sample.add_argument("--seed", type=int, default=0, help="another seed, other images")
     sample.add_argument("--score", type=int, default=1000, help="samples the classifier judges (0: no score)")
@@ -215,6 +215,11 @@ def _train(args) -> None:
     if "quality" in metrics:
         print(_quality_line(metrics["quality"]))
         pictures += ", samples.png, samples/epoch-*.png"
+    if "elbo" in metrics:
+        elbo = metrics["elbo"]
+        print(f"held-out -ELBO {elbo['negative_elbo']:.2f} nats per image = reconstruction "
+              f"{elbo['reconstruction']:.2f} + KL {elbo['kl']:.2f} (codes drawn, not the mean)")  # fmt: skip
+        pictures += ", reconstructions.png, latent.png"
     if "segmentation" in metrics:
         segmentation = metrics["segmentation"]
         for measure in ("iou", "dice"):
@@ -251,7 +256,7 @@ def _trained_model(args):
 
 
 def _sample(args) -> None:
-    from recipes._generative import draw, score
+    from recipes._generative import draw, pixel_range, score
     from recipes._plots import plot_samples
 
     recipe = load_recipe(args.recipe)
@@ -264,10 +269,11 @@ def _sample(args) -> None:
     run = path.parent / "metrics.json"  # the data it was trained on picks the classifier
     dataset = json.loads(run.read_text())["dataset"] if run.is_file() else recipe.TASK["dataset"]
     png = Path(args.out or path.parent / f"samples-{args.seed}.png")
-    plot_samples(draw(model, args.n, args.seed), png, f"{args.recipe} ({dataset}): seed {args.seed}")
+    bounds = pixel_range(recipe)
+    plot_samples(draw(model, args.n, args.seed, bounds), png, f"{args.recipe} ({dataset}): seed {args.seed}")
     print(f"wrote {png}")
     if args.score:
-        print(_quality_line(score(model, dataset, args.score, args.seed + 1, args.classifier)))
+        print(_quality_line(score(model, dataset, args.score, args.seed + 1, args.classifier, bounds)))
 
 
 def _generate(args) -> None:

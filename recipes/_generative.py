@@ -1,5 +1,6 @@
-"""Training and judging the generative recipes (gan, ...): data in the generator's range,
-a grid of samples after every epoch, and a sample quality score from a trained classifier.
+"""Training and judging the generative recipes (gan, vae): data in the model's pixel range,
+a grid of samples after every epoch, a sample quality score from a trained classifier, and for
+a VAE its reconstructions, its map of codes and its held-out ELBO.
 
 Keras is imported inside the functions: the caller selects the backend first.
 """
@@ -13,15 +14,23 @@ import numpy as np
 from recipes._errors import CookbookError
 
 GRID = 64  # samples in each grid: 8 x 8
+DRAWERS = ("generator", "decoder")  # the network that turns noise into images: a GAN's, a VAE's
 
 
-def to_generator_range(images: np.ndarray) -> np.ndarray:
-    """[0, 1] images -> [-1, 1], the range of the generator's tanh."""
-    return (images * 2 - 1).astype("float32")
+def pixel_range(recipe) -> tuple[float, float]:
+    """The range the recipe's images live in: [-1, 1] for a tanh generator, [0, 1] by default."""
+    return tuple(recipe.TASK.get("pixel_range", (0, 1)))
 
 
-def from_generator_range(images) -> np.ndarray:
-    return np.clip((np.asarray(images, "float32") + 1) / 2, 0, 1)
+def to_range(images: np.ndarray, bounds=(0, 1)) -> np.ndarray:
+    """[0, 1] images -> ``bounds`` (e.g. [-1, 1], the range of a generator's tanh)."""
+    low, high = bounds
+    return (images * (high - low) + low).astype("float32")
+
+
+def from_range(images, bounds=(0, 1)) -> np.ndarray:
+    low, high = bounds
+    return np.clip((np.asarray(images, "float32") - low) / (high - low), 0, 1)
 
 
 def fixed_noise(latent_dim: int, n: int = GRID, seed: int = 0) -> np.ndarray:
@@ -29,14 +38,20 @@ def fixed_noise(latent_dim: int, n: int = GRID, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, latent_dim)).astype("float32")
 
 
-def draw(model, n: int = GRID, seed: int = 0) -> np.ndarray:
-    """``n`` images from a trained generative model (or its generator), in [0, 1]."""
-    generator = getattr(model, "generator", model)
-    noise = fixed_noise(generator.input_shape[-1], n, seed)
-    return from_generator_range(generator.predict(noise, batch_size=256, verbose=0))
+def drawer(model):
+    """The network of ``model`` that draws images from noise (or ``model`` itself, a bare generator)."""
+    names = {layer.name for layer in getattr(model, "layers", [])}
+    return next((model.get_layer(name) for name in DRAWERS if name in names), model)
 
 
-def sample_grid_callback(folder: str | Path, title: str):
+def draw(model, n: int = GRID, seed: int = 0, bounds=(0, 1)) -> np.ndarray:
+    """``n`` images from a trained generative model whose images live in ``bounds``, in [0, 1]."""
+    network = drawer(model)
+    noise = fixed_noise(network.input_shape[-1], n, seed)
+    return from_range(network.predict(noise, batch_size=256, verbose=0), bounds)
+
+
+def sample_grid_callback(folder: str | Path, title: str, bounds=(0, 1)):
     """A Keras callback writing ``folder/epoch-NNN.png`` (64 samples from fixed noise) after each epoch."""
     import keras
 
@@ -48,7 +63,7 @@ def sample_grid_callback(folder: str | Path, title: str):
     class SampleGrid(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             losses = ", ".join(f"{key} {value:.3f}" for key, value in (logs or {}).items())
-            plot_samples(draw(self.model), folder / f"epoch-{epoch + 1:03d}.png",
+            plot_samples(draw(self.model, bounds=bounds), folder / f"epoch-{epoch + 1:03d}.png",
                          f"{title}, epoch {epoch + 1}: {losses}")  # fmt: skip
 
     return SampleGrid()
@@ -91,7 +106,7 @@ def find_classifier(dataset: str, backend: str, runs: str | Path = "runs") -> Pa
     )
 
 
-def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier: str | Path | None = None) -> dict:
+def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bounds=(0, 1)) -> dict:
     """The quality score of ``n`` samples, when a classifier of ``dataset`` is at hand: ``classifier``,
     or the one `cookbook train cnn` wrote for this dataset and backend."""
     import keras
@@ -107,12 +122,30 @@ def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier: str | P
         raise CookbookError(f"no classifier file {str(classifier)!r}")
     load_recipe("cnn")  # registers the cnn's own layer (RandomShift) that the saved classifier holds
     judged = keras.saving.load_model(classifier, safe_mode=True)
-    return {"classifier": str(classifier), **sample_quality(draw(model, n, seed), judged)}
+    return {"classifier": str(classifier), **sample_quality(draw(model, n, seed, bounds), judged)}
 
 
-def judge(model, dataset: str, out: str | Path) -> dict:
-    """After training: ``out/samples.png`` (64 samples) and the quality score."""
-    from recipes._plots import plot_samples
+def interleave(originals: np.ndarray, copies: np.ndarray, columns: int = 8) -> np.ndarray:
+    """Rows of originals, each followed by the row of their copies: one grid to compare them in."""
+    rows = [part[start : start + columns] for start in range(0, len(originals), columns)
+            for part in (originals, copies)]  # fmt: skip
+    return np.concatenate(rows)
 
-    plot_samples(draw(model), Path(out) / "samples.png", f"{dataset}: {GRID} samples")
-    return score(model, dataset)
+
+def judge(model, recipe, data, out: str | Path) -> dict:
+    """After training: ``out/samples.png`` (64 samples) and the quality score; for a VAE also
+    ``reconstructions.png``, ``latent.png`` (the test images' codes) and the held-out -ELBO."""
+    from recipes._plots import plot_latent, plot_samples
+
+    out, bounds = Path(out), pixel_range(recipe)
+    plot_samples(draw(model, bounds=bounds), out / "samples.png", f"{data.name}: {GRID} samples")
+    report = {"quality": score(model, data.name, bounds=bounds)}
+    if hasattr(recipe, "negative_elbo"):
+        report["elbo"] = recipe.negative_elbo(model, data.x_test)
+        originals = data.x_test[:32]
+        copies = np.asarray(model.predict(originals, verbose=0))
+        plot_samples(interleave(originals, copies), out / "reconstructions.png",
+                     f"{data.name} test images (odd rows) and their reconstructions (even rows)")  # fmt: skip
+        mean, _ = recipe.encode(model, data.x_test)
+        plot_latent(mean, data.y_test, out / "latent.png", f"{data.name}: codes of the test images")
+    return report

@@ -19,7 +19,7 @@ def networks(recipe: ModuleType, model) -> dict:
     """The networks a recipe's model is made of, by name: a GAN's generator and discriminator
     (the recipe lists them in ``NETWORKS``), or just the model."""
     names = getattr(recipe, "NETWORKS", ())
-    return {name: getattr(model, name) for name in names} if names else {"model": model}
+    return {name: model.get_layer(name) for name in names} if names else {"model": model}
 
 
 def compare_builds(recipe: ModuleType, **overrides) -> dict:
@@ -44,10 +44,16 @@ def compare_builds(recipe: ModuleType, **overrides) -> dict:
         networks(recipe, sequential).items(), networks(recipe, functional).values()
     ):
         x = _probe_input(one)
-        differences[name] = float(np.max(np.abs(one.predict(x, verbose=0) - other.predict(x, verbose=0))))
+        outputs = [_joined(network.predict(x, verbose=0)) for network in (one, other)]
+        differences[name] = float(np.max(np.abs(outputs[0] - outputs[1])))
     difference = max(differences.values())
     agree = report["sequential_parameters"] == report["functional_parameters"] and difference <= 1e-5
     return {**report, "differences": differences, "max_difference": difference, "agree": agree}
+
+
+def _joined(outputs) -> np.ndarray:
+    """One array of a network's outputs (a Functional VAE encoder's two are one tensor in Sequential)."""
+    return np.concatenate(outputs, axis=-1) if isinstance(outputs, list) else outputs
 
 
 def _probe_input(model) -> np.ndarray:

@@ -276,3 +276,26 @@ def plot_samples(images: np.ndarray, png: str | Path, title: str = "", columns: 
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return Path(png)
+
+
+def plot_latent(codes: np.ndarray, labels: np.ndarray, png: str | Path, title: str = "") -> Path:
+    """Each image's code as a dot coloured by its class; codes of more than two numbers are
+    shown along their first two principal components."""
+    plt = _pyplot()
+    axes = ("code 1", "code 2")
+    if codes.shape[1] > 2:
+        centred = codes - codes.mean(axis=0)
+        _, spread, directions = np.linalg.svd(centred, full_matrices=False)
+        codes = centred @ directions[:2].T
+        share = spread[:2] ** 2 / np.sum(spread**2)
+        axes = tuple(f"principal component {i + 1} ({s:.0%} of the variance)" for i, s in enumerate(share))
+    elif codes.shape[1] == 1:
+        codes = np.concatenate([codes, np.zeros_like(codes)], axis=1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    points = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=8, vmin=-0.5, vmax=9.5)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="class")
+    ax.set(xlabel=axes[0], ylabel=axes[1], title=title)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)

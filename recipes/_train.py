@@ -105,7 +105,7 @@ def compile_model(
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=total_steps)
     options = {"learning_rate": rate, **task.get("optimizer_options", {})}
     optimizer = keras.optimizers.get({"class_name": task["optimizer"], "config": options})
-    if task["family"] == "generative":  # the model's own train step holds its losses
+    if task["loss"] is None:  # the model's own train step holds its losses (a GAN's)
         model.compile(optimizer=optimizer)
         return model
     metrics = [getattr(recipe, name, name) if recipe else name for name in task["metrics"]]
@@ -233,10 +233,15 @@ def train(
             keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
             *(callbacks or []),
         ]
-        if generative:  # no labels, no validation loss to speak of: a grid of samples per epoch instead
-            title = f"{name} ({api}, {keras.backend.backend()})"
-            callbacks.append(_generative.sample_grid_callback(out / "samples", title))
-            fit_data = {"x": _generative.to_generator_range(data.x_train)}
+        if generative:  # no labels; a grid of samples per epoch shows the progress
+            title, bounds = f"{name} ({api}, {keras.backend.backend()})", _generative.pixel_range(recipe)
+            callbacks.append(_generative.sample_grid_callback(out / "samples", title, bounds))
+            x_train, x_val, x_test = (
+                _generative.to_range(x, bounds) for x in (data.x_train, data.x_val, data.x_test)
+            )
+            # A GAN's game has no loss to validate; a VAE's targets are its inputs
+            fit_data = {"x": x_train} if task["loss"] is None else {
+                "x": x_train, "y": x_train, "validation_data": (x_val, x_val)}  # fmt: skip
         else:
             fit_data = {"x": data.x_train, "y": y_train, "validation_data": (data.x_val, y_val)}
         started = time.perf_counter()
@@ -249,7 +254,9 @@ def train(
         train_seconds = time.perf_counter() - started
         model.save(out / "model.keras")
         if generative:
-            test, quality = {}, _generative.judge(model, data.name, out)
+            test = {} if task["loss"] is None else model.evaluate(
+                x_test, x_test, batch_size=batch_size, verbose=0, return_dict=True)  # fmt: skip
+            judged = _generative.judge(model, recipe, data, out)
         else:
             test = model.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
         if data.kind == "segmentation":
@@ -274,7 +281,7 @@ def train(
     if generative:
         history = read_history(out / "history.csv")
         metrics["final"] = {key: values[-1] for key, values in history.items() if key != "epoch"}
-        metrics["quality"] = quality
+        metrics.update(judged)  # quality (and a VAE's elbo)
     if data.kind == "language":
         metrics["sample"] = sample
     if data.kind == "translation":

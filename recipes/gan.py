@@ -39,8 +39,9 @@ TASK = {
     "order": 300,
     "dataset": "digits",
     "datasets": ("digits", "mnist", "fashion_mnist"),
-    "loss": "binary_crossentropy",  # of the discriminator's logits, written out in the train steps
+    "loss": None,  # the train steps below hold the losses
     "metrics": (),
+    "pixel_range": (-1, 1),  # the generator's tanh: training images are scaled to it
     "optimizer": "adam",
     "optimizer_options": {"beta_1": 0.5},  # DCGAN's setting: less momentum for a moving target
     "learning_rate": 2e-4,
@@ -119,11 +120,10 @@ def generator_loss(fake_logits):
 class GAN(keras.Model):
     """The two networks and the game's training step. ``gan(noise)`` draws images."""
 
-    def __init__(self, generator, discriminator, latent_dim, seed=None, **kwargs):
+    def __init__(self, generator, discriminator, latent_dim, **kwargs):
         super().__init__(**kwargs)
-        self.generator, self.discriminator = generator, discriminator
-        self.latent_dim, self.seed = latent_dim, seed
-        self.noise_seed = keras.random.SeedGenerator(seed)
+        self.generator, self.discriminator, self.latent_dim = generator, discriminator, latent_dim
+        self.noise_seed = keras.random.SeedGenerator()  # from keras.utils.set_random_seed
         self.d_loss = keras.metrics.Mean(name="d_loss")
         self.g_loss = keras.metrics.Mean(name="g_loss")
         self.built = True  # both networks start from their Input: nothing left to build
@@ -138,10 +138,10 @@ class GAN(keras.Model):
     def metrics(self):
         return [self.d_loss, self.g_loss]
 
-    def _log(self, d_loss, g_loss):
-        self.d_loss.update_state(d_loss)
-        self.g_loss.update_state(g_loss)
-        return {"d_loss": self.d_loss.result(), "g_loss": self.g_loss.result()}
+    def _log(self, *losses):  # (d_loss, g_loss)
+        for metric, loss in zip(self.metrics, losses):
+            metric.update_state(loss)
+        return {metric.name: metric.result() for metric in self.metrics}
 
     def _d_loss(self, real, fake):
         return discriminator_loss(
@@ -237,16 +237,11 @@ class GAN(keras.Model):
         with keras.StatelessScope(list(zip(self.metrics_variables, metric_state))) as scope:
             logs = self._log(*losses)
         metric_state = [scope.get_current_value(v) for v in self.metrics_variables]
-        state = (
-            take(self.trainable_variables),
-            take(self.non_trainable_variables),
-            optimizer_state,
-            metric_state,
-        )
-        return logs, state
+        return logs, (take(self.trainable_variables), take(self.non_trainable_variables), optimizer_state,
+                      metric_state)  # fmt: skip
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim, "seed": self.seed,
+        return {**super().get_config(), "latent_dim": self.latent_dim,
                 "generator": keras.saving.serialize_keras_object(self.generator),
                 "discriminator": keras.saving.serialize_keras_object(self.discriminator)}  # fmt: skip
 

@@ -163,10 +163,12 @@ _ALONE = textwrap.dedent(
         recipe = importlib.import_module(name)
         sequential, functional = recipe.build_sequential(), recipe.build_functional()
         functional.set_weights(sequential.get_weights())  # the same weight shapes, in the same order
-        # The custom layers live in the Sequential builds: run one forward pass through them (through
-        # each network of a GAN). That the two builds then agree is test_both_builds_are_the_same_network's job.
+        # The custom layers live in the Sequential builds: run one forward pass through them, through
+        # each network of a GAN or a VAE and the whole model where it is one stack (a VAE's Sampling sits
+        # between its networks). That the two builds then agree is test_both_builds_are_the_same_network's job.
         finite = True
-        for network in [getattr(sequential, n) for n in getattr(recipe, "NETWORKS", ())] or [sequential]:
+        networks = [sequential.get_layer(n) for n in getattr(recipe, "NETWORKS", ())]
+        for network in networks + [sequential] * isinstance(sequential, keras.Sequential):
             x = np.ones((2, *network.input_shape[1:]), network.inputs[0].dtype)  # id 1 for token models
             finite &= bool(np.isfinite(network.predict(x, verbose=0)).all())
         report[name] = [sequential.count_params(), functional.count_params(), finite]

@@ -11,13 +11,13 @@ import pytest
 from recipes import gan
 from recipes._cli import main
 from recipes._errors import CookbookError
-from recipes._generative import draw, sample_quality, to_generator_range
+from recipes._generative import draw, sample_quality, to_range
 from recipes._train import train
 
 
 @pytest.fixture
 def real(dataset):
-    return to_generator_range(dataset("digits").x_train[:256])  # (256, 8, 8, 1) in [-1, 1]
+    return to_range(dataset("digits").x_train[:256], gan.TASK["pixel_range"])  # (256, 8, 8, 1) in [-1, 1]
 
 
 def _compiled(build, **overrides):

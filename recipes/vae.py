@@ -1,0 +1,206 @@
+"""Variational autoencoder: squeeze images through a small random code, then draw new ones.
+
+Pick it to learn a smooth, low-dimensional map of a set of images: every point of the
+code space decodes to an image, so it samples new ones and shows how the data is laid
+out (Kingma & Welling, 2013). An encoder gives each image a distribution over codes, a
+decoder turns a code drawn from it back into the image:
+
+    image (batch, 8, 8, 1) -> encoder -> mean, log_var (batch, 2) each
+    z = mean + exp(log_var / 2) * noise (batch, 2) -> decoder -> image (batch, 8, 8, 1) in [0, 1]
+
+The loss is the negative evidence lower bound (ELBO), in nats per image: how badly the
+decoder rebuilds the image from a drawn code (cross-entropy summed over pixels), plus how
+far the image's code distribution strays from the prior N(0, I) (the KL divergence). The
+second term packs all codes around the origin, so that a code drawn from the prior
+decodes to something image-like.
+
+Facts to leave with:
+- No train step of its own: the ``Sampling`` layer hands the KL term to ``add_loss``, the
+  reconstruction is the compiled loss, and ``fit(images, images)`` minimises their sum on
+  every backend. (Compare gan.py, whose two-player update needs each backend's gradient.)
+- The reparameterisation trick: the noise is drawn outside the network's weights, so the
+  code is a differentiable function of mean and log_var and gradients reach the encoder.
+- The encoder outputs log_var, not the standard deviation: any real number is valid, and
+  exp() keeps the variance positive.
+- Sequential layers pass one tensor, so the Sequential encoder hands mean and log_var over
+  side by side in one (batch, 2 * latent_dim) tensor; the Functional encoder splits it into
+  two named outputs. The same weights: one Dense layer computes both halves.
+- In training, ``Sampling`` draws a code; at inference it returns the mean, so
+  reconstructions are repeatable. ``negative_elbo`` draws, for an honest held-out score.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+DEFAULTS = {
+    "input_shape": (8, 8, 1),  # the images, values in [0, 1]
+    "latent_dim": 2,  # the code: 2 can be drawn as a map; more rebuilds images better
+    "filters": (32, 64),  # encoder: a stride-2 Conv2D per entry (each halves the side); decoder: reversed
+    "kernel_size": 3,
+    "hidden": 128,  # the Dense layer between the convolutions and the code
+}
+
+TASK = {
+    "family": "generative",
+    "order": 310,
+    "dataset": "digits",
+    "datasets": ("digits", "mnist", "fashion_mnist"),
+    "loss": "reconstruction_loss",  # the KL term joins it through add_loss
+    "metrics": ("reconstruction_loss",),  # so the history shows the two terms apart (loss - this = KL)
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "epochs": 100,
+    "batch_size": 64,
+}
+
+NETWORKS = ("encoder", "decoder")  # each built with the API the builder names
+
+
+def _config(overrides: dict) -> dict:
+    """DEFAULTS updated by ``overrides``; unknown names or impossible values raise ValueError."""
+    if unknown := sorted(set(overrides) - set(DEFAULTS)):
+        raise ValueError(f"vae has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
+    config = {**DEFAULTS, **overrides}
+    if config["latent_dim"] < 1 or config["hidden"] < 1:
+        raise ValueError(
+            f"latent_dim and hidden must be at least 1; got {config['latent_dim']}, {config['hidden']}"
+        )
+    if not config["filters"] or min(config["filters"]) < 1 or config["kernel_size"] < 1:
+        raise ValueError("filters and kernel_size must be positive, e.g. filters=(32, 64), kernel_size=3")
+    shape, scale = config["input_shape"], 2 ** len(config["filters"])
+    if len(shape) != 3 or shape[0] % scale or shape[1] % scale or shape[2] < 1:
+        raise ValueError(
+            f"the decoder cannot rebuild images of shape {shape}: it draws (height, width, channels) "
+            f"images whose sides divide by 2 ** len(filters) = {scale}"
+        )
+    return {**config, "start": (shape[0] // scale, shape[1] // scale)}
+
+
+def kl_divergence(mean, log_var):
+    """KL(N(mean, exp(log_var)) || N(0, I)) per example, in nats: the closed form, never below 0."""
+    mean, log_var = ops.convert_to_tensor(mean), ops.convert_to_tensor(log_var)  # (batch, latent_dim)
+    return -0.5 * ops.sum(1 + log_var - ops.square(mean) - ops.exp(log_var), axis=-1)  # (batch,)
+
+
+@keras.saving.register_keras_serializable(package="cookbook.vae")
+def reconstruction_loss(images, reconstructions):
+    """-log p(image | code) per image: each pixel's cross-entropy, summed over the image."""
+    per_pixel = ops.binary_crossentropy(images, reconstructions)  # (batch, height, width, channels)
+    return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=-1)  # (batch,)
+
+
+def split_moments(moments):
+    """[mean, log_var] from the Functional encoder's two outputs or the Sequential one's one tensor."""
+    if isinstance(moments, (list, tuple)):
+        return moments
+    return ops.split(moments, 2, axis=-1)  # (batch, 2 * latent_dim) -> two (batch, latent_dim)
+
+
+@keras.saving.register_keras_serializable(package="cookbook.vae")
+class Sampling(keras.layers.Layer):
+    """(mean, log_var) -> a code: a draw from N(mean, exp(log_var)) in training, the mean otherwise.
+
+    It also adds the batch's mean KL divergence to the model's losses."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**{"dtype": "float32", **kwargs})  # exp() of a float16 overflows early
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, moments, training=None):
+        mean, log_var = split_moments(moments)  # (batch, latent_dim) each
+        self.add_loss(ops.mean(kl_divergence(mean, log_var)))
+        if not training:
+            return mean
+        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_var) * noise  # (batch, latent_dim)
+
+    def compute_output_shape(self, moments_shape):
+        if isinstance(moments_shape, (list, tuple)) and isinstance(moments_shape[0], (list, tuple)):
+            return tuple(moments_shape[0])
+        return (*moments_shape[:-1], moments_shape[-1] // 2)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+def _encoder_layers(config: dict) -> list:
+    """(batch, height, width, channels) -> (batch, 2 * latent_dim): mean and log_var side by side."""
+    layers = [
+        keras.layers.Conv2D(f, config["kernel_size"], strides=2, padding="same", activation="relu")
+        for f in config["filters"]
+    ]
+    return [*layers, keras.layers.Flatten(), keras.layers.Dense(config["hidden"], activation="relu"),
+            keras.layers.Dense(2 * config["latent_dim"], dtype="float32")]  # fmt: skip
+
+
+def _decoder_layers(config: dict) -> list:
+    """(batch, latent_dim) -> (batch, height, width, channels) in [0, 1]."""
+    (rows, columns), last = config["start"], config["filters"][-1]
+    layers = [
+        keras.layers.Dense(config["hidden"], activation="relu"),
+        keras.layers.Dense(rows * columns * last, activation="relu"),
+        keras.layers.Reshape((rows, columns, last)),  # (batch, rows, columns, filters[-1])
+    ]
+    for filters in reversed(config["filters"]):  # each doubles the sides
+        layers.append(
+            keras.layers.Conv2DTranspose(
+                filters, config["kernel_size"], strides=2, padding="same", activation="relu"
+            )
+        )
+    channels = config["input_shape"][2]
+    return [*layers, keras.layers.Conv2D(channels, 3, padding="same", activation="sigmoid", dtype="float32")]
+
+
+def build_sequential(**overrides) -> keras.Sequential:
+    config = _config(overrides)
+    encoder = keras.Sequential([keras.Input(shape=config["input_shape"]), *_encoder_layers(config)],
+                               name="encoder")  # fmt: skip
+    decoder = keras.Sequential([keras.Input(shape=(config["latent_dim"],)), *_decoder_layers(config)],
+                               name="decoder")  # fmt: skip
+    return keras.Sequential(
+        [keras.Input(shape=config["input_shape"]), encoder, Sampling(name="sampling"), decoder],
+        name="vae_sequential",
+    )
+
+
+def _chain(inputs, layers) -> keras.KerasTensor:
+    x = inputs
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+def build_functional(**overrides) -> keras.Model:
+    config = _config(overrides)
+    image = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
+    mean, log_var = ops.split(_chain(image, _encoder_layers(config)), 2, axis=-1)  # (batch, latent_dim)
+    encoder = keras.Model(image, [mean, log_var], name="encoder")
+    code = keras.Input(shape=(config["latent_dim"],))
+    decoder = keras.Model(code, _chain(code, _decoder_layers(config)), name="decoder")
+
+    images = keras.Input(shape=config["input_shape"])
+    mean, log_var = encoder(images)
+    code = Sampling(name="sampling")([mean, log_var])
+    return keras.Model(images, decoder(code), name="vae_functional")
+
+
+def encode(vae, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and log_var of each image's code: (n, latent_dim) each."""
+    moments = vae.get_layer("encoder").predict(images, batch_size=256, verbose=0)
+    mean, log_var = moments if isinstance(moments, list) else np.split(moments, 2, axis=-1)
+    return mean, log_var
+
+
+def negative_elbo(vae, images: np.ndarray, draws: int = 8, seed: int = 0) -> dict:
+    """The held-out loss, nats per image: reconstruction from ``draws`` codes drawn for each
+    image (not the mean), plus KL. -ELBO bounds -log p(image) from above: lower is better."""
+    mean, log_var = encode(vae, images)
+    sampling, decoder = Sampling(seed=seed), vae.get_layer("decoder")
+    reconstruction = np.mean([
+        ops.convert_to_numpy(reconstruction_loss(images, decoder(sampling([mean, log_var], training=True))))
+        for _ in range(draws)
+    ])  # fmt: skip
+    kl = float(np.mean(ops.convert_to_numpy(kl_divergence(mean, log_var))))
+    return {"reconstruction": float(reconstruction), "kl": kl, "negative_elbo": float(reconstruction) + kl}
