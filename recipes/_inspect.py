@@ -16,8 +16,8 @@ from recipes._train import build
 
 
 def networks(recipe: ModuleType, model) -> dict:
-    """The networks a recipe's model is made of, by name: a GAN's generator and discriminator
-    (the recipe lists them in ``NETWORKS``), or just the model."""
+    """The networks a recipe's model is made of, by name: a GAN's generator and discriminator, a
+    VAE's encoder and decoder (the recipe lists them in ``NETWORKS``), or just the model."""
     names = getattr(recipe, "NETWORKS", ())
     return {name: model.get_layer(name) for name in names} if names else {"model": model}
 
@@ -26,7 +26,7 @@ def compare_builds(recipe: ModuleType, **overrides) -> dict:
     """Build both APIs, copy the Sequential weights into the Functional model, compare.
 
     Same parameter count and the same outputs on the same input mean the two builds
-    describe one network; a model of several networks (a GAN) is compared network by network.
+    describe one network; a model of several networks (a GAN, a VAE) is compared network by network.
     """
     sequential = build(recipe, "sequential", **overrides)
     functional = build(recipe, "functional", **overrides)
