@@ -12,9 +12,11 @@ its images real. Neither loss falls steadily: each network's progress is the oth
 
 Facts to leave with:
 - Keras has no backend-neutral gradient: ``fit()`` runs a ``train_step``, and one that
-  differentiates two losses needs the backend's own tool. The three steps below are
-  side by side and share the losses: TensorFlow's ``GradientTape``, JAX's ``jax.grad``
-  of ``stateless_call`` (a pure function of the weights), PyTorch's ``backward()``.
+  differentiates two losses needs the backend's own tool. The game below is written once;
+  only its ``_update`` (one gradient step on one network) comes in three variants side by
+  side: TensorFlow's ``GradientTape``, PyTorch's ``backward()``, JAX's ``jax.grad`` of the
+  loss as a pure function of the weights (JAX traces the whole step as a pure function of
+  the model's state: a ``StatelessScope`` holds that state and records every assignment).
 - One Adam serves both networks: it keeps its moments per weight, so updating one
   network's weights leaves the other's untouched -- two optimizers with one setting
   (only its step counter, used to correct the first steps' bias, counts both updates).
@@ -152,93 +154,70 @@ class GAN(keras.Model):
         return generator_loss(self.discriminator(self.generator(noise, training=True), training=True))
 
     def train_step(self, *args):  # TensorFlow and PyTorch pass (data,); JAX passes (state, data)
-        return getattr(self, f"_train_step_{keras.backend.backend()}")(*args)
+        if keras.backend.backend() == "jax":
+            return self._stateless(self._game, *args)
+        return self._game(*args)
 
-    def _train_step_tensorflow(self, data):
+    def _game(self, data):
+        """One round: the discriminator's update, then the generator's against the new discriminator."""
+        real = keras.utils.unpack_x_y_sample_weight(data)[0]  # (batch, side, side, channels)
+        noise = self.noise(ops.shape(real)[0])
+        fake = ops.stop_gradient(self.generator(noise, training=True))  # the generator rests on this turn
+        d_loss = self._update(self.discriminator, lambda: self._d_loss(real, fake))
+        g_loss = self._update(self.generator, lambda: self._g_loss(noise))
+        return self._log(d_loss, g_loss)
+
+    def _update(self, network, loss_of):
+        """One optimizer step on ``network``'s weights down the gradient of ``loss_of()``: the backend's tool."""
+        return getattr(self, f"_update_{keras.backend.backend()}")(network.trainable_variables, loss_of)
+
+    def _update_tensorflow(self, weights, loss_of):
         import tensorflow as tf
 
-        real = keras.utils.unpack_x_y_sample_weight(data)[0]
-        noise, generator, discriminator = self.noise(ops.shape(real)[0]), self.generator, self.discriminator
-        with tf.GradientTape() as tape:
-            d_loss = self._d_loss(real, generator(noise, training=True))
+        with tf.GradientTape() as tape:  # records the forward pass to differentiate it
+            loss = loss_of()
         if not self.optimizer.built:  # (JAX and PyTorch build it before the first step) for both networks
             self.optimizer.build(self.trainable_variables)
-        weights = discriminator.trainable_weights
-        self.optimizer.apply(tape.gradient(d_loss, weights), weights)
-        with tf.GradientTape() as tape:
-            g_loss = self._g_loss(noise)
-        weights = generator.trainable_weights
-        self.optimizer.apply(tape.gradient(g_loss, weights), weights)
-        return self._log(d_loss, g_loss)
+        self.optimizer.apply(tape.gradient(loss, weights), weights)
+        return loss
 
-    def _train_step_torch(self, data):
+    def _update_torch(self, weights, loss_of):
         import torch
 
-        real = keras.utils.unpack_x_y_sample_weight(data)[0]
-        noise, generator, discriminator = self.noise(ops.shape(real)[0]), self.generator, self.discriminator
+        self.zero_grad()
+        loss = loss_of()
+        loss.backward()  # fills each weight's .grad; the optimizer reads them
+        with torch.no_grad():
+            self.optimizer.apply([weight.value.grad for weight in weights], weights)
+        return loss.detach()
 
-        def update(network, loss):  # backward() fills each weight's .grad; the optimizer reads them
-            self.zero_grad()
-            loss.backward()
-            weights = network.trainable_weights
-            with torch.no_grad():
-                self.optimizer.apply([weight.value.grad for weight in weights], weights)
-            return loss.detach()
-
-        fake = generator(noise, training=True).detach()  # the discriminator's turn: the generator rests
-        d_loss = update(discriminator, self._d_loss(real, fake))
-        g_loss = update(generator, self._g_loss(noise))
-        return self._log(d_loss, g_loss)
-
-    def _train_step_jax(self, state, data):
+    def _update_jax(self, weights, loss_of):
         import jax
 
-        trainable, non_trainable, optimizer_state, metric_state = state
-        values = dict(zip(map(id, self.trainable_variables + self.non_trainable_variables),
-                          [*trainable, *non_trainable]))  # fmt: skip
+        variables, scope = self.trainable_variables + self.non_trainable_variables, self._step_scope
 
-        def take(variables):  # the values of these variables in the state being traced
-            return [values[id(variable)] for variable in variables]
+        def pure(values):  # loss_of() as a function of the weights' values, which jax.grad needs
+            mapping = [(v, scope.get_current_value(v)) for v in variables] + list(zip(weights, values))
+            with keras.StatelessScope(mapping) as inner:
+                loss = loss_of()
+            return loss, [inner.get_current_value(v) for v in self.non_trainable_variables]  # e.g. seeds
 
-        def put(variables, new):
-            values.update(zip(map(id, variables), new))
+        current = [scope.get_current_value(weight) for weight in weights]
+        (loss, moved), grads = jax.value_and_grad(pure, has_aux=True)(current)
+        for variable, value in zip(self.non_trainable_variables, moved):
+            variable.assign(value)
+        self.optimizer.apply(grads, weights)  # recorded by the step's scope, like every assignment
+        return loss
 
-        def run(network, weights, x):  # a pure function: (output, the network's new non-trainable state)
-            return network.stateless_call(weights, take(network.non_trainable_variables), x, training=True)
-
-        real, seed_state = keras.utils.unpack_x_y_sample_weight(data)[0], [self.noise_seed.state]
-        with keras.StatelessScope(list(zip(seed_state, take(seed_state)))) as scope:
-            noise = self.noise(real.shape[0])
-        put(seed_state, [scope.get_current_value(v) for v in seed_state])
-        generator, discriminator = self.generator, self.discriminator
-
-        fake, _ = run(generator, take(generator.trainable_variables), noise)
-
-        def d_loss_of(weights):
-            real_logits, _ = run(discriminator, weights, real)
-            fake_logits, state = run(discriminator, weights, fake)
-            return discriminator_loss(real_logits, fake_logits), state
-
-        def g_loss_of(weights):
-            fake, state = run(generator, weights, noise)
-            return generator_loss(run(discriminator, take(discriminator.trainable_variables), fake)[0]), state
-
-        losses = []
-        for network, loss_of in [(discriminator, d_loss_of), (generator, g_loss_of)]:
-            weights = network.trainable_variables
-            (loss, network_state), grads = jax.value_and_grad(loss_of, has_aux=True)(take(weights))
-            put(network.non_trainable_variables, network_state)
-            mapping = list(zip(self.optimizer.variables, optimizer_state)) + list(zip(weights, take(weights)))
-            with keras.StatelessScope(mapping) as scope:  # the update, recorded instead of applied
-                self.optimizer.apply(grads, weights)
-            put(weights, [scope.get_current_value(v) for v in weights])
-            optimizer_state = [scope.get_current_value(v) for v in self.optimizer.variables]
-            losses.append(loss)
-        with keras.StatelessScope(list(zip(self.metrics_variables, metric_state))) as scope:
-            logs = self._log(*losses)
-        metric_state = [scope.get_current_value(v) for v in self.metrics_variables]
-        return logs, (take(self.trainable_variables), take(self.non_trainable_variables), optimizer_state,
-                      metric_state)  # fmt: skip
+    def _stateless(self, step, state, data):
+        """JAX traces a pure function of the model's state: run ``step`` in a scope that holds that state
+        and records every assignment, then return the state it ends with."""
+        groups = (self.trainable_variables, self.non_trainable_variables, self.optimizer.variables,
+                  self.metrics_variables)  # fmt: skip
+        mapping = [pair for group, values in zip(groups, state) for pair in zip(group, values)]
+        with keras.StatelessScope(mapping) as self._step_scope:
+            logs = step(data)
+        return logs, tuple([self._step_scope.get_current_value(v) for v in group] for group in groups)
 
     def get_config(self):
         return {**super().get_config(), "latent_dim": self.latent_dim,
