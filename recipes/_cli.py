@@ -82,8 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser(
         "sample", help="draw images from a trained generative model (PNG) and score them"
     )
-    sample.add_argument("recipe", help="a generative recipe: gan, vae")
-    sample.add_argument("--n", type=int, default=64, help="images in the grid")
+    sample.add_argument("recipe", help="a generative recipe: gan, conditional_gan, vae")
+    sample.add_argument("--label", type=int,
+                        help="the class to draw, for a conditional model (default: each class in a column)")  # fmt: skip
+    sample.add_argument("--n", type=int, help="images in the grid (default: 8 rows)")
     sample.add_argument("--seed", type=int, default=0, help="another seed, other images")
     sample.add_argument("--score", type=int, default=1000, help="samples the classifier judges (0: no score)")
     sample.add_argument("--classifier",
@@ -194,8 +196,15 @@ def _quality_line(quality: dict) -> str:
     if "note" in quality:
         return quality["note"]
     shares = " ".join(f"{digit}:{share:.0%}" for digit, share in enumerate(quality["histogram"]))
-    return (f"{quality['samples']} samples through the classifier: mean confidence {quality['confidence']:.3f}, "
+    line = (f"{quality['samples']} samples through the classifier: mean confidence {quality['confidence']:.3f}, "
             f"classes with >= 2 % of them {quality['coverage']:.0%}  [{shares}]")  # fmt: skip
+    if "label_accuracy" in quality:
+        line += f"\nclassified as the label asked for: {quality['label_accuracy']:.1%}"
+        if len(quality["per_label"]) > 1:
+            line += (
+                " (" + " ".join(f"{label}:{share:.0%}" for label, share in quality["per_label"].items()) + ")"
+            )
+    return line
 
 
 def _train(args) -> None:
@@ -256,24 +265,32 @@ def _trained_model(args):
 
 
 def _sample(args) -> None:
-    from recipes._generative import draw, pixel_range, score
+    from recipes._generative import classes_of, draw, pixel_range, score
     from recipes._plots import plot_samples
 
     recipe = load_recipe(args.recipe)
     if recipe.TASK["family"] != "generative":
         drawers = ", ".join(name for name, info in registry().items() if info.family == "generative")
         raise CookbookError(f"{args.recipe} draws no images; the generative recipes do: {drawers}")
-    if args.n < 1 or args.score < 0:
+    if (args.n is not None and args.n < 1) or args.score < 0:
         raise CookbookError("--n must be at least 1 and --score at least 0")
     path, model = _trained_model(args)
     run = path.parent / "metrics.json"  # the data it was trained on picks the classifier
     dataset = json.loads(run.read_text())["dataset"] if run.is_file() else recipe.TASK["dataset"]
-    png = Path(args.out or path.parent / f"samples-{args.seed}.png")
-    bounds = pixel_range(recipe)
-    plot_samples(draw(model, args.n, args.seed, bounds), png, f"{args.recipe} ({dataset}): seed {args.seed}")
+    classes = classes_of(model)
+    if args.label is not None and not classes:
+        raise CookbookError(f"{args.recipe} takes no label; conditional_gan does")
+    if args.label is not None and not 0 <= args.label < classes:
+        raise CookbookError(f"unknown label {args.label}; this model draws labels 0 to {classes - 1}")
+    asked = "" if args.label is None else f"-label-{args.label}"
+    png = Path(args.out or path.parent / f"samples-{args.seed}{asked}.png")
+    bounds, columns = pixel_range(recipe), (classes if classes and args.label is None else 8)
+    title = f"{args.recipe} ({dataset}): seed {args.seed}" + (f", label {args.label}" if asked else "")
+    plot_samples(draw(model, args.n or 8 * columns, args.seed, bounds, args.label), png, title, columns)
     print(f"wrote {png}")
     if args.score:
-        print(_quality_line(score(model, dataset, args.score, args.seed + 1, args.classifier, bounds)))
+        quality = score(model, dataset, args.score, args.seed + 1, args.classifier, bounds, args.label)
+        print(_quality_line(quality))
 
 
 def _generate(args) -> None:

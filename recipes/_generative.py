@@ -1,6 +1,7 @@
-"""Training and judging the generative recipes (gan, vae): data in the model's pixel range,
-a grid of samples after every epoch, a sample quality score from a trained classifier, and for
-a VAE its reconstructions, its map of codes and its held-out ELBO.
+"""Training and judging the generative recipes (gan, conditional_gan, vae): data in the model's
+pixel range, a grid of samples after every epoch, a sample quality score from a trained classifier
+(for a conditional model also how often it drew the label asked for), and for a VAE its
+reconstructions, its map of codes and its held-out ELBO.
 
 Keras is imported inside the functions: the caller selects the backend first.
 """
@@ -44,11 +45,34 @@ def drawer(model):
     return next((model.get_layer(name) for name in DRAWERS if name in names), model)
 
 
-def draw(model, n: int = GRID, seed: int = 0, bounds=(0, 1)) -> np.ndarray:
-    """``n`` images from a trained generative model whose images live in ``bounds``, in [0, 1]."""
-    network = drawer(model)
-    noise = fixed_noise(network.input_shape[-1], n, seed)
-    return from_range(network.predict(noise, batch_size=256, verbose=0), bounds)
+def classes_of(model) -> int:
+    """How many labels a conditional model can be asked for (0: it takes no label)."""
+    return int(getattr(model, "num_classes", 0) or 0)
+
+
+def grid_labels(model, n: int) -> np.ndarray | None:
+    """For a conditional model, labels 0, 1, ..., 0, 1, ...: one class per column of a grid of
+    ``classes_of(model)`` columns. None for a model that takes no label."""
+    classes = classes_of(model)
+    return np.arange(n) % classes if classes else None
+
+
+def draw(model, n: int = GRID, seed: int = 0, bounds=(0, 1), labels=None) -> np.ndarray:
+    """``n`` images from a trained generative model whose images live in ``bounds``, in [0, 1].
+
+    A conditional model draws the ``labels`` asked for (default: ``grid_labels``); its generator
+    takes the noise followed by the label's one-hot code."""
+    network, classes = drawer(model), classes_of(model)
+    if not classes:
+        return from_range(network.predict(fixed_noise(network.input_shape[-1], n, seed), batch_size=256,
+                                          verbose=0), bounds)  # fmt: skip
+    labels = grid_labels(model, n) if labels is None else np.broadcast_to(np.asarray(labels, int), (n,))
+    if labels.min() < 0 or labels.max() >= classes:
+        raise CookbookError(f"unknown label {int(labels.max() if labels.max() >= classes else labels.min())}; "
+                            f"this model draws labels 0 to {classes - 1}")  # fmt: skip
+    noise = fixed_noise(network.input_shape[-1] - classes, n, seed)
+    labelled = np.concatenate([noise, np.eye(classes, dtype="float32")[labels]], axis=-1)
+    return from_range(network.predict(labelled, batch_size=256, verbose=0), bounds)
 
 
 def sample_grid_callback(folder: str | Path, title: str, bounds=(0, 1)):
@@ -63,18 +87,21 @@ def sample_grid_callback(folder: str | Path, title: str, bounds=(0, 1)):
     class SampleGrid(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             losses = ", ".join(f"{key} {value:.3f}" for key, value in (logs or {}).items())
-            plot_samples(draw(self.model, bounds=bounds), folder / f"epoch-{epoch + 1:03d}.png",
-                         f"{title}, epoch {epoch + 1}: {losses}")  # fmt: skip
+            columns = classes_of(self.model) or 8  # a conditional model: one class per column
+            plot_samples(draw(self.model, columns * 8, bounds=bounds), folder / f"epoch-{epoch + 1:03d}.png",
+                         f"{title}, epoch {epoch + 1}: {losses}", columns)  # fmt: skip
 
     return SampleGrid()
 
 
-def sample_quality(images: np.ndarray, classifier, num_classes: int = 10) -> dict:
+def sample_quality(images: np.ndarray, classifier, num_classes: int = 10, labels=None) -> dict:
     """How a trained classifier sees generated images ([0, 1], the classifier's input range).
 
     ``confidence``: its mean top probability (sharp, digit-like samples score high).
     ``histogram``: the share of samples given each class; mode collapse shows as a few
     classes taking most of it. ``coverage``: the share of classes given at least 2 % each.
+    With the ``labels`` the images were drawn for, ``label_accuracy``: the share classified as
+    their label (a conditional model obeying), and ``per_label``: that share for each label.
     """
     if tuple(classifier.input_shape[1:]) != images.shape[1:]:
         raise CookbookError(
@@ -84,12 +111,18 @@ def sample_quality(images: np.ndarray, classifier, num_classes: int = 10) -> dic
     probabilities = np.asarray(classifier.predict(images, batch_size=256, verbose=0))  # (n, classes)
     counts = np.bincount(probabilities.argmax(axis=-1), minlength=num_classes)
     histogram = counts / counts.sum()
-    return {
+    report = {
         "confidence": float(probabilities.max(axis=-1).mean()),
         "histogram": [round(float(share), 4) for share in histogram],
         "coverage": float(np.mean(histogram >= 0.02)),
         "samples": len(images),
     }
+    if labels is not None:
+        obeyed = probabilities.argmax(axis=-1) == labels
+        report["label_accuracy"] = float(obeyed.mean())
+        report["per_label"] = {str(label): round(float(obeyed[labels == label].mean()), 4)
+                               for label in np.unique(labels)}  # fmt: skip
+    return report
 
 
 def find_classifier(dataset: str, backend: str, runs: str | Path = "runs") -> Path | None:
@@ -106,9 +139,11 @@ def find_classifier(dataset: str, backend: str, runs: str | Path = "runs") -> Pa
     )
 
 
-def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bounds=(0, 1)) -> dict:
+def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bounds=(0, 1),
+          labels=None) -> dict:  # fmt: skip
     """The quality score of ``n`` samples, when a classifier of ``dataset`` is at hand: ``classifier``,
-    or the one `cookbook train cnn` wrote for this dataset and backend."""
+    or the one `cookbook train cnn` wrote for this dataset and backend. A conditional model is asked
+    for ``labels`` (default: every class in turn) and scored on obeying them."""
     import keras
 
     from recipes import load_recipe
@@ -122,7 +157,10 @@ def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bo
         raise CookbookError(f"no classifier file {str(classifier)!r}")
     load_recipe("cnn")  # registers the cnn's own layer (RandomShift) that the saved classifier holds
     judged = keras.saving.load_model(classifier, safe_mode=True)
-    return {"classifier": str(classifier), **sample_quality(draw(model, n, seed, bounds), judged)}
+    if classes_of(model):
+        labels = grid_labels(model, n) if labels is None else np.broadcast_to(np.asarray(labels, int), (n,))
+    images = draw(model, n, seed, bounds, labels)
+    return {"classifier": str(classifier), **sample_quality(images, judged, labels=labels)}
 
 
 def interleave(originals: np.ndarray, copies: np.ndarray, columns: int = 8) -> np.ndarray:
@@ -138,7 +176,10 @@ def judge(model, recipe, data, out: str | Path) -> dict:
     from recipes._plots import plot_latent, plot_samples
 
     out, bounds = Path(out), pixel_range(recipe)
-    plot_samples(draw(model, bounds=bounds), out / "samples.png", f"{data.name}: {GRID} samples")
+    columns = classes_of(model) or 8  # a conditional model: one class per column
+    plot_samples(draw(model, columns * 8, bounds=bounds), out / "samples.png",
+                 f"{data.name}: {columns * 8} samples" + (", one class per column" if classes_of(model) else ""),
+                 columns)  # fmt: skip
     report = {"quality": score(model, data.name, bounds=bounds)}
     if hasattr(recipe, "negative_elbo"):
         report["elbo"] = recipe.negative_elbo(model, data.x_test)

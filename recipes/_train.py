@@ -239,9 +239,11 @@ def train(
             x_train, x_val, x_test = (
                 _generative.to_range(x, bounds) for x in (data.x_train, data.x_val, data.x_test)
             )
-            # A GAN's game has no loss to validate; a VAE's targets are its inputs
-            fit_data = {"x": x_train} if task["loss"] is None else {
-                "x": x_train, "y": x_train, "validation_data": (x_val, x_val)}  # fmt: skip
+            # A GAN's game has no loss to validate (a conditional one learns each image's label);
+            # a VAE's targets are its inputs
+            fit_data = {"x": x_train, "y": data.y_train if task.get("conditional") else None}
+            if task["loss"] is not None:
+                fit_data = {"x": x_train, "y": x_train, "validation_data": (x_val, x_val)}
         else:
             fit_data = {"x": data.x_train, "y": y_train, "validation_data": (data.x_val, y_val)}
         started = time.perf_counter()
