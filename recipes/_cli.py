@@ -228,6 +228,7 @@ def _train(args) -> None:
         elbo = metrics["elbo"]
         print(f"held-out -ELBO {elbo['negative_elbo']:.2f} nats per image = reconstruction "
               f"{elbo['reconstruction']:.2f} + KL {elbo['kl']:.2f} (codes drawn, not the mean)")  # fmt: skip
+    if "quality" in metrics and (Path(out) / "latent.png").exists():  # an autoencoder's pictures
         pictures += ", reconstructions.png, latent.png"
     if "segmentation" in metrics:
         segmentation = metrics["segmentation"]

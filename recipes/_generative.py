@@ -1,7 +1,7 @@
-"""Training and judging the generative recipes (gan, conditional_gan, vae): data in the model's
-pixel range, a grid of samples after every epoch, a sample quality score from a trained classifier
-(for a conditional model also how often it drew the label asked for), and for a VAE its
-reconstructions, its map of codes and its held-out ELBO.
+"""Training and judging the generative recipes (gan, conditional_gan, autoencoder, vae): data in
+the model's pixel range, a grid of samples after every epoch, a sample quality score from a trained
+classifier (for a conditional model also how often it drew the label asked for), and for an
+autoencoder its reconstructions and its map of codes (and a VAE's held-out ELBO).
 
 Keras is imported inside the functions: the caller selects the backend first.
 """
@@ -171,8 +171,9 @@ def interleave(originals: np.ndarray, copies: np.ndarray, columns: int = 8) -> n
 
 
 def judge(model, recipe, data, out: str | Path) -> dict:
-    """After training: ``out/samples.png`` (64 samples) and the quality score; for a VAE also
-    ``reconstructions.png``, ``latent.png`` (the test images' codes) and the held-out -ELBO."""
+    """After training: ``out/samples.png`` (64 samples) and the quality score; for an autoencoder
+    (plain or variational) also ``reconstructions.png`` and ``latent.png`` (the test images' codes),
+    and for a VAE the held-out -ELBO."""
     from recipes._plots import plot_latent, plot_samples
 
     out, bounds = Path(out), pixel_range(recipe)
@@ -183,10 +184,12 @@ def judge(model, recipe, data, out: str | Path) -> dict:
     report = {"quality": score(model, data.name, bounds=bounds)}
     if hasattr(recipe, "negative_elbo"):
         report["elbo"] = recipe.negative_elbo(model, data.x_test)
+    if hasattr(recipe, "encode"):  # an autoencoder: what it rebuilds, and where its codes fall
         originals = data.x_test[:32]
         copies = np.asarray(model.predict(originals, verbose=0))
         plot_samples(interleave(originals, copies), out / "reconstructions.png",
                      f"{data.name} test images (odd rows) and their reconstructions (even rows)")  # fmt: skip
-        mean, _ = recipe.encode(model, data.x_test)
-        plot_latent(mean, data.y_test, out / "latent.png", f"{data.name}: codes of the test images")
+        codes = recipe.encode(model, data.x_test)  # a VAE's: (mean, log_var); the means are placed
+        codes = codes[0] if isinstance(codes, tuple) else codes
+        plot_latent(codes, data.y_test, out / "latent.png", f"{data.name}: codes of the test images")
     return report

@@ -1,0 +1,140 @@
+"""Autoencoder: squeeze images through a small code and rebuild them from it.
+
+Pick it to compress images, to find a few numbers that describe each one (features for
+another model, a map of the data), or -- with ``noise`` -- to learn to clean noisy images.
+An encoder maps each image to a code, a decoder maps the code back:
+
+    image (batch, 8, 8, 1) -> encoder -> code (batch, 2) -> decoder -> image (batch, 8, 8, 1) in [0, 1]
+
+The only training signal is the reconstruction: the cross-entropy of each pixel against
+its rebuilt value, summed over the image (nats per image, the same measure as vae.py's
+reconstruction term). ``fit(images, images)`` on every backend; nothing custom.
+
+Facts to leave with:
+- The code is the bottleneck: 2 numbers cannot hold 64 pixels, so the network has to keep
+  what matters most about a digit. A bigger ``latent_dim`` rebuilds better and compresses less.
+- A plain autoencoder is not a generative model. Nothing shapes where the codes fall, so a
+  code drawn at random -- ``cookbook sample autoencoder`` draws from N(0, I) like the VAE --
+  can land where no training image went and decode to a smudge. vae.py's KL term is what
+  packs the codes around the origin; train both and compare their samples' scores.
+- ``noise`` > 0 makes a denoising autoencoder: Gaussian noise is added to the input in
+  training only (``GaussianNoise`` is inactive at inference), and the target stays clean.
+- Both APIs build the same two networks; the Sequential model is simply
+  ``Sequential([Input, encoder, decoder])`` -- a network is a layer of another network.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+DEFAULTS = {
+    "input_shape": (8, 8, 1),  # the images, values in [0, 1]
+    "latent_dim": 2,  # the code: 2 can be drawn as a map; vae.py's default, for a fair comparison
+    "filters": (32, 64),  # encoder: a stride-2 Conv2D per entry (each halves the side); decoder: reversed
+    "kernel_size": 3,
+    "hidden": 128,  # the Dense layer between the convolutions and the code
+    "noise": 0.0,  # the standard deviation of Gaussian noise added to inputs in training (denoising)
+}
+
+TASK = {
+    "family": "generative",
+    "order": 308,
+    "dataset": "digits",
+    "datasets": ("digits", "mnist", "fashion_mnist"),
+    "loss": "reconstruction_loss",
+    "metrics": (),
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "epochs": 100,
+    "batch_size": 64,
+}
+
+NETWORKS = ("encoder", "decoder")  # each built with the API the builder names
+
+
+def _config(overrides: dict) -> dict:
+    """DEFAULTS updated by ``overrides``; unknown names or impossible values raise ValueError."""
+    if unknown := sorted(set(overrides) - set(DEFAULTS)):
+        raise ValueError(f"autoencoder has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
+    config = {**DEFAULTS, **overrides}
+    if config["latent_dim"] < 1 or config["hidden"] < 1:
+        raise ValueError(
+            f"latent_dim and hidden must be at least 1; got {config['latent_dim']}, {config['hidden']}"
+        )
+    if not config["filters"] or min(config["filters"]) < 1 or config["kernel_size"] < 1:
+        raise ValueError("filters and kernel_size must be positive, e.g. filters=(32, 64), kernel_size=3")
+    if config["noise"] < 0:
+        raise ValueError(f"noise is a standard deviation, at least 0; got {config['noise']}")
+    shape, scale = config["input_shape"], 2 ** len(config["filters"])
+    if len(shape) != 3 or shape[0] % scale or shape[1] % scale or shape[2] < 1:
+        raise ValueError(
+            f"the decoder cannot rebuild images of shape {shape}: it draws (height, width, channels) "
+            f"images whose sides divide by 2 ** len(filters) = {scale}"
+        )
+    return {**config, "start": (shape[0] // scale, shape[1] // scale)}
+
+
+@keras.saving.register_keras_serializable(package="cookbook.autoencoder")
+def reconstruction_loss(images, reconstructions):
+    """-log p(image | code) per image: each pixel's cross-entropy, summed over the image."""
+    per_pixel = ops.binary_crossentropy(images, reconstructions)  # (batch, height, width, channels)
+    return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=-1)  # (batch,)
+
+
+def _encoder_layers(config: dict) -> list:
+    """(batch, height, width, channels) -> (batch, latent_dim)."""
+    noise = [keras.layers.GaussianNoise(config["noise"])] if config["noise"] else []  # training only
+    layers = [
+        keras.layers.Conv2D(f, config["kernel_size"], strides=2, padding="same", activation="relu")
+        for f in config["filters"]
+    ]
+    return [*noise, *layers, keras.layers.Flatten(), keras.layers.Dense(config["hidden"], activation="relu"),
+            keras.layers.Dense(config["latent_dim"])]  # fmt: skip
+
+
+def _decoder_layers(config: dict) -> list:
+    """(batch, latent_dim) -> (batch, height, width, channels) in [0, 1]."""
+    (rows, columns), last = config["start"], config["filters"][-1]
+    layers = [
+        keras.layers.Dense(config["hidden"], activation="relu"),
+        keras.layers.Dense(rows * columns * last, activation="relu"),
+        keras.layers.Reshape((rows, columns, last)),  # (batch, rows, columns, filters[-1])
+    ]
+    for filters in reversed(config["filters"]):  # each doubles the sides
+        layers.append(
+            keras.layers.Conv2DTranspose(
+                filters, config["kernel_size"], strides=2, padding="same", activation="relu"
+            )
+        )
+    channels = config["input_shape"][2]
+    return [*layers, keras.layers.Conv2D(channels, 3, padding="same", activation="sigmoid", dtype="float32")]
+
+
+def build_sequential(**overrides) -> keras.Sequential:
+    config = _config(overrides)
+    encoder = keras.Sequential([keras.Input(shape=config["input_shape"]), *_encoder_layers(config)],
+                               name="encoder")  # fmt: skip
+    decoder = keras.Sequential([keras.Input(shape=(config["latent_dim"],)), *_decoder_layers(config)],
+                               name="decoder")  # fmt: skip
+    return keras.Sequential([keras.Input(shape=config["input_shape"]), encoder, decoder],
+                            name="autoencoder_sequential")  # fmt: skip
+
+
+def _network(inputs, layers, name: str) -> keras.Model:
+    x = inputs
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def build_functional(**overrides) -> keras.Model:
+    config = _config(overrides)
+    encoder = _network(keras.Input(shape=config["input_shape"]), _encoder_layers(config), name="encoder")
+    decoder = _network(keras.Input(shape=(config["latent_dim"],)), _decoder_layers(config), name="decoder")
+    images = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
+    return keras.Model(images, decoder(encoder(images)), name="autoencoder_functional")
+
+
+def encode(autoencoder, images: np.ndarray) -> np.ndarray:
+    """Each image's code: (n, latent_dim)."""
+    return autoencoder.get_layer("encoder").predict(images, batch_size=256, verbose=0)
