@@ -13,10 +13,11 @@ reconstruction term). ``fit(images, images)`` on every backend; nothing custom.
 Facts to leave with:
 - The code is the bottleneck: 2 numbers cannot hold 64 pixels, so the network has to keep
   what matters most about a digit. A bigger ``latent_dim`` rebuilds better and compresses less.
-- A plain autoencoder is not a generative model. Nothing shapes where the codes fall, so a
-  code drawn at random -- ``cookbook sample autoencoder`` draws from N(0, I) like the VAE --
-  can land where no training image went and decode to a smudge. vae.py's KL term is what
-  packs the codes around the origin; train both and compare their samples' scores.
+- A plain autoencoder is not a generative model: nothing says where the codes go. Training
+  spreads them over whatever region it likes (``latent.png``), so codes drawn from N(0, I) --
+  ``cookbook sample autoencoder`` draws them, like the VAE's -- reach only the digits whose
+  codes happen to lie near the origin. vae.py's KL term packs the codes around the origin:
+  train both and compare their ``latent.png`` and their samples' histograms.
 - ``noise`` > 0 makes a denoising autoencoder: Gaussian noise is added to the input in
   training only (``GaussianNoise`` is inactive at inference), and the target stays clean.
 - Both APIs build the same two networks; the Sequential model is simply
