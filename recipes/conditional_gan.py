@@ -16,11 +16,10 @@ Facts to leave with:
   Dense or Conv2D on such an input adds a learned vector per class -- an embedding of the
   label -- to what it computes from the noise or the image.
 - Packing the label into the one input keeps each network a single stack, so Sequential
-  builds them too; ``with_label`` and ``label_planes`` do the packing, in the train step
-  and when drawing.
+  builds them too; ``with_label`` and ``label_planes`` do the packing.
 - The game is ``gan.py``'s: written once, with one gradient update per network in three
   backend variants side by side (TensorFlow's ``GradientTape``, PyTorch's ``backward()``,
-  JAX's ``jax.grad`` of the loss as a pure function of the weights).
+  JAX's ``jax.grad`` inside a ``StatelessScope`` holding the model's state).
 """
 
 import keras

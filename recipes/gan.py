@@ -11,15 +11,12 @@ real and generated ones fake; then the generator learns to make the discriminato
 its images real. Neither loss falls steadily: each network's progress is the other's loss.
 
 Facts to leave with:
-- Keras has no backend-neutral gradient: ``fit()`` runs a ``train_step``, and one that
-  differentiates two losses needs the backend's own tool. The game below is written once;
-  only its ``_update`` (one gradient step on one network) comes in three variants side by
-  side: TensorFlow's ``GradientTape``, PyTorch's ``backward()``, JAX's ``jax.grad`` of the
-  loss as a pure function of the weights (JAX traces the whole step as a pure function of
-  the model's state: a ``StatelessScope`` holds that state and records every assignment).
-- One Adam serves both networks: it keeps its moments per weight, so updating one
-  network's weights leaves the other's untouched -- two optimizers with one setting
-  (only its step counter, used to correct the first steps' bias, counts both updates).
+- Keras has no backend-neutral gradient, so a ``train_step`` with two losses needs the
+  backend's own tool. The game is written once; only ``_update`` (one network's gradient
+  step) comes in three variants side by side: TensorFlow's ``GradientTape``, PyTorch's
+  ``backward()``, JAX's ``jax.grad`` inside a ``StatelessScope`` holding the model's state.
+- One Adam serves both networks: its moments are kept per weight, so an update of one
+  network leaves the other's untouched (only the bias-correcting step counter counts both).
 - A stride-2 ``Conv2DTranspose`` doubles each side (2 -> 4 -> 8; 7 -> 14 -> 28 for
   MNIST), so the image side must divide by 2 ** len(filters). The discriminator mirrors
   it with stride-2 convolutions. Training images are scaled to [-1, 1], tanh's range.
@@ -140,18 +137,8 @@ class GAN(keras.Model):
     def metrics(self):
         return [self.d_loss, self.g_loss]
 
-    def _log(self, *losses):  # (d_loss, g_loss)
-        for metric, loss in zip(self.metrics, losses):
-            metric.update_state(loss)
-        return {metric.name: metric.result() for metric in self.metrics}
-
-    def _d_loss(self, real, fake):
-        return discriminator_loss(
-            self.discriminator(real, training=True), self.discriminator(fake, training=True)
-        )
-
-    def _g_loss(self, noise):
-        return generator_loss(self.discriminator(self.generator(noise, training=True), training=True))
+    def _judge(self, images):
+        return self.discriminator(images, training=True)  # (batch, 1) logits
 
     def train_step(self, *args):  # TensorFlow and PyTorch pass (data,); JAX passes (state, data)
         if keras.backend.backend() == "jax":
@@ -163,9 +150,15 @@ class GAN(keras.Model):
         real = keras.utils.unpack_x_y_sample_weight(data)[0]  # (batch, side, side, channels)
         noise = self.noise(ops.shape(real)[0])
         fake = ops.stop_gradient(self.generator(noise, training=True))  # the generator rests on this turn
-        d_loss = self._update(self.discriminator, lambda: self._d_loss(real, fake))
-        g_loss = self._update(self.generator, lambda: self._g_loss(noise))
-        return self._log(d_loss, g_loss)
+        d_loss = self._update(
+            self.discriminator, lambda: discriminator_loss(self._judge(real), self._judge(fake))
+        )
+        g_loss = self._update(
+            self.generator, lambda: generator_loss(self._judge(self.generator(noise, training=True)))
+        )
+        for metric, loss in zip(self.metrics, (d_loss, g_loss)):
+            metric.update_state(loss)
+        return {metric.name: metric.result() for metric in self.metrics}
 
     def _update(self, network, loss_of):
         """One optimizer step on ``network``'s weights down the gradient of ``loss_of()``: the backend's tool."""
