@@ -65,6 +65,30 @@ def test_one_step_lowers_each_networks_loss_on_its_own_turn(digits):
     assert g_after < g_before, f"generator loss {g_before:.5f} -> {g_after:.5f}"
 
 
+def test_the_step_pairs_real_and_generated_images_with_the_batchs_own_labels(digits, monkeypatch):
+    """What makes it conditional: the generator is asked for the batch's labels and every judgement
+    in the step sees them (run eagerly, so that the values can be looked at)."""
+    real, labels = digits[0][:32], digits[1][:32]
+    model = cgan.build_functional()
+    model.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), run_eagerly=True)
+    judged, asked, judge, with_label = [], [], model._judge, cgan.with_label
+
+    def spy_judge(images, labels_seen):
+        judged.append(ops.convert_to_numpy(labels_seen))
+        return judge(images, labels_seen)
+
+    def spy_with_label(noise, labels_asked, num_classes):
+        asked.append(ops.convert_to_numpy(labels_asked))
+        return with_label(noise, labels_asked, num_classes)
+
+    model._judge = spy_judge
+    monkeypatch.setattr(cgan, "with_label", spy_with_label)
+    model.train_on_batch(real, labels)
+    assert len(judged) == 3 and len(asked) == 1  # real and fake for the discriminator, fake for the generator
+    for seen in judged + asked:
+        np.testing.assert_array_equal(seen, labels)
+
+
 def test_both_builds_train_to_the_same_weights(digits):
     histories, weights = [], []
     for build in (cgan.build_sequential, cgan.build_functional):
