@@ -266,7 +266,7 @@ def _trained_model(args):
 
 
 def _sample(args) -> None:
-    from recipes._generative import classes_of, draw, pixel_range, score
+    from recipes._generative import asked_labels, classes_of, draw, pixel_range, score
     from recipes._plots import plot_samples
 
     recipe = load_recipe(args.recipe)
@@ -279,10 +279,7 @@ def _sample(args) -> None:
     run = path.parent / "metrics.json"  # the data it was trained on picks the classifier
     dataset = json.loads(run.read_text())["dataset"] if run.is_file() else recipe.TASK["dataset"]
     classes = classes_of(model)
-    if args.label is not None and not classes:
-        raise CookbookError(f"{args.recipe} takes no label; conditional_gan does")
-    if args.label is not None and not 0 <= args.label < classes:
-        raise CookbookError(f"unknown label {args.label}; this model draws labels 0 to {classes - 1}")
+    asked_labels(model, 1, args.label)  # a label the model cannot draw: say so before drawing anything
     asked = "" if args.label is None else f"-label-{args.label}"
     png = Path(args.out or path.parent / f"samples-{args.seed}{asked}.png")
     bounds, columns = pixel_range(recipe), (classes if classes and args.label is None else 8)

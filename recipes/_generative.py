@@ -57,22 +57,30 @@ def grid_labels(model, n: int) -> np.ndarray | None:
     return np.arange(n) % classes if classes else None
 
 
+def asked_labels(model, n: int, labels=None) -> np.ndarray | None:
+    """The ``n`` labels a conditional model is asked for (``labels``: one label or ``n``; default:
+    ``grid_labels``), checked; None for a model that takes no label."""
+    classes = classes_of(model)
+    if not classes:
+        if labels is not None:
+            raise CookbookError("this model takes no label; a conditional one (conditional_gan) does")
+        return None
+    labels = grid_labels(model, n) if labels is None else np.broadcast_to(np.asarray(labels, int), (n,))
+    if labels.min() < 0 or labels.max() >= classes:
+        wrong = labels.max() if labels.max() >= classes else labels.min()
+        raise CookbookError(f"unknown label {int(wrong)}; this model draws labels 0 to {classes - 1}")
+    return labels
+
+
 def draw(model, n: int = GRID, seed: int = 0, bounds=(0, 1), labels=None) -> np.ndarray:
     """``n`` images from a trained generative model whose images live in ``bounds``, in [0, 1].
 
-    A conditional model draws the ``labels`` asked for (default: ``grid_labels``); its generator
-    takes the noise followed by the label's one-hot code."""
-    network, classes = drawer(model), classes_of(model)
-    if not classes:
-        return from_range(network.predict(fixed_noise(network.input_shape[-1], n, seed), batch_size=256,
-                                          verbose=0), bounds)  # fmt: skip
-    labels = grid_labels(model, n) if labels is None else np.broadcast_to(np.asarray(labels, int), (n,))
-    if labels.min() < 0 or labels.max() >= classes:
-        raise CookbookError(f"unknown label {int(labels.max() if labels.max() >= classes else labels.min())}; "
-                            f"this model draws labels 0 to {classes - 1}")  # fmt: skip
+    A conditional model draws the ``labels`` asked for (see ``asked_labels``)."""
+    network, classes, labels = drawer(model), classes_of(model), asked_labels(model, n, labels)
     noise = fixed_noise(network.input_shape[-1] - classes, n, seed)
-    labelled = np.concatenate([noise, np.eye(classes, dtype="float32")[labels]], axis=-1)
-    return from_range(network.predict(labelled, batch_size=256, verbose=0), bounds)
+    if classes:  # the generator takes the noise followed by the label's one-hot code
+        noise = np.concatenate([noise, np.eye(classes, dtype="float32")[labels]], axis=-1)
+    return from_range(network.predict(noise, batch_size=256, verbose=0), bounds)
 
 
 def sample_grid_callback(folder: str | Path, title: str, bounds=(0, 1)):
@@ -157,8 +165,7 @@ def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bo
         raise CookbookError(f"no classifier file {str(classifier)!r}")
     load_recipe("cnn")  # registers the cnn's own layer (RandomShift) that the saved classifier holds
     judged = keras.saving.load_model(classifier, safe_mode=True)
-    if classes_of(model):
-        labels = grid_labels(model, n) if labels is None else np.broadcast_to(np.asarray(labels, int), (n,))
+    labels = asked_labels(model, n, labels)
     images = draw(model, n, seed, bounds, labels)
     return {"classifier": str(classifier), **sample_quality(images, judged, labels=labels)}
 

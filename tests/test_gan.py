@@ -140,5 +140,7 @@ def test_cookbook_sample_draws_a_grid_and_refuses_a_recipe_that_draws_nothing(tm
     model.save(tmp_path / "model.keras")
     assert main(["sample", "gan", "--model", str(tmp_path / "model.keras"), "--n", "4", "--score", "0"]) == 0
     assert (tmp_path / "samples-0.png").exists()
+    assert main(["sample", "gan", "--model", str(tmp_path / "model.keras"), "--label", "3"]) == 2
+    assert "this model takes no label" in capsys.readouterr().err
     assert main(["sample", "cnn"]) == 2
     assert "cnn draws no images; the generative recipes do: gan" in capsys.readouterr().err
