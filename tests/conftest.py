@@ -61,3 +61,21 @@ def dataset():
         return _DATA_CACHE[name]
 
     return load
+
+
+@pytest.fixture(scope="session")
+def _digit_classifier(tmp_path_factory):
+    from recipes._train import train
+
+    out = tmp_path_factory.mktemp("classifier") / f"cnn-functional-{BACKEND}"
+    train("cnn", epochs=1, verbose=0, out=str(out))
+    return out
+
+
+@pytest.fixture
+def runs_with_a_classifier(_digit_classifier, tmp_path, monkeypatch):
+    """A fresh working folder whose ``runs/`` holds a digits ``cnn`` (trained once per session), which
+    ``cookbook train`` and ``cookbook sample`` find there to score generated digits with."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / _digit_classifier.name).symlink_to(_digit_classifier)

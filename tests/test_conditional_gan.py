@@ -145,9 +145,7 @@ def test_label_accuracy_is_the_share_classified_as_asked():
     assert quality["per_label"] == {"0": 0.0, "1": 0.0, "2": 0.0, "3": 1.0}  # JSON's keys
 
 
-def test_cookbook_train_and_sample_ask_for_labels(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)  # the classifier is found under runs/
-    train("cnn", epochs=1, verbose=0, out=f"runs/cnn-functional-{keras.backend.backend()}")
+def test_cookbook_train_and_sample_ask_for_labels(tmp_path, runs_with_a_classifier, capsys):
     metrics = train("conditional_gan", epochs=1, verbose=0, out="runs/cgan", settings=["filters=16,8"])
     quality = metrics["quality"]
     assert quality["samples"] == 1000 and list(quality["per_label"]) == [str(label) for label in range(10)]
