@@ -11,6 +11,7 @@ from recipes import load_recipe, recipe_info, registry
 from recipes._backend import BACKENDS, select_backend
 from recipes._errors import CookbookError
 from recipes._train import APIS, PRECISIONS
+from tuning.search import ALGORITHMS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="output folder (default: runs/RECIPE-API-BACKEND)")
     train.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", default=[])
     _backend_option(train)
+
+    tune = commands.add_parser("tune", help="hyperparameter search with keras-tuner; resumable")
+    tune.add_argument("recipe")
+    tune.add_argument("--algo", choices=ALGORITHMS, default="random")
+    tune.add_argument("--max-trials", type=int, default=10, help="(hyperband sets its own from --epochs)")
+    tune.add_argument("--epochs", type=int, help="per trial (default: the recipe's)")
+    tune.add_argument("--dir", default="runs/tuning", help="searches live in DIR/RECIPE-API-BACKEND")
+    tune.add_argument("--api", choices=APIS, default="functional")
+    tune.add_argument("--dataset")
+    tune.add_argument("--resume", action="store_true", help="continue an interrupted search")
+    tune.add_argument("--summary", action="store_true", help="print the trials, best first; runs nothing")
+    tune.add_argument("--export", metavar="FOLDER", help="best hyperparameters, trials, retrained model")
+    tune.add_argument("--max-failures", type=int, default=3, help="consecutive failed trials that stop it")
+    tune.add_argument("--seed", type=int, default=0)
+    _backend_option(tune)
 
     copy = commands.add_parser("copy", help="copy a recipe file into your project")
     copy.add_argument("recipe")
@@ -243,6 +259,24 @@ def _train(args) -> None:
         print(f"sample (temperature 0.8):\n{metrics['sample']}\n")
         pictures += ", sample.txt"
     print(f"wrote {out}/model.keras, history.csv, {pictures}, metrics.json")
+
+
+def _tune(args) -> None:
+    from tuning import search
+
+    folder = search.project(args.dir, args.recipe, args.api)
+    if args.export:
+        result = search.export(folder, args.export)
+        test = ", ".join(f"{key} {value:.4f}" for key, value in result["test"].items())
+        print(f"best trial {result['trial']} (score {result['score']:.4f}) retrained: test {test}")
+        print(
+            f"wrote {args.export}/best_hyperparameters.json, best.json, trials.csv, scores.png, model.keras"
+        )
+    elif not args.summary:
+        search.tune(args.recipe, args.algo, args.max_trials, args.epochs, args.dir, args.api,
+                    args.dataset, args.resume, args.max_failures, args.seed)  # fmt: skip
+    if args.summary or not args.export:
+        print(search.summary(folder))
 
 
 def _copy(args) -> None:
@@ -483,6 +517,7 @@ def _scale_attention(args) -> None:
 
 COMMANDS = {
     "list": _list, "show": _show, "train": _train, "copy": _copy, "generate": _generate, "sample": _sample, "doctor": _doctor,
+    "tune": _tune,
     "attention": _attention, "scale-attention": _scale_attention,
     "edges": _edges, "filters": _filters, "compare-regularization": _compare_regularization,
     "compare-rnn": _compare_rnn, "compare-depth": _compare_depth,
@@ -500,13 +535,14 @@ NEEDS_KERAS = {
     "compare-depth",
     "scale-attention",
     "sample",
+    "tune",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("show", "train", "copy", "generate", "attention", "sample"):
+        if args.command in ("show", "train", "copy", "generate", "attention", "sample", "tune"):
             recipe_info(args.recipe)  # unknown recipe: fail before the slow Keras import
         if args.command in NEEDS_KERAS or args.backend:  # list and copy need no Keras
             select_backend(args.backend)

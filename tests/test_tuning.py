@@ -1,0 +1,136 @@
+"""cookbook tune: a search completes and exports a model that predicts; a killed search resumes
+with every trial run exactly once; a failing trial is recorded and the search goes on; bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from recipes._cli import main
+from recipes._errors import CookbookError
+from tuning import search
+
+SMALL = ["--epochs", "2", "--max-trials", "3"]
+
+
+def _statuses(folder: Path) -> dict[str, str]:
+    return {json.loads(p.read_text())["trial_id"]: json.loads(p.read_text())["status"]
+            for p in folder.glob("trial_*/trial.json")}  # fmt: skip
+
+
+def test_a_search_completes_and_its_exported_model_predicts_as_scored(tmp_path, capsys, dataset):
+    assert main(["tune", "mlp", *SMALL, "--dir", str(tmp_path / "runs")]) == 0
+    folder = search.project(tmp_path / "runs", "mlp", "functional")
+    assert _statuses(folder) == {"0": "COMPLETED", "1": "COMPLETED", "2": "COMPLETED"}
+    table = capsys.readouterr().out
+    assert "mlp (functional, random): 3 trials, scored by val_accuracy" in table
+    rows = search.trials(folder)
+    assert [row["score"] for row in rows] == sorted((row["score"] for row in rows), reverse=True)
+    assert all(row["seconds"] > 0 for row in rows)
+
+    assert main(["tune", "mlp", "--dir", str(tmp_path / "runs"), "--export", str(tmp_path / "best")]) == 0
+    best = json.loads((tmp_path / "best/best.json").read_text())
+    assert best["hyperparameters"] == json.loads((tmp_path / "best/best_hyperparameters.json").read_text())
+    assert best["hyperparameters"] == {k: v for k, v in rows[0]["hyperparameters"].items()}
+    assert len((tmp_path / "best/trials.csv").read_text().splitlines()) == 1 + 3
+    assert (tmp_path / "best/scores.png").stat().st_size > 0
+    model = keras.saving.load_model(tmp_path / "best/model.keras", safe_mode=True)
+    digits = dataset("digits")
+    predicted = model.predict(digits.x_test, verbose=0).argmax(axis=-1)
+    assert np.mean(predicted == digits.y_test) == pytest.approx(best["test"]["accuracy"], abs=1e-6)
+    assert model.layers[-2].units == best["hyperparameters"]["width"] // 2 ** (
+        best["hyperparameters"]["depth"] - 1
+    )
+
+
+def test_a_killed_search_resumes_and_runs_every_trial_exactly_once(tmp_path):
+    """SIGKILL in the middle of the second trial, then --resume: three trials, each completed once."""
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "recipes", "tune", "mlp", "--epochs", "30", "--max-trials", "3",
+               "--dir", str(runs), "--backend", keras.backend.backend()]  # fmt: skip
+    folder = search.project(runs, "mlp", "functional")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while "1" not in _statuses(folder):  # the second trial has begun
+            assert process.poll() is None and time.monotonic() < deadline, "the search ended before the kill"
+            time.sleep(0.05)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    assert _statuses(folder)["1"] == "RUNNING" and "2" not in _statuses(folder)
+    first = json.loads((folder / "trial_0/trial.json").read_text())
+    assert main(["tune", "mlp", "--epochs", "30", "--max-trials", "3", "--dir", str(runs), "--resume"]) == 0
+    statuses = _statuses(folder)
+    assert statuses == {"0": "COMPLETED", "1": "COMPLETED", "2": "COMPLETED"}
+    assert json.loads((folder / "trial_0/trial.json").read_text()) == first  # the finished trial is kept
+    assert main(["tune", "mlp", "--epochs", "30", "--max-trials", "3", "--dir", str(runs), "--resume"]) == 0
+    assert _statuses(folder) == statuses  # a finished search runs nothing more
+
+
+def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_path, monkeypatch):
+    build = search.build
+    calls = []
+
+    def build_that_fails_once(recipe, api, **settings):
+        calls.append(settings)
+        if len(calls) == 3:  # keras-tuner's first build only lists the space: this is the second trial
+            raise RuntimeError("out of memory (simulated)")
+        return build(recipe, api, **settings)
+
+    monkeypatch.setattr(search, "build", build_that_fails_once)
+    folder = search.tune("mlp", max_trials=3, epochs=1, directory=tmp_path, verbose=0)
+    rows = {row["trial"]: row for row in search.trials(folder)}
+    assert sorted(row["status"] for row in rows.values()) == ["COMPLETED", "COMPLETED", "FAILED"]
+    (failed,) = (row for row in rows.values() if row["status"] == "FAILED")
+    assert "out of memory (simulated)" in failed["reason"]
+    assert "FAILED" in search.summary(
+        folder
+    ) and "(RuntimeError: out of memory (simulated))" in search.summary(folder)
+
+
+def test_a_nan_loss_fails_the_trial(tmp_path, monkeypatch):
+    monkeypatch.setattr(search.spaces, "training", lambda hp, task: {
+        "learning_rate": hp.Choice("learning_rate", [1e30]), "batch_size": hp.Choice("batch_size", [32])})  # fmt: skip
+    with pytest.raises(CookbookError, match="stopped after 1 failed trials in a row .*NaN in epoch 1"):
+        search.tune("mlp", max_trials=2, epochs=2, directory=tmp_path, max_failures=1, verbose=0)
+    (row,) = search.trials(search.project(tmp_path, "mlp", "functional"))
+    assert row["status"] == "FAILED" and "the loss became NaN in epoch 1" in row["reason"]
+
+
+@pytest.mark.parametrize("algorithm", ["bayesian", "grid", "hyperband"])
+def test_every_algorithm_walks_the_space(tmp_path, algorithm):
+    folder = search.tune("perceptron", algorithm, max_trials=2, epochs=2, directory=tmp_path, verbose=0)
+    rows = search.trials(folder)
+    assert rows and all(row["status"] == "COMPLETED" for row in rows)
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    cases = [
+        (["--max-trials", "0"], "--max-trials, --epochs and --max-failures must be at least 1"),
+        (["--resume"], "nothing to resume in"),
+        (["--summary"], "no search in"),
+        (["--export", str(tmp_path / "best")], "no search in"),
+    ]
+    for extra, message in cases:
+        assert main(["tune", "mlp", "--dir", str(tmp_path), *extra]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["tune", "gan", "--dir", str(tmp_path)]) == 2
+    assert "gan trains by its own game, which has no validation score" in capsys.readouterr().err
+    assert main(["tune", "nope"]) == 2
+    assert "unknown recipe 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["tune", "mlp", "--algo", "annealing"])
+    assert "invalid choice: 'annealing'" in capsys.readouterr().err
+    search.tune("perceptron", max_trials=1, epochs=1, directory=tmp_path, verbose=0)
+    with pytest.raises(CookbookError, match="already holds a search: --resume it"):
+        search.tune("perceptron", max_trials=1, epochs=1, directory=tmp_path, verbose=0)

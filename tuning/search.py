@@ -1,0 +1,314 @@
+"""``cookbook tune``: a keras-tuner search over one recipe, resumable, with its results.
+
+One keras-tuner project per recipe, API and backend lives in ``DIR/RECIPE-API-BACKEND``;
+``search.json`` beside keras-tuner's own files records what the search is, so that a resume
+continues the same search or says why it cannot. keras-tuner reloads completed trials and
+runs an interrupted one again from scratch with the same hyperparameters. Keras is imported
+inside the functions: the caller selects the backend first.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+from recipes import _generative, load_recipe
+from recipes._data import load_dataset
+from recipes._errors import CookbookError
+from recipes._train import build, compile_model, data_overrides
+from tuning import spaces
+
+ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
+
+
+def _keras_tuner():
+    try:
+        import keras_tuner
+    except ImportError:
+        raise CookbookError('cookbook tune needs keras-tuner: pip install -e ".[tuning]"') from None
+    return keras_tuner
+
+
+def objective(task: dict) -> str:
+    """What a trial is scored by: validation accuracy where the recipe reports it, else validation loss."""
+    return "val_accuracy" if "accuracy" in task["metrics"] else "val_loss"
+
+
+def arrays(recipe, data) -> dict:
+    """The recipe's training and validation arrays, as ``cookbook train`` feeds them to ``fit``."""
+    task = recipe.TASK
+    if task["family"] == "generative":  # an autoencoder or VAE: the images are their own targets
+        bounds = _generative.pixel_range(recipe)
+        x, x_val = (_generative.to_range(images, bounds) for images in (data.x_train, data.x_val))
+        return {"x": x, "y": x, "validation_data": (x_val, x_val)}
+    return {"x": data.x_train, "y": data.y_train, "validation_data": (data.x_val, data.y_val)}
+
+
+class _FailOnNaN:
+    """Fails the trial (with its reason, and the search goes on) when the loss has become NaN."""
+
+    def __new__(cls):
+        import keras
+
+        keras_tuner = _keras_tuner()
+
+        class FailOnNaN(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                loss = (logs or {}).get("loss")
+                if loss is not None and math.isnan(loss):
+                    raise keras_tuner.errors.FailedTrialError(f"the loss became NaN in epoch {epoch + 1}")
+
+        return FailOnNaN()
+
+
+def hypermodel(name: str, api: str, data):
+    """A keras-tuner ``HyperModel``: each trial built by the recipe's builder, fit with its batch size."""
+    keras_tuner = _keras_tuner()
+    recipe = load_recipe(name)
+
+    class RecipeHyperModel(keras_tuner.HyperModel):
+        def build(self, hp):
+            training = spaces.training(hp, recipe.TASK)
+            settings = {**data_overrides(recipe, data), **spaces.architecture(hp, name)}
+            model = build(recipe, api, **settings)
+            return compile_model(model, recipe.TASK, learning_rate=training["learning_rate"], recipe=recipe)
+
+        def fit(self, hp, model, *args, **kwargs):
+            callbacks = [*kwargs.pop("callbacks", []), _FailOnNaN()]
+            return model.fit(*args, batch_size=hp.get("batch_size"), callbacks=callbacks, **kwargs)
+
+    return RecipeHyperModel(name=name)
+
+
+def project(directory: str | Path, name: str, api: str) -> Path:
+    import keras
+
+    return Path(directory) / f"{name}-{api}-{keras.backend.backend()}"
+
+
+def _tuner(model, options: dict, folder: Path, resume: bool):
+    keras_tuner = _keras_tuner()
+    recipe = load_recipe(options["recipe"])
+    common = {
+        "objective": objective(recipe.TASK),
+        "directory": str(folder.parent),
+        "project_name": folder.name,
+        "overwrite": not resume,
+        "seed": options["seed"],
+        "max_retries_per_trial": 0,  # a trial that raises is recorded as failed at once
+        "max_consecutive_failed_trials": options["max_failures"],
+    }
+    algorithm = options["algorithm"]
+    if algorithm == "hyperband":  # it sets its own number of trials from the epoch budget
+        return keras_tuner.Hyperband(model, max_epochs=options["epochs"], factor=3, **common)
+    tuner = {"random": keras_tuner.RandomSearch, "bayesian": keras_tuner.BayesianOptimization,
+             "grid": keras_tuner.GridSearch}[algorithm]  # fmt: skip
+    return tuner(model, max_trials=options["max_trials"], **common)
+
+
+def _timed(folder: Path, trial_id: str, seconds: float) -> None:
+    path = folder / "seconds.json"
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times[trial_id] = round(seconds, 2)
+    path.with_suffix(".tmp").write_text(json.dumps(times, indent=1) + "\n")
+    path.with_suffix(".tmp").replace(path)  # never half written
+
+
+def tune(
+    name: str,
+    algorithm: str = "random",
+    max_trials: int = 10,
+    epochs: int | None = None,
+    directory: str | Path = "runs/tuning",
+    api: str = "functional",
+    dataset: str | None = None,
+    resume: bool = False,
+    max_failures: int = 3,
+    seed: int = 0,
+    verbose: str | int = "auto",
+) -> Path:
+    """Run (or resume) a search; returns its project folder."""
+    import keras
+
+    if algorithm not in ALGORITHMS:
+        raise CookbookError(f"unknown algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")
+    recipe = load_recipe(name)
+    task = recipe.TASK
+    if task["loss"] is None:
+        raise CookbookError(f"{name} trains by its own game, which has no validation score to tune on")
+    epochs = task["epochs"] if epochs is None else epochs
+    if max_trials < 1 or epochs < 1 or max_failures < 1:
+        raise CookbookError("--max-trials, --epochs and --max-failures must be at least 1")
+    folder = project(directory, name, api)
+    data = load_dataset(dataset or task["dataset"], task["datasets"])
+    options = {"recipe": name, "api": api, "dataset": data.name, "algorithm": algorithm,
+               "max_trials": max_trials, "epochs": epochs, "max_failures": max_failures, "seed": seed}  # fmt: skip
+    recorded = folder / "search.json"
+    if resume:
+        if not recorded.exists():
+            raise CookbookError(f"nothing to resume in {folder}: run the search without --resume first")
+        before = json.loads(recorded.read_text())
+        if {**before, "max_failures": max_failures} != options:  # only the failure limit may change
+            raise CookbookError(f"{folder} holds another search ({before}); resume it with those options")
+    elif recorded.exists():
+        raise CookbookError(f"{folder} already holds a search: --resume it, or choose another --dir")
+
+    keras.utils.set_random_seed(seed)
+    tuner = _tuner(hypermodel(name, api, data), options, folder, resume)
+    folder.mkdir(parents=True, exist_ok=True)
+    recorded.write_text(json.dumps(options, indent=1) + "\n")
+    done = [t for t in tuner.oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID")]
+    if resume and algorithm != "hyperband" and len(done) >= max_trials:
+        print(f"the search is complete: {len(done)} of {max_trials} trials ended; --summary shows them")
+        return folder
+
+    run_trial = tuner.run_trial
+
+    def timed_run_trial(trial, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return run_trial(trial, *args, **kwargs)
+        finally:
+            _timed(folder, trial.trial_id, time.perf_counter() - started)
+
+    tuner.run_trial = timed_run_trial
+    try:
+        tuner.search(**arrays(recipe, data), epochs=epochs, verbose=verbose)
+    except RuntimeError as error:
+        if "consecutive failures" not in str(error):
+            raise
+        _keep_the_last_failure(tuner.oracle)
+        last = str(error).strip().splitlines()[-1]
+        raise CookbookError(
+            f"the search stopped after {max_failures} failed trials in a row (the last: {last}); "
+            f"`--summary` lists them, `--resume --max-failures N` goes on"
+        ) from None
+    return folder
+
+
+def _keep_the_last_failure(oracle) -> None:
+    """keras-tuner (1.4.8) stops on too many failures before it writes the last failed trial down:
+    on disk it stays RUNNING, and a resume would run it again. Write it down as it ended."""
+    for tuner_id, trial in list(oracle.ongoing_trials.items()):
+        if trial.status == "FAILED":
+            oracle.ongoing_trials.pop(tuner_id)
+            oracle._save_trial(trial)
+    oracle.save()
+
+
+def trials(folder: str | Path) -> list[dict]:
+    """Every trial of a search, best first: id, status, score, hyperparameters, seconds, reason."""
+    folder = Path(folder)
+    if not (folder / "search.json").exists():
+        raise CookbookError(f"no search in {folder}: run `cookbook tune RECIPE --dir ...` first")
+    seconds_path = folder / "seconds.json"
+    seconds = json.loads(seconds_path.read_text()) if seconds_path.exists() else {}
+    rows = []
+    for path in sorted(folder.glob("trial_*/trial.json")):
+        trial = json.loads(path.read_text())
+        rows.append({
+            "trial": trial["trial_id"], "status": trial["status"], "score": trial.get("score"),
+            "hyperparameters": trial["hyperparameters"]["values"],
+            "seconds": seconds.get(trial["trial_id"]), "reason": (trial.get("message") or "").strip()
+        })  # fmt: skip
+    direction = -1 if _objective_of(folder) == "val_accuracy" else 1  # best first
+    return sorted(rows, key=lambda row: (row["score"] is None, direction * (row["score"] or 0), row["trial"]))
+
+
+def _objective_of(folder: Path) -> str:
+    return objective(load_recipe(json.loads((folder / "search.json").read_text())["recipe"]).TASK)
+
+
+def summary(folder: str | Path) -> str:
+    """A table of the trials, best first."""
+    rows = trials(folder)
+    search = json.loads((Path(folder) / "search.json").read_text())
+    lines = [f"{search['recipe']} ({search['api']}, {search['algorithm']}): {len(rows)} trials, "
+             f"scored by {_objective_of(Path(folder))}"]  # fmt: skip
+    lines.append(f"{'trial':>5}  {'status':9}  {'score':>8}  {'seconds':>7}  hyperparameters")
+    for row in rows:
+        score = "" if row["score"] is None else f"{row['score']:.4f}"
+        seconds = "" if row["seconds"] is None else f"{row['seconds']:.1f}"
+        values = ", ".join(f"{key}={value}" for key, value in row["hyperparameters"].items()
+                           if not key.startswith("tuner/"))  # fmt: skip
+        reason = (
+            f"  ({row['reason'].splitlines()[-1]})" if row["status"] == "FAILED" and row["reason"] else ""
+        )
+        lines.append(f"{row['trial']:>5}  {row['status']:9}  {score:>8}  {seconds:>7}  {values}{reason}")
+    return "\n".join(lines)
+
+
+def export(folder: str | Path, out: str | Path, verbose: str | int = "auto") -> dict:
+    """The best hyperparameters (JSON), every trial (CSV), a score per trial (PNG) and the best
+    model retrained on the training data with them (.keras), with its test score."""
+    import keras
+
+    folder, out = Path(folder), Path(out)
+    rows = trials(folder)
+    best = next((row for row in rows if row["status"] == "COMPLETED" and row["score"] is not None), None)
+    if best is None:
+        raise CookbookError(f"no completed trial in {folder} to export")
+    search = json.loads((folder / "search.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    values = {key: value for key, value in best["hyperparameters"].items() if not key.startswith("tuner/")}
+    (out / "best_hyperparameters.json").write_text(json.dumps(values, indent=1) + "\n")
+    with open(out / "trials.csv", "w", newline="") as file:
+        names = sorted(
+            {key for row in rows for key in row["hyperparameters"] if not key.startswith("tuner/")}
+        )
+        writer = csv.writer(file)
+        writer.writerow(["trial", "status", "score", "seconds", *names, "reason"])
+        for row in rows:
+            writer.writerow([row["trial"], row["status"], row["score"], row["seconds"],
+                             *(row["hyperparameters"].get(n) for n in names), row["reason"]])  # fmt: skip
+    _plot_scores(rows, _objective_of(folder), out / "scores.png")
+
+    keras_tuner = _keras_tuner()
+    recipe = load_recipe(search["recipe"])
+    data = load_dataset(search["dataset"], recipe.TASK["datasets"])
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel(search["recipe"], search["api"], data)
+    keras.utils.set_random_seed(search["seed"])
+    hp.values.update(values)
+    built = model.build(hp)  # registers the space, with the best values already set
+    model.fit(hp, built, **arrays(recipe, data), epochs=search["epochs"], verbose=verbose)
+    built.save(out / "model.keras")
+    if recipe.TASK["family"] == "generative":  # images are their own targets
+        images = _generative.to_range(data.x_test, _generative.pixel_range(recipe))
+        test = built.evaluate(images, images, verbose=0, return_dict=True)
+    else:
+        test = built.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
+    result = {"trial": best["trial"], "score": best["score"], "hyperparameters": values,
+              "test": {key: float(value) for key, value in test.items()}}  # fmt: skip
+    (out / "best.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def _plot_scores(rows: list[dict], metric: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ordered = sorted(rows, key=lambda row: int(row["trial"]))
+    fig, ax = plt.subplots(figsize=(6, 3))
+    done = [(int(row["trial"]), row["score"]) for row in ordered if row["score"] is not None]
+    if done:
+        ids, scores = zip(*done)
+        pick = max if metric == "val_accuracy" else min
+        ax.plot(ids, scores, "o", label="a trial")
+        ax.step(ids, [pick(scores[: i + 1]) for i in range(len(scores))], where="post", label="best so far")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    failed = [int(row["trial"]) for row in ordered if row["status"] == "FAILED"]
+    if failed:
+        ax.plot(
+            failed, [min((s for _, s in done), default=0)] * len(failed), "x", color="red", label="failed"
+        )
+    ax.set(xlabel="trial", ylabel=metric, title=f"{metric} per trial")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
