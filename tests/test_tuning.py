@@ -98,6 +98,22 @@ def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_
     ) and "(RuntimeError: out of memory (simulated))" in search.summary(folder)
 
 
+def test_ctrl_c_stops_with_one_line_and_resume_finishes_the_search(tmp_path, monkeypatch):
+    build, calls = search.build, []
+
+    def build_interrupted_once(recipe, api, **settings):
+        calls.append(settings)
+        if len(calls) == 3:  # in the second trial
+            raise KeyboardInterrupt
+        return build(recipe, api, **settings)
+
+    monkeypatch.setattr(search, "build", build_interrupted_once)
+    with pytest.raises(CookbookError, match="interrupted: the finished trials are kept in .*add --resume"):
+        search.tune("perceptron", max_trials=2, epochs=1, directory=tmp_path, verbose=0)
+    folder = search.tune("perceptron", max_trials=2, epochs=1, directory=tmp_path, resume=True, verbose=0)
+    assert [row["status"] for row in search.trials(folder)] == ["COMPLETED", "COMPLETED"]
+
+
 def test_a_nan_loss_fails_the_trial(tmp_path, monkeypatch):
     monkeypatch.setattr(search.spaces, "training", lambda hp, task: {
         "learning_rate": hp.Choice("learning_rate", [1e30]), "batch_size": hp.Choice("batch_size", [32])})  # fmt: skip

@@ -177,6 +177,10 @@ def tune(
     tuner.run_trial = timed_run_trial
     try:
         tuner.search(**arrays(recipe, data), epochs=epochs, verbose=verbose)
+    except KeyboardInterrupt:
+        raise CookbookError(
+            f"interrupted: the finished trials are kept in {folder}; add --resume to go on"
+        ) from None
     except RuntimeError as error:
         if "consecutive failures" not in str(error):
             raise
