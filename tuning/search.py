@@ -47,21 +47,19 @@ def arrays(recipe, data) -> dict:
     return {"x": data.x_train, "y": data.y_train, "validation_data": (data.x_val, data.y_val)}
 
 
-class _FailOnNaN:
-    """Fails the trial (with its reason, and the search goes on) when the loss has become NaN."""
+def _fail_on_nan():
+    """A callback that fails the trial (with its reason; the search goes on) once the loss is NaN."""
+    import keras
 
-    def __new__(cls):
-        import keras
+    keras_tuner = _keras_tuner()
 
-        keras_tuner = _keras_tuner()
+    class FailOnNaN(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):  # (not per batch: that would wait on every step)
+            loss = (logs or {}).get("loss")
+            if loss is not None and math.isnan(loss):
+                raise keras_tuner.errors.FailedTrialError(f"the loss became NaN in epoch {epoch + 1}")
 
-        class FailOnNaN(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                loss = (logs or {}).get("loss")
-                if loss is not None and math.isnan(loss):
-                    raise keras_tuner.errors.FailedTrialError(f"the loss became NaN in epoch {epoch + 1}")
-
-        return FailOnNaN()
+    return FailOnNaN()
 
 
 def hypermodel(name: str, api: str, data):
@@ -77,7 +75,7 @@ def hypermodel(name: str, api: str, data):
             return compile_model(model, recipe.TASK, learning_rate=training["learning_rate"], recipe=recipe)
 
         def fit(self, hp, model, *args, **kwargs):
-            callbacks = [*kwargs.pop("callbacks", []), _FailOnNaN()]
+            callbacks = [*kwargs.pop("callbacks", []), _fail_on_nan()]
             return model.fit(*args, batch_size=hp.get("batch_size"), callbacks=callbacks, **kwargs)
 
     return RecipeHyperModel(name=name)
