@@ -3,6 +3,7 @@ smoke mode (a real Jupyter kernel, the backend chosen by ``KERAS_BACKEND`` as a 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -28,6 +29,8 @@ def test_notebook_is_committed_without_outputs_and_imports_its_recipes(path):
     assert "from recipes" in source and "def build_functional" not in source  # imported, never pasted
     assert "SMOKE" in code[0].source and "KERAS_BACKEND" in code[0].source  # the setup cell comes first
     assert notebook.cells[0].cell_type == "markdown"  # why before how
+    raw = json.loads(path.read_text())  # as committed: nbformat.read fills in what is missing
+    assert all("id" in cell for cell in raw["cells"]), "every cell needs an id (nbformat 4.5)"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
