@@ -51,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     tune = commands.add_parser("tune", help="hyperparameter search with keras-tuner; resumable")
     tune.add_argument("recipe")
-    tune.add_argument("--algo", choices=ALGORITHMS, default="random")
-    tune.add_argument("--max-trials", type=int, default=10, help="(hyperband sets its own from --epochs)")
+    tune.add_argument("--algo", choices=ALGORITHMS, help="(default: random)")
+    tune.add_argument("--max-trials", type=int, help="(default: 10; hyperband sets its own from --epochs)")
     tune.add_argument("--epochs", type=int, help="per trial (default: the recipe's)")
     tune.add_argument("--dir", default="runs/tuning", help="searches live in DIR/RECIPE-API-BACKEND")
     tune.add_argument("--api", choices=APIS, default="functional")
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--summary", action="store_true", help="print the trials, best first; runs nothing")
     tune.add_argument("--export", metavar="FOLDER", help="best hyperparameters, trials, retrained model")
     tune.add_argument("--max-failures", type=int, default=3, help="consecutive failed trials that stop it")
-    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--seed", type=int)
     _backend_option(tune)
 
     copy = commands.add_parser("copy", help="copy a recipe file into your project")

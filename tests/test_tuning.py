@@ -73,8 +73,11 @@ def test_a_killed_search_resumes_and_runs_every_trial_exactly_once(tmp_path):
     statuses = _statuses(folder)
     assert statuses == {"0": "COMPLETED", "1": "COMPLETED", "2": "COMPLETED"}
     assert json.loads((folder / "trial_0/trial.json").read_text()) == first  # the finished trial is kept
-    assert main(["tune", "mlp", "--epochs", "30", "--max-trials", "3", "--dir", str(runs), "--resume"]) == 0
+    assert (
+        main(["tune", "mlp", "--dir", str(runs), "--resume"]) == 0
+    )  # the options left out: the search's own
     assert _statuses(folder) == statuses  # a finished search runs nothing more
+    assert main(["tune", "mlp", "--epochs", "5", "--dir", str(runs), "--resume"]) == 2  # another search
 
 
 def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_path, monkeypatch):

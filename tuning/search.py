@@ -117,44 +117,55 @@ def _timed(folder: Path, trial_id: str, seconds: float) -> None:
 
 def tune(
     name: str,
-    algorithm: str = "random",
-    max_trials: int = 10,
+    algorithm: str | None = None,
+    max_trials: int | None = None,
     epochs: int | None = None,
     directory: str | Path = "runs/tuning",
     api: str = "functional",
     dataset: str | None = None,
     resume: bool = False,
     max_failures: int = 3,
-    seed: int = 0,
+    seed: int | None = None,
     verbose: str | int = "auto",
 ) -> Path:
-    """Run (or resume) a search; returns its project folder."""
+    """Run (or resume) a search; returns its project folder. A resume takes the options left out
+    (None) from the search it resumes; those given must be the same, except ``max_failures``."""
     import keras
 
-    if algorithm not in ALGORITHMS:
-        raise CookbookError(f"unknown algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")
     recipe = load_recipe(name)
     task = recipe.TASK
     if task["loss"] is None:
         raise CookbookError(f"{name} trains by its own game, which has no validation score to tune on")
-    epochs = task["epochs"] if epochs is None else epochs
-    if max_trials < 1 or epochs < 1 or max_failures < 1:
-        raise CookbookError("--max-trials, --epochs and --max-failures must be at least 1")
     folder = project(directory, name, api)
-    data = load_dataset(dataset or task["dataset"], task["datasets"])
-    options = {"recipe": name, "api": api, "dataset": data.name, "algorithm": algorithm,
-               "max_trials": max_trials, "epochs": epochs, "max_failures": max_failures, "seed": seed}  # fmt: skip
     recorded = folder / "search.json"
+    given = {
+        "algorithm": algorithm,
+        "max_trials": max_trials,
+        "epochs": epochs,
+        "dataset": dataset,
+        "seed": seed,
+    }
     if resume:
         if not recorded.exists():
             raise CookbookError(f"nothing to resume in {folder}: run the search without --resume first")
         before = json.loads(recorded.read_text())
-        if {**before, "max_failures": max_failures} != options:  # only the failure limit may change
+        if any(value is not None and value != before[key] for key, value in given.items()):
             raise CookbookError(f"{folder} holds another search ({before}); resume it with those options")
+        given = {key: before[key] for key in given}
     elif recorded.exists():
         raise CookbookError(f"{folder} already holds a search: --resume it, or choose another --dir")
+    defaults = {"algorithm": "random", "max_trials": 10, "epochs": task["epochs"], "seed": 0}
+    given = {key: defaults.get(key) if value is None else value for key, value in given.items()}
+    algorithm, max_trials, epochs = given["algorithm"], given["max_trials"], given["epochs"]
+    if algorithm not in ALGORITHMS:
+        raise CookbookError(f"unknown algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")
+    if max_trials < 1 or epochs < 1 or max_failures < 1:
+        raise CookbookError("--max-trials, --epochs and --max-failures must be at least 1")
+    data = load_dataset(given["dataset"] or task["dataset"], task["datasets"])
+    options = {"recipe": name, "api": api, "dataset": data.name, "algorithm": algorithm,
+               "max_trials": max_trials, "epochs": epochs, "max_failures": max_failures, "seed": given["seed"]}  # fmt: skip
 
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(options["seed"])
     tuner = _tuner(hypermodel(name, api, data), options, folder, resume)
     folder.mkdir(parents=True, exist_ok=True)
     recorded.write_text(json.dumps(options, indent=1) + "\n")
