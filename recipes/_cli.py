@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -62,6 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--export", metavar="FOLDER", help="best hyperparameters, trials, retrained model")
     tune.add_argument("--max-failures", type=int, default=3, help="consecutive failed trials that stop it")
     tune.add_argument("--seed", type=int)
+    tune.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="run the trials in N worker processes, this one their chief (GPUs round-robin)",
+    )
+    tune.add_argument(
+        "--time-limit", type=float, metavar="SECONDS", help="with --workers: stop them after it"
+    )
+    tune.add_argument(
+        "--oracle",
+        metavar="HOST:PORT",
+        help="with --workers: where the chief listens (default: 127.0.0.1, a free port)",
+    )
+    tune.add_argument("--join", metavar="HOST:PORT", help="be a worker of the chief at HOST:PORT")
+    tune.add_argument("--worker-id", default="worker", help="with --join: a name unique among the workers")
     _backend_option(tune)
 
     copy = commands.add_parser("copy", help="copy a recipe file into your project")
@@ -264,6 +281,11 @@ def _train(args) -> None:
 def _tune(args) -> None:
     from tuning import search
 
+    if args.join:  # a worker: trains the trials the chief hands out, then leaves the table to it
+        from tuning import distributed
+
+        distributed.join(args.recipe, args.dir, args.api, args.join, args.worker_id, verbose=2)
+        return
     folder = search.project(args.dir, args.recipe, args.api)
     if args.export:
         result = search.export(folder, args.export)
@@ -274,7 +296,8 @@ def _tune(args) -> None:
         )
     elif not args.summary:
         search.tune(args.recipe, args.algo, args.max_trials, args.epochs, args.dir, args.api,
-                    args.dataset, args.resume, args.max_failures, args.seed)  # fmt: skip
+                    args.dataset, args.resume, args.max_failures, args.seed, workers=args.workers,
+                    time_limit=args.time_limit, oracle=args.oracle)  # fmt: skip
     if args.summary or not args.export:
         print(search.summary(folder))
 
@@ -544,6 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("show", "train", "copy", "generate", "attention", "sample", "tune"):
             recipe_info(args.recipe)  # unknown recipe: fail before the slow Keras import
+        if getattr(args, "workers", 0):  # the chief builds small models: let it not hold a GPU's memory
+            os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+            os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         if args.command in NEEDS_KERAS or args.backend:  # list and copy need no Keras
             select_backend(args.backend)
         COMMANDS[args.command](args)

@@ -69,15 +69,72 @@ def test_a_killed_search_resumes_and_runs_every_trial_exactly_once(tmp_path):
         process.wait()
     assert _statuses(folder)["1"] == "RUNNING" and "2" not in _statuses(folder)
     first = json.loads((folder / "trial_0/trial.json").read_text())
+    # keras-tuner's own chief can leave an ended trial listed as ongoing: it must not run again
+    state = json.loads((folder / "oracle.json").read_text())
+    state["ongoing_trials"]["worker0"] = "0"
+    (folder / "oracle.json").write_text(json.dumps(state))
     assert main(["tune", "mlp", "--epochs", "30", "--max-trials", "3", "--dir", str(runs), "--resume"]) == 0
     statuses = _statuses(folder)
     assert statuses == {"0": "COMPLETED", "1": "COMPLETED", "2": "COMPLETED"}
     assert json.loads((folder / "trial_0/trial.json").read_text()) == first  # the finished trial is kept
+    assert json.loads((folder / "oracle.json").read_text())["run_times"] == {"0": 1, "1": 1, "2": 1}
     assert (
         main(["tune", "mlp", "--dir", str(runs), "--resume"]) == 0
     )  # the options left out: the search's own
     assert _statuses(folder) == statuses  # a finished search runs nothing more
     assert main(["tune", "mlp", "--epochs", "5", "--dir", str(runs), "--resume"]) == 2  # another search
+
+
+def _ongoing(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "oracle.json").read_text())["ongoing_trials"]
+    except (OSError, ValueError):  # not written yet, or being written
+        return {}
+
+
+def test_a_chief_and_two_workers_finish_a_search_when_a_worker_is_killed(tmp_path):
+    """SIGKILL one worker in the middle of its trial: the chief restarts it with its id, it runs
+    that trial again, and every trial ends exactly once."""
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "recipes", "tune", "mlp", "--epochs", "6", "--max-trials", "4",
+               "--workers", "2", "--time-limit", "400", "--dir", str(runs), "--backend", keras.backend.backend()]  # fmt: skip
+    folder = search.project(runs, "mlp", "functional")
+    chief = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while "worker0" not in _ongoing(folder):
+            assert chief.poll() is None and time.monotonic() < deadline, "the search ended before the kill"
+            time.sleep(0.05)
+        killed = _ongoing(folder)["worker0"]
+        os.kill(json.loads((folder / "workers/workers.json").read_text())["worker0"]["pid"], signal.SIGKILL)
+        output, _ = chief.communicate(timeout=400)
+    finally:
+        chief.kill()
+    assert chief.returncode == 0, output[-2000:]
+    assert _statuses(folder) == dict.fromkeys(["0", "1", "2", "3"], "COMPLETED")
+    state = json.loads((folder / "oracle.json").read_text())
+    assert state["ongoing_trials"] == {} and state["run_times"] == dict.fromkeys(["0", "1", "2", "3"], 1)
+    workers = json.loads((folder / "workers/workers.json").read_text())
+    assert workers["worker0"]["restarts"] == 1 and workers["worker1"]["restarts"] == 0
+    rows = {row["trial"]: row for row in search.trials(folder)}
+    assert rows[killed]["tuner"] == "worker0"  # the orphaned trial went back to the restarted worker0
+    assert {row["tuner"] for row in rows.values()} == {"worker0", "worker1"}
+    assert "by" in output and "mlp (functional, random): 4 trials" in output
+    assert main(["tune", "mlp", "--dir", str(runs), "--resume", "--workers", "2"]) == 0  # nothing to run
+    assert json.loads((folder / "oracle.json").read_text())["run_times"] == state["run_times"]
+
+
+def test_the_time_limit_stops_the_workers_and_resume_finishes(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["tune", "perceptron", "--epochs", "1", "--max-trials", "2", "--workers", "1",
+                 "--time-limit", "0.5", "--dir", str(runs)]) == 2  # fmt: skip
+    assert "the time limit (0.5 s) stopped the search with 0 trials ended" in capsys.readouterr().err
+    folder = search.project(runs, "perceptron", "functional")
+    pid = json.loads((folder / "workers/workers.json").read_text())["worker0"]["pid"]
+    with pytest.raises(ProcessLookupError):  # (stopped, and reaped by the chief)
+        os.kill(pid, 0)
+    search.tune("perceptron", directory=runs, resume=True, verbose=0)
+    assert _statuses(folder) == {"0": "COMPLETED", "1": "COMPLETED"}
 
 
 def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_path, monkeypatch):
@@ -139,6 +196,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         (["--resume"], "nothing to resume in"),
         (["--summary"], "no search in"),
         (["--export", str(tmp_path / "best")], "no search in"),
+        (["--time-limit", "60"], "--time-limit and --oracle are the chief's: they need --workers"),
+        (["--workers", "-1"], "--workers must be at least 0"),
+        (["--join", "localhost"], "'localhost' is not HOST:PORT"),
+        (["--join", "127.0.0.1:1", "--worker-id", "chief2"], "an id containing 'chief' for the chief"),
+        (["--join", "127.0.0.1:1"], "--dir must be the chief's (shared) directory"),
     ]
     for extra, message in cases:
         assert main(["tune", "mlp", "--dir", str(tmp_path), *extra]) == 2

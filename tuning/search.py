@@ -107,12 +107,52 @@ def _tuner(model, options: dict, folder: Path, resume: bool):
     return tuner(model, max_trials=options["max_trials"], **common)
 
 
-def _timed(folder: Path, trial_id: str, seconds: float) -> None:
-    path = folder / "seconds.json"
-    times = json.loads(path.read_text()) if path.exists() else {}
-    times[trial_id] = round(seconds, 2)
-    path.with_suffix(".tmp").write_text(json.dumps(times, indent=1) + "\n")
-    path.with_suffix(".tmp").replace(path)  # never half written
+def _timed(tuner, folder: Path) -> None:
+    """Write each trial's seconds, and which tuner ran it, into the trial's folder (one writer)."""
+    run_trial = tuner.run_trial
+
+    def timed_run_trial(trial, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return run_trial(trial, *args, **kwargs)
+        finally:
+            record = {"seconds": round(time.perf_counter() - started, 2), "tuner": tuner.tuner_id}
+            (folder / f"trial_{trial.trial_id}").mkdir(parents=True, exist_ok=True)
+            (folder / f"trial_{trial.trial_id}" / "cookbook.json").write_text(json.dumps(record) + "\n")
+
+    tuner.run_trial = timed_run_trial
+
+
+def _forget_finished(oracle) -> None:
+    """A reloaded oracle runs its "ongoing" trials again. keras-tuner's chief saves its state before
+    it lets go of an ended trial, so a finished distributed search can list its last trial as still
+    ongoing: a trial whose own record says it ended is not run again."""
+    ended = ("COMPLETED", "FAILED", "INVALID")
+    oracle._retry_queue = [i for i in oracle._retry_queue if oracle.trials[i].status not in ended]
+
+
+def too_many_failures(max_failures: int, error: Exception) -> CookbookError:
+    last = str(error).strip().splitlines()[-1]
+    return CookbookError(
+        f"the search stopped after {max_failures} failed trials in a row (the last: {last}); "
+        f"`--summary` lists them, `--resume --max-failures N` goes on"
+    )
+
+
+def run_search(tuner, recipe, data, options: dict, folder: Path, verbose) -> None:
+    """``tuner.search`` over the recipe's data, each trial timed; one line for Ctrl-C or failures."""
+    _timed(tuner, folder)
+    try:
+        tuner.search(**arrays(recipe, data), epochs=options["epochs"], verbose=verbose)
+    except KeyboardInterrupt:
+        raise CookbookError(
+            f"interrupted: the finished trials are kept in {folder}; add --resume to go on"
+        ) from None
+    except RuntimeError as error:
+        if "consecutive failures" not in str(error):
+            raise
+        keep_the_last_failure(tuner.oracle)
+        raise too_many_failures(options["max_failures"], error) from None
 
 
 def tune(
@@ -127,9 +167,14 @@ def tune(
     max_failures: int = 3,
     seed: int | None = None,
     verbose: str | int = "auto",
+    workers: int = 0,
+    time_limit: float | None = None,
+    oracle: str | None = None,
 ) -> Path:
     """Run (or resume) a search; returns its project folder. A resume takes the options left out
-    (None) from the search it resumes; those given must be the same, except ``max_failures``."""
+    (None) from the search it resumes; those given must be the same, except ``max_failures``.
+    With ``workers``, this process is the chief of that many worker processes (``distributed``),
+    serving the oracle at ``oracle`` (HOST:PORT; default: loopback, a free port)."""
     import keras
 
     recipe = load_recipe(name)
@@ -161,12 +206,17 @@ def tune(
         raise CookbookError(f"unknown algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")
     if max_trials < 1 or epochs < 1 or max_failures < 1:
         raise CookbookError("--max-trials, --epochs and --max-failures must be at least 1")
+    if workers < 0 or (time_limit is not None and time_limit <= 0):
+        raise CookbookError("--workers must be at least 0 and --time-limit a positive number of seconds")
+    if (time_limit is not None or oracle) and not workers:
+        raise CookbookError("--time-limit and --oracle are the chief's: they need --workers")
     data = load_dataset(given["dataset"] or task["dataset"], task["datasets"])
     options = {"recipe": name, "api": api, "dataset": data.name, "algorithm": algorithm,
                "max_trials": max_trials, "epochs": epochs, "max_failures": max_failures, "seed": given["seed"]}  # fmt: skip
 
     keras.utils.set_random_seed(options["seed"])
     tuner = _tuner(hypermodel(name, api, data), options, folder, resume)
+    _forget_finished(tuner.oracle)
     folder.mkdir(parents=True, exist_ok=True)
     recorded.write_text(json.dumps(options, indent=1) + "\n")
     done = [t for t in tuner.oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID")]
@@ -174,35 +224,16 @@ def tune(
         print(f"the search is complete: {len(done)} of {max_trials} trials ended; --summary shows them")
         return folder
 
-    run_trial = tuner.run_trial
+    if workers:
+        from tuning import distributed
 
-    def timed_run_trial(trial, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return run_trial(trial, *args, **kwargs)
-        finally:
-            _timed(folder, trial.trial_id, time.perf_counter() - started)
-
-    tuner.run_trial = timed_run_trial
-    try:
-        tuner.search(**arrays(recipe, data), epochs=epochs, verbose=verbose)
-    except KeyboardInterrupt:
-        raise CookbookError(
-            f"interrupted: the finished trials are kept in {folder}; add --resume to go on"
-        ) from None
-    except RuntimeError as error:
-        if "consecutive failures" not in str(error):
-            raise
-        _keep_the_last_failure(tuner.oracle)
-        last = str(error).strip().splitlines()[-1]
-        raise CookbookError(
-            f"the search stopped after {max_failures} failed trials in a row (the last: {last}); "
-            f"`--summary` lists them, `--resume --max-failures N` goes on"
-        ) from None
+        distributed.supervise(tuner, options, folder, workers, time_limit, oracle, verbose)
+    else:
+        run_search(tuner, recipe, data, options, folder, verbose)
     return folder
 
 
-def _keep_the_last_failure(oracle) -> None:
+def keep_the_last_failure(oracle) -> None:
     """keras-tuner (1.4.8) stops on too many failures before it writes the last failed trial down:
     on disk it stays RUNNING, and a resume would run it again. Write it down as it ended."""
     for tuner_id, trial in list(oracle.ongoing_trials.items()):
@@ -213,19 +244,19 @@ def _keep_the_last_failure(oracle) -> None:
 
 
 def trials(folder: str | Path) -> list[dict]:
-    """Every trial of a search, best first: id, status, score, hyperparameters, seconds, reason."""
+    """Every trial of a search, best first: id, status, score, hyperparameters, seconds, tuner, reason."""
     folder = Path(folder)
     if not (folder / "search.json").exists():
         raise CookbookError(f"no search in {folder}: run `cookbook tune RECIPE --dir ...` first")
-    seconds_path = folder / "seconds.json"
-    seconds = json.loads(seconds_path.read_text()) if seconds_path.exists() else {}
     rows = []
     for path in sorted(folder.glob("trial_*/trial.json")):
         trial = json.loads(path.read_text())
+        timed = path.with_name("cookbook.json")
+        timed = json.loads(timed.read_text()) if timed.exists() else {}
         rows.append({
             "trial": trial["trial_id"], "status": trial["status"], "score": trial.get("score"),
-            "hyperparameters": trial["hyperparameters"]["values"],
-            "seconds": seconds.get(trial["trial_id"]), "reason": (trial.get("message") or "").strip()
+            "hyperparameters": trial["hyperparameters"]["values"], "seconds": timed.get("seconds"),
+            "tuner": timed.get("tuner"), "reason": (trial.get("message") or "").strip()
         })  # fmt: skip
     direction = -1 if _objective_of(folder) == "val_accuracy" else 1  # best first
     return sorted(rows, key=lambda row: (row["score"] is None, direction * (row["score"] or 0), row["trial"]))
@@ -241,7 +272,9 @@ def summary(folder: str | Path) -> str:
     search = json.loads((Path(folder) / "search.json").read_text())
     lines = [f"{search['recipe']} ({search['api']}, {search['algorithm']}): {len(rows)} trials, "
              f"scored by {_objective_of(Path(folder))}"]  # fmt: skip
-    lines.append(f"{'trial':>5}  {'status':9}  {'score':>8}  {'seconds':>7}  hyperparameters")
+    by = any(row["tuner"] not in (None, "tuner0") for row in rows)  # a distributed search: who ran it
+    by_column = f"{'by':9}  " if by else ""
+    lines.append(f"{'trial':>5}  {'status':9}  {'score':>8}  {'seconds':>7}  {by_column}hyperparameters")
     for row in rows:
         score = "" if row["score"] is None else f"{row['score']:.4f}"
         seconds = "" if row["seconds"] is None else f"{row['seconds']:.1f}"
@@ -250,7 +283,10 @@ def summary(folder: str | Path) -> str:
         reason = (
             f"  ({row['reason'].splitlines()[-1]})" if row["status"] == "FAILED" and row["reason"] else ""
         )
-        lines.append(f"{row['trial']:>5}  {row['status']:9}  {score:>8}  {seconds:>7}  {values}{reason}")
+        tuner = f"{row['tuner'] or '':9}  " if by else ""
+        lines.append(
+            f"{row['trial']:>5}  {row['status']:9}  {score:>8}  {seconds:>7}  {tuner}{values}{reason}"
+        )
     return "\n".join(lines)
 
 
