@@ -73,8 +73,8 @@ def _serve(oracle, host: str, port: int):
 class _Worker:
     """One worker process; started again, with the same id, when it dies."""
 
-    def __init__(self, tuner_id: str, command: list[str], env: dict, log: Path):
-        self.tuner_id, self.command, self.env, self.log = tuner_id, command, env, log
+    def __init__(self, tuner_id: str, command: list[str], env: dict, log: Path, gpu: str | None):
+        self.tuner_id, self.command, self.env, self.log, self.gpu = tuner_id, command, env, log, gpu
         self.restarts, self.finished, self.process = 0, False, None
 
     def start(self) -> None:
@@ -115,28 +115,22 @@ def supervise(tuner, options: dict, folder: Path, workers: int, time_limit, addr
     (folder / "workers").mkdir(exist_ok=True)
     pool = []
     for i in range(workers):
-        env = {
-            **os.environ,
-            "COOKBOOK_CHIEF_PID": str(os.getpid()),
-            "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-            "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-        }  # fmt: skip (workers may share a GPU)
-        if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+        gpu = gpus[i % len(gpus)] if gpus else None
+        # workers may share a GPU: each allocates what it needs instead of most of the memory at once
+        env = {**os.environ, "COOKBOOK_CHIEF_PID": str(os.getpid()), "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+               "TF_FORCE_GPU_ALLOW_GROWTH": "true", **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {})}  # fmt: skip
         command = [sys.executable, "-m", "recipes", "tune", options["recipe"], "--dir", str(folder.parent),
                    "--api", options["api"], "--backend", keras.backend.backend(), "--join", join,
                    "--worker-id", f"worker{i}"]  # fmt: skip
-        pool.append(_Worker(f"worker{i}", command, env, folder / "workers" / f"worker{i}.log"))
+        pool.append(_Worker(f"worker{i}", command, env, folder / "workers" / f"worker{i}.log", gpu))
     started = time.monotonic()
     try:
         for worker in pool:
             worker.start()
-        _record(pool, folder, gpus)
+        _record(pool, folder)
         _watch(pool, oracle, options, folder, started, time_limit)
     except KeyboardInterrupt:
-        raise CookbookError(
-            f"interrupted: the finished trials are kept in {folder}; add --resume to go on"
-        ) from None
+        raise search.interrupted(folder) from None
     finally:
         for worker in pool:
             worker.stop()
@@ -164,9 +158,9 @@ def _watch(pool, oracle, options, folder, started, time_limit) -> None:
                 )
             worker.restarts += 1
             worker.start()  # same id: the chief gives it back the trial it was running
-            _record(pool, folder, None)
+            _record(pool, folder)
         if all(worker.finished for worker in pool) and not oracle.ongoing_trials:
-            return  # (workers on other machines may still have had trials: they ended too)
+            return  # every trial handed out has ended, those of workers on other machines included
         if time_limit is not None and time.monotonic() - started > time_limit:
             ended = sum(trial.status in ("COMPLETED", "FAILED") for trial in list(oracle.trials.values()))
             raise CookbookError(
@@ -175,13 +169,11 @@ def _watch(pool, oracle, options, folder, started, time_limit) -> None:
             )
 
 
-def _record(pool, folder: Path, gpus) -> None:
+def _record(pool, folder: Path) -> None:
     """workers/workers.json: each worker's process id, restarts, GPU and log (to watch or stop one)."""
-    path = folder / "workers" / "workers.json"
-    before = json.loads(path.read_text()) if path.exists() else {}
-    record = {worker.tuner_id: {"pid": worker.process.pid, "restarts": worker.restarts,
-                                "gpu": worker.env.get("CUDA_VISIBLE_DEVICES", before.get(worker.tuner_id, {}).get("gpu")),
+    record = {worker.tuner_id: {"pid": worker.process.pid, "restarts": worker.restarts, "gpu": worker.gpu,
                                 "log": str(worker.log)} for worker in pool}  # fmt: skip
+    path = folder / "workers" / "workers.json"
     path.with_suffix(".tmp").write_text(json.dumps(record, indent=1) + "\n")
     path.with_suffix(".tmp").replace(path)
 

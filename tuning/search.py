@@ -131,6 +131,10 @@ def _forget_finished(oracle) -> None:
     oracle._retry_queue = [i for i in oracle._retry_queue if oracle.trials[i].status not in ended]
 
 
+def interrupted(folder: Path) -> CookbookError:
+    return CookbookError(f"interrupted: the finished trials are kept in {folder}; add --resume to go on")
+
+
 def too_many_failures(max_failures: int, error: Exception) -> CookbookError:
     last = str(error).strip().splitlines()[-1]
     return CookbookError(
@@ -145,9 +149,7 @@ def run_search(tuner, recipe, data, options: dict, folder: Path, verbose) -> Non
     try:
         tuner.search(**arrays(recipe, data), epochs=options["epochs"], verbose=verbose)
     except KeyboardInterrupt:
-        raise CookbookError(
-            f"interrupted: the finished trials are kept in {folder}; add --resume to go on"
-        ) from None
+        raise interrupted(folder) from None
     except RuntimeError as error:
         if "consecutive failures" not in str(error):
             raise
