@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--join", metavar="HOST:PORT", help="be a worker of the chief at HOST:PORT")
     tune.add_argument("--worker-id", default="worker", help="with --join: a name unique among the workers")
+
+    bench = commands.add_parser("bench", help="training step time per recipe and backend (a process each)")
+    bench.add_argument("recipes", nargs="*", help="(default: mlp cnn lstm transformer_classifier)")
+    bench.add_argument("--backends", help="comma-separated (default: every installed backend)")
+    bench.add_argument("--batch-size", type=int, help="(default: each recipe's own)")
+    bench.add_argument("--steps", type=int, default=20, help="batches per timed pass")
+    bench.add_argument("--repeats", type=int, default=5, help="timed passes; the median is reported")
+    bench.add_argument("--precision", choices=PRECISIONS, default="float32")
+    bench.add_argument(
+        "--jit", choices=("auto", "on", "off"), default="auto", help="jit_compile for compile()"
+    )
+    bench.add_argument("--out", default="runs/bench", help="bench.md and bench.csv go here")
     _backend_option(tune)
 
     copy = commands.add_parser("copy", help="copy a recipe file into your project")
@@ -300,6 +312,19 @@ def _tune(args) -> None:
                     time_limit=args.time_limit, oracle=args.oracle)  # fmt: skip
     if args.summary or not args.export:
         print(search.summary(folder))
+
+
+def _bench(args) -> None:
+    from benchmarks.run import DEFAULT_RECIPES, run
+
+    recipes = args.recipes or DEFAULT_RECIPES
+    backends = args.backends.split(",") if args.backends else None
+    given = [f"--{key.replace('_', '-')} {value}" for key, value in vars(args).items()
+             if key in ("backends", "batch_size", "steps", "repeats", "precision", "jit") and value is not None]  # fmt: skip
+    run(recipes, backends, args.batch_size, args.steps, args.repeats, args.precision, args.jit, args.out,
+        command=" ".join(["cookbook bench", *recipes, *given]))  # fmt: skip
+    print(Path(args.out, "bench.md").read_text())
+    print(f"wrote {args.out}/bench.md and bench.csv")
 
 
 def _copy(args) -> None:
@@ -541,6 +566,7 @@ def _scale_attention(args) -> None:
 COMMANDS = {
     "list": _list, "show": _show, "train": _train, "copy": _copy, "generate": _generate, "sample": _sample, "doctor": _doctor,
     "tune": _tune,
+    "bench": _bench,
     "attention": _attention, "scale-attention": _scale_attention,
     "edges": _edges, "filters": _filters, "compare-regularization": _compare_regularization,
     "compare-rnn": _compare_rnn, "compare-depth": _compare_depth,
@@ -570,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "workers", 0):  # the chief builds small models: let it not hold a GPU's memory
             os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
             os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-        if args.command in NEEDS_KERAS or args.backend:  # list and copy need no Keras
+        if args.command in NEEDS_KERAS or getattr(args, "backend", None):  # list, copy, bench: no Keras here
             select_backend(args.backend)
         COMMANDS[args.command](args)
     except CookbookError as error:

@@ -1,0 +1,142 @@
+"""Time a recipe's training step in this process, on the backend Keras was imported with.
+
+The method (NOTES.md, "Timing fairly"): fixed shapes (a whole number of full batches), data
+already in memory, the first step (tracing and compiling) timed apart, one warm-up pass left
+out, then the median of repeated passes. Each pass is one ``fit`` over ``steps`` batches:
+``fit`` reads its logs back at the end of the epoch, which waits for the device, so the clock
+stops after the work, and no per-batch callback forces a wait on every step.
+
+    python -m benchmarks.measure mlp cnn --batch-size 64 --steps 20   # one JSON line per recipe
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+JIT = ("auto", "on", "off")
+
+
+def _peak_memory_mb() -> float:
+    """The device's peak allocation where the backend reports one (GPU), else the process's peak RSS."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return torch.cuda.max_memory_allocated() / 2**20
+        elif backend == "jax":
+            import jax
+
+            stats = jax.devices()[0].memory_stats()
+            if stats and "peak_bytes_in_use" in stats:
+                return stats["peak_bytes_in_use"] / 2**20
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            if tf.config.list_physical_devices("GPU"):
+                return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+    except (RuntimeError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
+
+
+def _threads() -> str:
+    import keras
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return f"torch {torch.get_num_threads()} of {os.cpu_count()} cores"
+    return f"{os.cpu_count()} cores"
+
+
+def measure(name: str, batch_size: int | None = None, steps: int = 20, repeats: int = 5,
+            precision: str = "float32", jit: str = "auto") -> dict:  # fmt: skip
+    """One row of the table: first step, median milliseconds per step, samples per second, memory."""
+    import keras
+    import numpy as np
+
+    from recipes import load_recipe
+    from recipes._backend import describe_backend
+    from recipes._data import load_dataset
+    from recipes._train import build, compile_model, data_overrides
+    from tuning.search import arrays
+
+    recipe = load_recipe(name)
+    task = recipe.TASK
+    batch = batch_size or task["batch_size"]
+    data = load_dataset(task["dataset"], task["datasets"])
+    fed = arrays(recipe, data)
+    chosen = np.arange(batch * steps) % len(fed["x"])  # a whole number of full batches
+    x, y = fed["x"][chosen], fed["y"][chosen]
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        keras.utils.set_random_seed(0)
+        model = compile_model(
+            build(recipe, "functional", **data_overrides(recipe, data)), task, recipe=recipe
+        )
+        if jit != "auto":
+            model.jit_compile = jit == "on"
+
+        def one_pass(count: int) -> float:
+            started = time.perf_counter()
+            model.fit(
+                x[: batch * count], y[: batch * count], batch_size=batch, epochs=1, shuffle=False, verbose=0
+            )
+            return time.perf_counter() - started
+
+        first = one_pass(1)  # traces and compiles the step (JAX, TensorFlow), then runs it once
+        one_pass(steps)  # warm-up, left out
+        passes = [one_pass(steps) / steps for _ in range(repeats)]
+    finally:
+        keras.config.set_dtype_policy(previous)
+    step = statistics.median(passes)
+    return {
+        "recipe": name, "backend": keras.backend.backend(), "jit": jit, "jit_compile": bool(model.jit_compile),
+        "precision": precision, "batch_size": batch, "steps": steps, "repeats": repeats,
+        "first_step_s": round(first, 3), "ms_per_step": round(1000 * step, 3),
+        "ms_min": round(1000 * min(passes), 3), "ms_max": round(1000 * max(passes), 3),
+        "samples_per_s": round(batch / step, 1), "peak_memory_mb": round(_peak_memory_mb(), 1),
+        "parameters": model.count_params(), "threads": _threads(), "device": describe_backend(),
+        "python": platform.python_version(),
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recipes", nargs="+")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--precision", default="float32")
+    parser.add_argument("--jit", choices=JIT, default="auto")
+    args = parser.parse_args(argv)
+    for name in args.recipes:
+        try:
+            row = measure(name, args.batch_size, args.steps, args.repeats, args.precision, args.jit)
+        except Exception as error:  # one recipe failing on one backend is a row, not the end of the run
+            import keras
+
+            row = {
+                "recipe": name,
+                "backend": keras.backend.backend(),
+                "error": f"{type(error).__name__}: {error}",
+            }
+        print(json.dumps(row), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""cookbook bench: each backend measured in its own process, a well-formed table and CSV, bad input
+in one line. No assertion on the times themselves: they depend on the machine."""
+
+from __future__ import annotations
+
+import csv
+
+import keras
+import pytest
+
+from benchmarks import run as bench
+from recipes._cli import main
+
+
+def test_bench_measures_in_a_process_of_its_own_and_writes_the_table(tmp_path, capsys):
+    backend = keras.backend.backend()
+    command = ["bench", "perceptron", "mlp", "--backends", backend, "--batch-size", "16", "--steps", "3",
+               "--repeats", "2", "--out", str(tmp_path)]  # fmt: skip
+    assert main(command) == 0
+    with open(tmp_path / "bench.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert [(row["recipe"], row["backend"]) for row in rows] == [("perceptron", backend), ("mlp", backend)]
+    for row in rows:
+        ms = float(row["ms_per_step"])
+        assert row["error"] == "" and 0 < float(row["ms_min"]) <= ms <= float(row["ms_max"])
+        assert int(row["batch_size"]) == 16 and float(row["samples_per_s"]) == pytest.approx(
+            16_000 / ms, rel=0.01
+        )
+        assert float(row["first_step_s"]) > 0 and float(row["peak_memory_mb"]) > 0
+        assert float(row["times_fastest"]) == 1.0  # one backend: it is the fastest
+    report = (tmp_path / "bench.md").read_text()
+    assert "`cookbook bench perceptron mlp --backends" in report and f"| mlp | {backend} |" in report
+    assert "perceptron" in capsys.readouterr().out
+
+
+def test_each_row_is_compared_with_the_fastest_backend_and_a_failure_is_a_row(tmp_path, monkeypatch):
+    measured = {"tensorflow": 2.0, "jax": 1.0, "torch": None}
+
+    def fake_measure_on(backend, recipes, options):
+        ms = measured[backend]
+        if ms is None:
+            return [{"recipe": "mlp", "backend": backend, "error": "RuntimeError: out of memory"}]
+        return [{"recipe": "mlp", "backend": backend, "jit": "auto", "jit_compile": False, "precision": "float32",
+                 "batch_size": 32, "first_step_s": 1.0, "ms_per_step": ms, "samples_per_s": 32_000 / ms,
+                 "peak_memory_mb": 1.0, "device": backend, "threads": "2 cores"}]  # fmt: skip
+
+    monkeypatch.setattr(bench, "_measure_on", fake_measure_on)
+    monkeypatch.setattr(bench, "installed_backends", lambda: list(measured))
+    rows = bench.run(["mlp"], list(measured), out=tmp_path)
+    assert [row.get("times_fastest") for row in rows] == [2.0, 1.0, None]
+    report = (tmp_path / "bench.md").read_text()
+    assert "| mlp | torch | failed: RuntimeError: out of memory |" in report and "| 2.00 |" in report
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    cases = [
+        (["nope"], "unknown recipe 'nope'"),
+        (["gan"], "gan trains by its own game"),
+        (["mlp", "--steps", "0"], "--steps, --repeats and --batch-size must be at least 1"),
+        (["mlp", "--backends", "theano"], "unknown backend 'theano'"),
+    ]
+    for extra, message in cases:
+        assert main(["bench", *extra, "--out", str(tmp_path)]) == 2
+        assert message in capsys.readouterr().err
