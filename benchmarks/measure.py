@@ -2,11 +2,14 @@
 
 The method (NOTES.md, "Timing fairly"): fixed shapes (a whole number of full batches), data
 already in memory, the first step (tracing and compiling) timed apart, one warm-up pass left
-out, then the median of repeated passes. Each pass is one ``fit`` over ``steps`` batches:
-``fit`` reads its logs back at the end of the epoch, which waits for the device, so the clock
-stops after the work, and no per-batch callback forces a wait on every step.
+out. A pass is one ``fit`` over some batches: ``fit`` reads its logs back at the end, which waits
+for the device, so the clock stops after the work, and no per-batch callback forces a wait on
+every step. ``fit`` also has a fixed cost (its data adapter, callbacks, the final read-back) that
+would swamp a small model's step, so each repeat times ``steps`` and ``2 * steps`` batches: the
+difference over ``steps`` is the time per step, and what is left of the short pass is the fixed
+cost. Both are the median over ``repeats``.
 
-    python -m benchmarks.measure mlp cnn --batch-size 64 --steps 20   # one JSON line per recipe
+    python -m benchmarks.measure mlp cnn --batch-size 64 --steps 50   # one JSON line per recipe
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def _threads() -> str:
     return f"{os.cpu_count()} cores"
 
 
-def measure(name: str, batch_size: int | None = None, steps: int = 20, repeats: int = 5,
+def measure(name: str, batch_size: int | None = None, steps: int = 50, repeats: int = 5,
             precision: str = "float32", jit: str = "auto") -> dict:  # fmt: skip
     """One row of the table: first step, median milliseconds per step, samples per second, memory."""
     import keras
@@ -77,7 +80,7 @@ def measure(name: str, batch_size: int | None = None, steps: int = 20, repeats: 
     batch = batch_size or task["batch_size"]
     data = load_dataset(task["dataset"], task["datasets"])
     fed = arrays(recipe, data)
-    chosen = np.arange(batch * steps) % len(fed["x"])  # a whole number of full batches
+    chosen = np.arange(2 * batch * steps) % len(fed["x"])  # a whole number of full batches
     x, y = fed["x"][chosen], fed["y"][chosen]
 
     previous = keras.config.dtype_policy()
@@ -99,16 +102,19 @@ def measure(name: str, batch_size: int | None = None, steps: int = 20, repeats: 
 
         first = one_pass(1)  # traces and compiles the step (JAX, TensorFlow), then runs it once
         one_pass(steps)  # warm-up, left out
-        passes = [one_pass(steps) / steps for _ in range(repeats)]
+        timed = [(one_pass(steps), one_pass(2 * steps)) for _ in range(repeats)]
     finally:
         keras.config.set_dtype_policy(previous)
-    step = statistics.median(passes)
+    per_step = [(long - short) / steps for short, long in timed]
+    step = statistics.median(per_step)
+    fixed = statistics.median(short - steps * each for (short, _), each in zip(timed, per_step))
     return {
         "recipe": name, "backend": keras.backend.backend(), "jit": jit, "jit_compile": bool(model.jit_compile),
         "precision": precision, "batch_size": batch, "steps": steps, "repeats": repeats,
         "first_step_s": round(first, 3), "ms_per_step": round(1000 * step, 3),
-        "ms_min": round(1000 * min(passes), 3), "ms_max": round(1000 * max(passes), 3),
-        "samples_per_s": round(batch / step, 1), "peak_memory_mb": round(_peak_memory_mb(), 1),
+        "ms_min": round(1000 * min(per_step), 3), "ms_max": round(1000 * max(per_step), 3),
+        "fit_overhead_ms": round(1000 * fixed, 1),
+        "samples_per_s": round(batch / step, 1) if step > 0 else float("nan"), "peak_memory_mb": round(_peak_memory_mb(), 1),
         "parameters": model.count_params(), "threads": _threads(), "device": describe_backend(),
         "python": platform.python_version(),
     }  # fmt: skip
@@ -118,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipes", nargs="+")
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--jit", choices=JIT, default="auto")

@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("recipes", nargs="*", help="(default: mlp cnn lstm transformer_classifier)")
     bench.add_argument("--backends", help="comma-separated (default: every installed backend)")
     bench.add_argument("--batch-size", type=int, help="(default: each recipe's own)")
-    bench.add_argument("--steps", type=int, default=20, help="batches per timed pass")
+    bench.add_argument("--steps", type=int, default=50, help="batches in the shorter timed pass")
     bench.add_argument("--repeats", type=int, default=5, help="timed passes; the median is reported")
     bench.add_argument("--precision", choices=PRECISIONS, default="float32")
     bench.add_argument(

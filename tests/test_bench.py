@@ -22,10 +22,10 @@ def test_bench_measures_in_a_process_of_its_own_and_writes_the_table(tmp_path, c
     assert [(row["recipe"], row["backend"]) for row in rows] == [("perceptron", backend), ("mlp", backend)]
     for row in rows:
         ms = float(row["ms_per_step"])
-        assert row["error"] == "" and 0 < float(row["ms_min"]) <= ms <= float(row["ms_max"])
-        assert int(row["batch_size"]) == 16 and float(row["samples_per_s"]) == pytest.approx(
-            16_000 / ms, rel=0.01
-        )
+        assert row["error"] == "" and float(row["ms_min"]) <= ms <= float(row["ms_max"])
+        if ms > 0:  # (a difference of two tiny passes on a busy machine can come out at or below 0)
+            assert float(row["samples_per_s"]) == pytest.approx(16_000 / ms, rel=0.01)
+        assert int(row["batch_size"]) == 16 and row["fit_overhead_ms"] != ""
         assert float(row["first_step_s"]) > 0 and float(row["peak_memory_mb"]) > 0
         assert float(row["times_fastest"]) == 1.0  # one backend: it is the fastest
     report = (tmp_path / "bench.md").read_text()
@@ -41,7 +41,7 @@ def test_each_row_is_compared_with_the_fastest_backend_and_a_failure_is_a_row(tm
         if ms is None:
             return [{"recipe": "mlp", "backend": backend, "error": "RuntimeError: out of memory"}]
         return [{"recipe": "mlp", "backend": backend, "jit": "auto", "jit_compile": False, "precision": "float32",
-                 "batch_size": 32, "first_step_s": 1.0, "ms_per_step": ms, "samples_per_s": 32_000 / ms,
+                 "batch_size": 32, "first_step_s": 1.0, "ms_per_step": ms, "samples_per_s": 32_000 / ms, "fit_overhead_ms": 5.0,
                  "peak_memory_mb": 1.0, "device": backend, "threads": "2 cores"}]  # fmt: skip
 
     monkeypatch.setattr(bench, "_measure_on", fake_measure_on)
