@@ -26,11 +26,8 @@ import time
 JIT = ("auto", "on", "off")
 
 
-def _peak_memory_mb() -> float:
+def peak_memory_mb(backend: str) -> float:
     """The device's peak allocation where the backend reports one (GPU), else the process's peak RSS."""
-    import keras
-
-    backend = keras.backend.backend()
     try:
         if backend == "torch":
             import torch
@@ -53,43 +50,46 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
 
 
-def _threads() -> str:
-    import keras
-
-    if keras.backend.backend() == "torch":
+def threads(backend: str) -> str:
+    if backend == "torch":
         import torch
 
         return f"torch {torch.get_num_threads()} of {os.cpu_count()} cores"
     return f"{os.cpu_count()} cores"
 
 
+def training_batches(name: str, batch_size: int | None, count: int):
+    """The recipe, the settings its data dictates, the batch size and ``count`` full batches (x, y)."""
+    import numpy as np
+
+    from recipes import load_recipe
+    from recipes._data import load_dataset
+    from recipes._train import data_overrides
+    from tuning.search import arrays
+
+    recipe = load_recipe(name)
+    batch = batch_size or recipe.TASK["batch_size"]
+    data = load_dataset(recipe.TASK["dataset"], recipe.TASK["datasets"])
+    fed = arrays(recipe, data)
+    chosen = np.arange(batch * count) % len(fed["x"])  # a whole number of full batches
+    return recipe, data_overrides(recipe, data), batch, fed["x"][chosen], fed["y"][chosen]
+
+
 def measure(name: str, batch_size: int | None = None, steps: int = 50, repeats: int = 5,
             precision: str = "float32", jit: str = "auto") -> dict:  # fmt: skip
     """One row of the table: first step, median milliseconds per step, samples per second, memory."""
     import keras
-    import numpy as np
 
-    from recipes import load_recipe
     from recipes._backend import describe_backend
-    from recipes._data import load_dataset
-    from recipes._train import build, compile_model, data_overrides
-    from tuning.search import arrays
+    from recipes._train import build, compile_model
 
-    recipe = load_recipe(name)
+    recipe, overrides, batch, x, y = training_batches(name, batch_size, 2 * steps)
     task = recipe.TASK
-    batch = batch_size or task["batch_size"]
-    data = load_dataset(task["dataset"], task["datasets"])
-    fed = arrays(recipe, data)
-    chosen = np.arange(2 * batch * steps) % len(fed["x"])  # a whole number of full batches
-    x, y = fed["x"][chosen], fed["y"][chosen]
-
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
         keras.utils.set_random_seed(0)
-        model = compile_model(
-            build(recipe, "functional", **data_overrides(recipe, data)), task, recipe=recipe
-        )
+        model = compile_model(build(recipe, "functional", **overrides), task, recipe=recipe)
         if jit != "auto":
             model.jit_compile = jit == "on"
 
@@ -114,8 +114,8 @@ def measure(name: str, batch_size: int | None = None, steps: int = 50, repeats: 
         "first_step_s": round(first, 3), "ms_per_step": round(1000 * step, 3),
         "ms_min": round(1000 * min(per_step), 3), "ms_max": round(1000 * max(per_step), 3),
         "fit_overhead_ms": round(1000 * fixed, 1),
-        "samples_per_s": round(batch / step, 1) if step > 0 else float("nan"), "peak_memory_mb": round(_peak_memory_mb(), 1),
-        "parameters": model.count_params(), "threads": _threads(), "device": describe_backend(),
+        "samples_per_s": round(batch / step, 1) if step > 0 else float("nan"), "peak_memory_mb": round(peak_memory_mb(keras.backend.backend()), 1),
+        "parameters": model.count_params(), "threads": threads(keras.backend.backend()), "device": describe_backend(),
         "python": platform.python_version(),
     }  # fmt: skip
 

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from benchmarks.measure import JIT
+from benchmarks.native import FRAMEWORKS
+from benchmarks.native import RECIPES as NATIVE_RECIPES
 from recipes import recipe_info
 from recipes._backend import BACKENDS, installed_backends
 from recipes._errors import CookbookError
@@ -21,10 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RECIPES = ("mlp", "cnn", "lstm", "transformer_classifier")
 COLUMNS = ("recipe", "backend", "jit", "jit_compile", "precision", "batch_size", "steps", "repeats",
            "first_step_s", "ms_per_step", "ms_min", "ms_max", "fit_overhead_ms", "samples_per_s", "peak_memory_mb",
-           "times_fastest", "parameters", "threads", "error")  # fmt: skip
+           "times_fastest", "times_native", "parameters", "threads", "error")  # fmt: skip
 
 
-def _check(recipes, backends, batch_size, steps, repeats, precision, jit) -> None:
+def _check(recipes, backends, batch_size, steps, repeats, precision, jit, native) -> None:
     for name in recipes:
         if recipe_info(name).task["loss"] is None:  # (unknown names raise in recipe_info)
             raise CookbookError(f"{name} trains by its own game; bench times recipes compiled with a loss")
@@ -37,14 +39,31 @@ def _check(recipes, backends, batch_size, steps, repeats, precision, jit) -> Non
         raise CookbookError("--steps, --repeats and --batch-size must be at least 1")
     if precision not in PRECISIONS or jit not in JIT:
         raise CookbookError(f"--precision is one of {', '.join(PRECISIONS)}; --jit one of {', '.join(JIT)}")
+    for framework in native:
+        if framework not in FRAMEWORKS:
+            raise CookbookError(
+                f"unknown native framework {framework!r}; choose from: {', '.join(FRAMEWORKS)}"
+            )
+        if FRAMEWORKS[framework][0] not in installed_backends():
+            raise CookbookError(
+                f"--native {framework} needs {FRAMEWORKS[framework][0]}, which is not installed"
+            )
+    if native and precision != "float32":
+        raise CookbookError("the hand-written networks (--native) train in float32 only")
+    if native and not set(recipes) & set(NATIVE_RECIPES):
+        raise CookbookError(f"--native: there are hand-written {', '.join(NATIVE_RECIPES)} only")
 
 
-def _measure_on(backend: str, recipes, options: list[str]) -> list[dict]:
-    """One process on ``backend`` measures every recipe; each row is printed as it arrives."""
+def _measure_on(label: str, backend: str, command: list[str]) -> list[dict]:
+    """One process on ``backend`` runs ``python -m COMMAND``; each JSON row is printed as it arrives."""
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "benchmarks.measure", *recipes, *options]
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", *command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     rows = []
     for line in process.stdout:
@@ -53,27 +72,36 @@ def _measure_on(backend: str, recipes, options: list[str]) -> list[dict]:
         row = json.loads(line)
         rows.append(row)
         told = row.get("error") or f"{row['ms_per_step']:.2f} ms/step, first step {row['first_step_s']:.1f} s"
-        print(f"{backend:<10} {row['recipe']:<24} {told}", flush=True)
+        print(f"{label:<20} {row['recipe']:<24} {told}", flush=True)
     errors = process.stderr.read()
     if process.wait() != 0 and not rows:
         last = (errors.strip().splitlines() or ["no output"])[-1]
-        raise CookbookError(f"the {backend} process failed: {last}")
+        raise CookbookError(f"the {label} process failed: {last}")
     return rows
 
 
 def run(recipes=DEFAULT_RECIPES, backends=None, batch_size=None, steps=50, repeats=5, precision="float32",
-        jit="auto", out="runs/bench", command: str | None = None) -> list[dict]:  # fmt: skip
-    """Measure each recipe on each backend; write ``OUT/bench.md`` and ``OUT/bench.csv``; return the rows."""
-    recipes, backends = list(recipes), list(backends or installed_backends())
-    _check(recipes, backends, batch_size, steps, repeats, precision, jit)
-    options = ["--steps", str(steps), "--repeats", str(repeats), "--precision", precision, "--jit", jit]
+        jit="auto", out="runs/bench", command: str | None = None, native=()) -> list[dict]:  # fmt: skip
+    """Measure each recipe on each backend, and the hand-written networks in each ``native`` framework;
+    write ``OUT/bench.md`` and ``OUT/bench.csv``; return the rows."""
+    recipes, backends, native = list(recipes), list(backends or installed_backends()), list(native)
+    _check(recipes, backends, batch_size, steps, repeats, precision, jit, native)
+    options = ["--steps", str(steps), "--repeats", str(repeats)]
     options += ["--batch-size", str(batch_size)] if batch_size else []
-    rows = [row for backend in backends for row in _measure_on(backend, recipes, options)]
-    for name in recipes:  # the ratio to the fastest backend, per recipe
+    keras_options = [*options, "--precision", precision, "--jit", jit]
+    rows = [row for backend in backends
+            for row in _measure_on(backend, backend, ["benchmarks.measure", *recipes, *keras_options])]  # fmt: skip
+    written = [name for name in recipes if name in NATIVE_RECIPES]
+    for framework in native:
+        command_line = ["benchmarks.native", framework, *written, *options]
+        rows += _measure_on(f"{framework} (native)", FRAMEWORKS[framework][0], command_line)
+    for name in recipes:  # the ratios to the fastest and to hand-written eager PyTorch, per recipe
         measured = [row for row in rows if row["recipe"] == name and "error" not in row]
         fastest = min((row["ms_per_step"] for row in measured), default=None)
+        eager = [row["ms_per_step"] for row in measured if row.get("native") and row["jit"] == "eager"]
         for row in measured:
             row["times_fastest"] = round(row["ms_per_step"] / fastest, 2)
+            row["times_native"] = round(row["ms_per_step"] / eager[0], 2) if eager else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "bench.csv", "w", newline="") as file:
@@ -84,8 +112,30 @@ def run(recipes=DEFAULT_RECIPES, backends=None, batch_size=None, steps=50, repea
     return rows
 
 
+def _ratio(value) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def goals(rows: list[dict]) -> list[str]:
+    """Where the recipes stand against hand-written eager PyTorch (issue #9's goals), per recipe."""
+    lines = ["", "Against hand-written eager PyTorch (goals: the best Keras backend ≤ 1.0×, Keras on PyTorch ≤ 1.5×):",
+             "", "| recipe | native PyTorch ms | best Keras backend | its ms | × native | Keras on PyTorch × native |",
+             "|---|---:|---|---:|---:|---:|"]  # fmt: skip
+    for name in dict.fromkeys(row["recipe"] for row in rows):
+        measured = [row for row in rows if row["recipe"] == name and row.get("times_native") is not None]
+        keras_rows = [row for row in measured if not row.get("native")]
+        eager = [row for row in measured if row.get("native") and row["jit"] == "eager"]
+        if not keras_rows or not eager:
+            continue
+        best = min(keras_rows, key=lambda row: row["ms_per_step"])
+        on_torch = [row["times_native"] for row in keras_rows if row["backend"] == "torch"]
+        lines.append(f"| {name} | {eager[0]['ms_per_step']:.2f} | {best['backend']} | {best['ms_per_step']:.2f} "
+                     f"| {best['times_native']:.2f} | {_ratio(on_torch[0] if on_torch else None)} |")  # fmt: skip
+    return lines if len(lines) > 5 else []
+
+
 def table(rows: list[dict], command: str) -> str:
-    """The Markdown report: the command, the machine, each backend's device line, then the table."""
+    """The Markdown report: the command, the machine, each backend's device line, the table, the goals."""
     lines = [
         "# cookbook bench", "",
         f"`{command}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
@@ -94,20 +144,24 @@ def table(rows: list[dict], command: str) -> str:
     devices = {row["backend"]: (row["device"], row["threads"]) for row in rows if "device" in row}
     lines += [f"- {device}; threads: {threads}" for device, threads in devices.values()]
     lines += ["", "| recipe | backend | jit | precision | batch | first step (s) | ms/step | samples/s "
-              "| fit's fixed ms | peak MB | × fastest |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+              "| fit's fixed ms | peak MB | × fastest | × native PyTorch |",
+              "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for row in rows:
         if "error" in row:
-            lines.append(f"| {row['recipe']} | {row['backend']} | failed: {row['error']} ||||||||| |")
+            lines.append(f"| {row['recipe']} | {row['backend']} | failed: {row['error']} |||||||||| |")
             continue
-        jit = f"{row['jit']} ({'on' if row['jit_compile'] else 'off'})"
+        jit = row["jit"] if row.get("native") else f"{row['jit']} ({'on' if row['jit_compile'] else 'off'})"
+        fixed = "—" if row["fit_overhead_ms"] is None else f"{row['fit_overhead_ms']:.0f}"
         lines.append(
             f"| {row['recipe']} | {row['backend']} | {jit} | {row['precision']} | {row['batch_size']} "
             f"| {row['first_step_s']:.2f} | {row['ms_per_step']:.2f} | {row['samples_per_s']:,.0f} "
-            f"| {row['fit_overhead_ms']:.0f} | {row['peak_memory_mb']:,.0f} | {row['times_fastest']:.2f} |"
+            f"| {fixed} | {row['peak_memory_mb']:,.0f} | {row['times_fastest']:.2f} | {_ratio(row.get('times_native'))} |"
         )
+    lines += goals(rows)
     lines += ["", "ms/step: per repeat, `fit` over `steps` and over `2 x steps` batches; the difference over "
               "`steps`, median of the repeats, after the first step (tracing and compiling) and a warm-up "
               "pass. Fit's fixed ms: what the shorter pass took beyond its steps (starting `fit`, reading "
-              "the logs back). Peak MB: the GPU's peak allocation where "
+              "the logs back). The hand-written (native) networks have no `fit`: their ms/step is a pass of "
+              "`steps` training steps over `steps`. Peak MB: the GPU's peak allocation where "
               "there is one, else the process's peak resident memory (Keras and the backend included)."]  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--jit", choices=("auto", "on", "off"), default="auto", help="jit_compile for compile()"
     )
+    bench.add_argument(
+        "--native", nargs="?", const="torch,torch-compile,jax", metavar="FRAMEWORKS",
+        help="also time hand-written networks: torch, torch-compile, jax (default: all three)",
+    )  # fmt: skip
     bench.add_argument("--out", default="runs/bench", help="bench.md and bench.csv go here")
     _backend_option(tune)
 
@@ -320,9 +324,10 @@ def _bench(args) -> None:
     recipes = args.recipes or DEFAULT_RECIPES
     backends = args.backends.split(",") if args.backends else None
     given = [f"--{key.replace('_', '-')} {value}" for key, value in vars(args).items()
-             if key in ("backends", "batch_size", "steps", "repeats", "precision", "jit") and value is not None]  # fmt: skip
+             if key in ("backends", "batch_size", "steps", "repeats", "precision", "jit", "native") and value is not None]  # fmt: skip
+    native = args.native.split(",") if args.native else ()
     run(recipes, backends, args.batch_size, args.steps, args.repeats, args.precision, args.jit, args.out,
-        command=" ".join(["cookbook bench", *recipes, *given]))  # fmt: skip
+        command=" ".join(["cookbook bench", *recipes, *given]), native=native)  # fmt: skip
     print(Path(args.out, "bench.md").read_text())
     print(f"wrote {args.out}/bench.md and bench.csv")
 

@@ -14,22 +14,31 @@ from recipes._cli import main
 
 def test_bench_measures_in_a_process_of_its_own_and_writes_the_table(tmp_path, capsys):
     backend = keras.backend.backend()
+    native = "jax" if backend == "jax" else "torch"  # (a framework this backend's test run has installed)
     command = ["bench", "perceptron", "mlp", "--backends", backend, "--batch-size", "16", "--steps", "3",
-               "--repeats", "2", "--out", str(tmp_path)]  # fmt: skip
+               "--repeats", "2", "--native", native, "--out", str(tmp_path)]  # fmt: skip
     assert main(command) == 0
     with open(tmp_path / "bench.csv") as file:
         rows = list(csv.DictReader(file))
-    assert [(row["recipe"], row["backend"]) for row in rows] == [("perceptron", backend), ("mlp", backend)]
+    assert [(row["recipe"], row["backend"]) for row in rows] == [
+        ("perceptron", backend), ("mlp", backend), ("mlp", f"{native} (native)")  # only mlp is hand-written
+    ]  # fmt: skip
+    assert rows[0]["times_native"] == ""  # (× native: the ratio to hand-written eager PyTorch, when measured)
+    assert (rows[1]["times_native"] == "") if native == "jax" else float(rows[1]["times_native"]) > 0
+    assert rows[1]["parameters"] == rows[2]["parameters"] == "17226"
     for row in rows:
         ms = float(row["ms_per_step"])
         assert row["error"] == "" and float(row["ms_min"]) <= ms <= float(row["ms_max"])
         if ms > 0:  # (a difference of two tiny passes on a busy machine can come out at or below 0)
             assert float(row["samples_per_s"]) == pytest.approx(16_000 / ms, rel=0.01)
-        assert int(row["batch_size"]) == 16 and row["fit_overhead_ms"] != ""
+        assert int(row["batch_size"]) == 16 and (row["fit_overhead_ms"] == "") == (row is rows[2])
         assert float(row["first_step_s"]) > 0 and float(row["peak_memory_mb"]) > 0
-        assert float(row["times_fastest"]) == 1.0  # one backend: it is the fastest
+        assert float(row["times_fastest"]) >= 1.0
+    assert min(float(row["times_fastest"]) for row in rows[1:]) == 1.0
     report = (tmp_path / "bench.md").read_text()
     assert "`cookbook bench perceptron mlp --backends" in report and f"| mlp | {backend} |" in report
+    assert f"| mlp | {native} (native) |" in report
+    assert ("Against hand-written eager PyTorch" in report) == (native == "torch")
     assert "perceptron" in capsys.readouterr().out
 
 
@@ -58,6 +67,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         (["gan"], "gan trains by its own game"),
         (["mlp", "--steps", "0"], "--steps, --repeats and --batch-size must be at least 1"),
         (["mlp", "--backends", "theano"], "unknown backend 'theano'"),
+        (["mlp", "--native", "flax"], "unknown native framework 'flax'"),
+        (["mlp", "--native", "--precision", "mixed_bfloat16"], "train in float32 only"),
+        (["perceptron", "--native"], "there are hand-written mlp, cnn, lstm, transformer_classifier only"),
     ]
     for extra, message in cases:
         assert main(["bench", *extra, "--out", str(tmp_path)]) == 2

@@ -1,0 +1,82 @@
+"""The hand-written PyTorch and JAX networks of ``cookbook bench --native`` are the recipes' networks:
+the same parameter count, and, given a Keras model's weights, the same outputs; their training step
+learns. (The networks are what the benchmark compares the recipes against: a different network
+would make the comparison meaningless.)"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from benchmarks.native import RECIPES
+from recipes import load_recipe
+from recipes._data import load_dataset
+from recipes._train import data_overrides
+from tuning.search import arrays
+
+
+def _recipe_and_batch(name: str, size: int = 32):
+    recipe = load_recipe(name)
+    data = load_dataset(recipe.TASK["dataset"], recipe.TASK["datasets"])
+    fed = arrays(recipe, data)
+    return recipe, {**recipe.DEFAULTS, **data_overrides(recipe, data)}, fed["x"][:size], fed["y"][:size]
+
+
+def _trained_keras_model(recipe, config, x, y):
+    """The recipe's Functional build after a few steps, so no weight is still at its start."""
+    keras.utils.set_random_seed(1)
+    model = recipe.build_functional(**{key: value for key, value in config.items() if key in recipe.DEFAULTS})
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=10, batch_size=16, verbose=0)
+    return model
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_the_hand_written_torch_network_is_the_recipes(name):
+    torch = pytest.importorskip("torch")
+    from benchmarks import native_torch
+
+    recipe, config, x, y = _recipe_and_batch(name)
+    model = _trained_keras_model(recipe, config, x, y)
+    net = native_torch.NETWORKS[name](config)
+    assert native_torch.trainable_parameters(net) == model.count_params()
+    native_torch.load_keras_weights(net, [np.asarray(w) for w in model.trainable_weights])
+    net.eval()
+    with torch.no_grad():
+        logits = net(torch.as_tensor(x) if x.dtype.kind == "f" else torch.as_tensor(x).long())
+    expected = np.asarray(model.predict(x, verbose=0))
+    np.testing.assert_allclose(torch.softmax(logits, -1).numpy(), expected, atol=2e-5)
+    assert expected.max(axis=1).mean() > 0.15  # (outputs worth comparing: not the uniform 0.1)
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_the_hand_written_jax_network_is_the_recipes(name):
+    jax = pytest.importorskip("jax")
+    from benchmarks import native_jax
+
+    recipe, config, x, y = _recipe_and_batch(name)
+    model = _trained_keras_model(recipe, config, x, y)
+    assert (
+        native_jax.parameter_count(native_jax.init(name, config, jax.random.key(0))) == model.count_params()
+    )
+    params = dict(
+        zip(native_jax.weight_names(name, config), [np.asarray(w) for w in model.trainable_weights])
+    )
+    probabilities = jax.nn.softmax(native_jax.apply(name, config, params, x))
+    expected = np.asarray(model.predict(x, verbose=0))
+    np.testing.assert_allclose(np.asarray(probabilities), expected, atol=2e-5)
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_the_hand_written_training_steps_learn(framework):
+    pytest.importorskip(framework)
+    from benchmarks.native import _jax_step, _torch_step
+
+    for name in RECIPES:
+        recipe, config, x, y = _recipe_and_batch(name)
+        made = _jax_step(name, config, 1e-3) if framework == "jax" else _torch_step(name, config, 1e-3, False)
+        step, to_device, wait = made[:3]
+        x, y = to_device(x), to_device(y)
+        losses = [float(wait(step(x, y))) for _ in range(40)]
+        assert losses[-1] < 0.9 * losses[0], (name, losses)
