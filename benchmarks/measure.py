@@ -75,21 +75,69 @@ def training_batches(name: str, batch_size: int | None, count: int):
     return recipe, data_overrides(recipe, data), batch, fed["x"][chosen], fed["y"][chosen]
 
 
+def device_kind(backend: str) -> str | None:
+    """The GPU's name (``NVIDIA H100 80GB HBM3``), or None on a CPU."""
+    try:
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            return device.device_kind if device.platform == "gpu" else None
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return tf.config.experimental.get_device_details(gpus[0]).get("device_name") if gpus else None
+    except (RuntimeError, ValueError, ImportError):
+        return None
+
+
+def made_up_batches(model, count: int):
+    """Random ids (or values) and class targets of the model's own shapes, for settings (a preset,
+    another window) that the recipe's data no longer fits. Token models and classifiers only."""
+    import keras
+    import numpy as np
+
+    random = np.random.default_rng(0)
+    shape = (count, *model.input_shape[1:])
+    if "int" in str(model.inputs[0].dtype):
+        layers = model._flatten_layers(include_self=False, recursive=True)
+        vocabulary = next(layer.input_dim for layer in layers if isinstance(layer, keras.layers.Embedding))
+        x = random.integers(1, vocabulary, shape).astype("int32")  # (0 is padding)
+    else:
+        x = random.standard_normal(shape).astype("float32")
+    return x, random.integers(0, model.output_shape[-1], (count, *model.output_shape[1:-1]))
+
+
 def measure(name: str, batch_size: int | None = None, steps: int = 50, repeats: int = 5,
-            precision: str = "float32", jit: str = "auto") -> dict:  # fmt: skip
-    """One row of the table: first step, median milliseconds per step, samples per second, memory."""
+            precision: str = "float32", jit: str = "auto", settings: dict | None = None,
+            peak: float | None = None) -> dict:  # fmt: skip
+    """One row of the table: first step, median milliseconds per step, samples per second, memory,
+    and for a Transformer its model TFLOP/s and MFU against ``peak`` (or the device's known peak)."""
     import keras
 
+    from benchmarks.flops import peak_tflops, transformer_training_flops
     from recipes._backend import describe_backend
+    from recipes._errors import CookbookError
     from recipes._train import build, compile_model
 
+    settings = settings or {}
     recipe, overrides, batch, x, y = training_batches(name, batch_size, 2 * steps)
     task = recipe.TASK
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
         keras.utils.set_random_seed(0)
-        model = compile_model(build(recipe, "functional", **overrides), task, recipe=recipe)
+        built = settings if "preset" in settings else {**overrides, **settings}  # a preset sets the shapes
+        model = compile_model(build(recipe, "functional", **built), task, recipe=recipe)
+        if tuple(model.input_shape[1:]) != x.shape[1:] or "preset" in settings:
+            if task["loss"] != "sparse_categorical_crossentropy":
+                raise CookbookError(f"{name}: these settings change the data's shapes, and bench makes up "
+                                    "data for classifiers and token models only")  # fmt: skip
+            x, y = made_up_batches(model, len(x))
         if jit != "auto":
             model.jit_compile = jit == "on"
 
@@ -108,6 +156,9 @@ def measure(name: str, batch_size: int | None = None, steps: int = 50, repeats: 
     per_step = [(long - short) / steps for short, long in timed]
     step = statistics.median(per_step)
     fixed = statistics.median(short - steps * each for (short, _), each in zip(timed, per_step))
+    backend, flops = keras.backend.backend(), transformer_training_flops(model, batch)
+    tflops = flops / step / 1e12 if flops and step > 0 else None
+    peak = peak or peak_tflops(device_kind(backend), precision)
     return {
         "recipe": name, "backend": keras.backend.backend(), "jit": jit, "jit_compile": bool(model.jit_compile),
         "precision": precision, "batch_size": batch, "steps": steps, "repeats": repeats,
@@ -116,7 +167,9 @@ def measure(name: str, batch_size: int | None = None, steps: int = 50, repeats: 
         "fit_overhead_ms": round(1000 * fixed, 1),
         "samples_per_s": round(batch / step, 1) if step > 0 else float("nan"), "peak_memory_mb": round(peak_memory_mb(keras.backend.backend()), 1),
         "parameters": model.count_params(), "threads": threads(keras.backend.backend()), "device": describe_backend(),
-        "python": platform.python_version(),
+        "python": platform.python_version(), "settings": " ".join(f"{k}={v}" for k, v in settings.items()),
+        "model_tflops": tflops and float(f"{tflops:.6g}"), "peak_tflops": peak,
+        "mfu": float(f"{tflops / peak:.6g}") if tflops and peak else None,
     }  # fmt: skip
 
 
@@ -128,10 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--jit", choices=JIT, default="auto")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--peak-tflops", type=float)
     args = parser.parse_args(argv)
+    from recipes import load_recipe
+    from recipes._train import parse_settings
+
     for name in args.recipes:
         try:
-            row = measure(name, args.batch_size, args.steps, args.repeats, args.precision, args.jit)
+            settings = parse_settings(args.settings, load_recipe(name).DEFAULTS)
+            row = measure(name, args.batch_size, args.steps, args.repeats, args.precision, args.jit, settings,
+                          args.peak_tflops)  # fmt: skip
         except Exception as error:  # one recipe failing on one backend is a row, not the end of the run
             import keras
 

@@ -23,13 +23,23 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RECIPES = ("mlp", "cnn", "lstm", "transformer_classifier")
 COLUMNS = ("recipe", "backend", "jit", "jit_compile", "precision", "batch_size", "steps", "repeats",
            "first_step_s", "ms_per_step", "ms_min", "ms_max", "fit_overhead_ms", "samples_per_s", "peak_memory_mb",
-           "times_fastest", "times_native", "parameters", "threads", "error")  # fmt: skip
+           "times_fastest", "times_native", "model_tflops", "peak_tflops", "mfu", "parameters", "settings", "threads",
+           "error")  # fmt: skip
 
 
-def _check(recipes, backends, batch_size, steps, repeats, precision, jit, native) -> None:
+def _check(recipes, backends, batch_size, steps, repeats, precision, jit, native, settings, peak) -> None:
+    from recipes import load_recipe
+    from recipes._train import parse_settings
+
     for name in recipes:
         if recipe_info(name).task["loss"] is None:  # (unknown names raise in recipe_info)
             raise CookbookError(f"{name} trains by its own game; bench times recipes compiled with a loss")
+        if settings:
+            parse_settings(settings, load_recipe(name).DEFAULTS)  # (a bad one raises, in one line)
+    if settings and native:
+        raise CookbookError("the hand-written networks (--native) are the recipes' defaults: leave out --set")
+    if peak is not None and peak <= 0:
+        raise CookbookError(f"--peak-tflops must be above 0; got {peak}")
     for backend in backends:
         if backend not in BACKENDS:
             raise CookbookError(f"unknown backend {backend!r}; choose from: {', '.join(BACKENDS)}")
@@ -81,14 +91,23 @@ def _measure_on(label: str, backend: str, command: list[str]) -> list[dict]:
 
 
 def run(recipes=DEFAULT_RECIPES, backends=None, batch_size=None, steps=50, repeats=5, precision="float32",
-        jit="auto", out="runs/bench", command: str | None = None, native=()) -> list[dict]:  # fmt: skip
+        jit="auto", out="runs/bench", command: str | None = None, native=(), settings=(),
+        peak_tflops: float | None = None) -> list[dict]:  # fmt: skip
     """Measure each recipe on each backend, and the hand-written networks in each ``native`` framework;
     write ``OUT/bench.md`` and ``OUT/bench.csv``; return the rows."""
     recipes, backends, native = list(recipes), list(backends or installed_backends()), list(native)
-    _check(recipes, backends, batch_size, steps, repeats, precision, jit, native)
+    _check(recipes, backends, batch_size, steps, repeats, precision, jit, native, settings, peak_tflops)
     options = ["--steps", str(steps), "--repeats", str(repeats)]
     options += ["--batch-size", str(batch_size)] if batch_size else []
-    keras_options = [*options, "--precision", precision, "--jit", jit]
+    keras_options = [
+        *options,
+        "--precision",
+        precision,
+        "--jit",
+        jit,
+        *[f"--set={pair}" for pair in settings],
+    ]
+    keras_options += ["--peak-tflops", str(peak_tflops)] if peak_tflops else []
     rows = [row for backend in backends
             for row in _measure_on(backend, backend, ["benchmarks.measure", *recipes, *keras_options])]  # fmt: skip
     written = [name for name in recipes if name in NATIVE_RECIPES]
@@ -114,6 +133,14 @@ def run(recipes=DEFAULT_RECIPES, backends=None, batch_size=None, steps=50, repea
 
 def _ratio(value) -> str:
     return "—" if value is None else f"{value:.2f}"
+
+
+def _significant(value) -> str:
+    return "—" if value is None else f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+
+
+def _percent(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
 
 
 def goals(rows: list[dict]) -> list[str]:
@@ -143,9 +170,10 @@ def table(rows: list[dict], command: str) -> str:
     ]  # fmt: skip
     devices = {row["backend"]: (row["device"], row["threads"]) for row in rows if "device" in row}
     lines += [f"- {device}; threads: {threads}" for device, threads in devices.values()]
+    flops = any(row.get("model_tflops") for row in rows)
     lines += ["", "| recipe | backend | jit | precision | batch | first step (s) | ms/step | samples/s "
-              "| fit's fixed ms | peak MB | × fastest | × native PyTorch |",
-              "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+              "| fit's fixed ms | peak MB | × fastest | × native PyTorch |" + (" model TFLOP/s | MFU |" if flops else ""),
+              "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if flops else "")]  # fmt: skip
     for row in rows:
         if "error" in row:
             lines.append(f"| {row['recipe']} | {row['backend']} | failed: {row['error']} |||||||||| |")
@@ -156,6 +184,7 @@ def table(rows: list[dict], command: str) -> str:
             f"| {row['recipe']} | {row['backend']} | {jit} | {row['precision']} | {row['batch_size']} "
             f"| {row['first_step_s']:.2f} | {row['ms_per_step']:.2f} | {row['samples_per_s']:,.0f} "
             f"| {fixed} | {row['peak_memory_mb']:,.0f} | {row['times_fastest']:.2f} | {_ratio(row.get('times_native'))} |"
+            + (f" {_significant(row.get('model_tflops'))} | {_percent(row.get('mfu'))} |" if flops else "")
         )
     lines += goals(rows)
     lines += ["", "ms/step: per repeat, `fit` over `steps` and over `2 x steps` batches; the difference over "
@@ -164,4 +193,9 @@ def table(rows: list[dict], command: str) -> str:
               "the logs back). The hand-written (native) networks have no `fit`: their ms/step is a pass of "
               "`steps` training steps over `steps`. Peak MB: the GPU's peak allocation where "
               "there is one, else the process's peak resident memory (Keras and the backend included)."]  # fmt: skip
+    if flops:
+        lines += ["", "Model TFLOP/s: PaLM's estimate of a Transformer's training FLOPs per token, 6 N + 12 L T d "
+                  "(N weights outside the embedding tables, L attention layers, T tokens, d attention width), "
+                  "times the tokens of a step, over the step time (benchmarks/flops.py). MFU: that over the "
+                  "device's 16-bit peak (given with --peak-tflops, or known for H100, H200 and A100)."]  # fmt: skip
     return "\n".join(lines) + "\n"

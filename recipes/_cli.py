@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--native", nargs="?", const="torch,torch-compile,jax", metavar="FRAMEWORKS",
         help="also time hand-written networks: torch, torch-compile, jax (default: all three)",
     )  # fmt: skip
+    bench.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", default=[],
+                       help="a recipe setting, e.g. preset=gpt2_small (data of the new shapes is made up)")  # fmt: skip
+    bench.add_argument("--peak-tflops", type=float, help="the device's peak, for MFU (default: known GPUs)")
     bench.add_argument("--out", default="runs/bench", help="bench.md and bench.csv go here")
     _backend_option(tune)
 
@@ -324,10 +327,12 @@ def _bench(args) -> None:
     recipes = args.recipes or DEFAULT_RECIPES
     backends = args.backends.split(",") if args.backends else None
     given = [f"--{key.replace('_', '-')} {value}" for key, value in vars(args).items()
-             if key in ("backends", "batch_size", "steps", "repeats", "precision", "jit", "native") and value is not None]  # fmt: skip
+             if key in ("backends", "batch_size", "steps", "repeats", "precision", "jit", "native", "peak_tflops")
+             and value is not None] + [f"--set {pair}" for pair in args.settings]  # fmt: skip
     native = args.native.split(",") if args.native else ()
     run(recipes, backends, args.batch_size, args.steps, args.repeats, args.precision, args.jit, args.out,
-        command=" ".join(["cookbook bench", *recipes, *given]), native=native)  # fmt: skip
+        command=" ".join(["cookbook bench", *recipes, *given]), native=native, settings=args.settings,
+        peak_tflops=args.peak_tflops)  # fmt: skip
     print(Path(args.out, "bench.md").read_text())
     print(f"wrote {args.out}/bench.md and bench.csv")
 

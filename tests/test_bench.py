@@ -70,7 +70,44 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         (["mlp", "--native", "flax"], "unknown native framework 'flax'"),
         (["mlp", "--native", "--precision", "mixed_bfloat16"], "train in float32 only"),
         (["perceptron", "--native"], "there are hand-written mlp, cnn, lstm, transformer_classifier only"),
+        (["mlp", "--set", "depth=3"], "unknown setting 'depth'"),
+        (["mlp", "--native", "--set", "hidden_units=8"], "are the recipes' defaults: leave out --set"),
+        (["gpt", "--peak-tflops", "0"], "--peak-tflops must be above 0"),
     ]
     for extra, message in cases:
         assert main(["bench", *extra, "--out", str(tmp_path)]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_transformers_model_flops_follow_palms_formula_and_give_its_mfu():
+    from benchmarks.flops import peak_tflops, transformer_training_flops
+    from benchmarks.measure import measure
+    from recipes import load_recipe
+
+    small = {
+        "input_shape": (16,),
+        "vocabulary_size": 30,
+        "width": 32,
+        "heads": 2,
+        "blocks": 3,
+        "ffn_width": 64,
+    }
+    model = load_recipe("transformer_classifier").build_functional(**small)
+    tables = 30 * 32 + 16 * 32  # the token and position tables are read, not multiplied
+    per_token = 6 * (model.count_params() - tables) + 12 * 3 * 16 * 32  # 6 N + 12 L T d
+    assert transformer_training_flops(model, batch_size=4) == per_token * 16 * 4
+    assert transformer_training_flops(load_recipe("mlp").build_functional(), 4) is None  # not a Transformer
+    assert peak_tflops("NVIDIA H100 80GB HBM3", "mixed_bfloat16") == 989.4
+    assert peak_tflops("NVIDIA H100 PCIe", "mixed_float16") == 756.0
+    assert (
+        peak_tflops("NVIDIA H100 80GB HBM3", "float32") is None
+        and peak_tflops(None, "mixed_bfloat16") is None
+    )
+
+    # A window the recipe's data does not have: bench makes up token ids of the model's shapes.
+    row = measure(
+        "gpt", batch_size=2, steps=3, repeats=1, settings={"input_shape": (16,), "blocks": 1}, peak=2.0
+    )
+    assert row["settings"] == "input_shape=(16,) blocks=1" and row["peak_tflops"] == 2.0
+    if row["ms_per_step"] > 0:  # (a difference of tiny passes can come out at or below 0)
+        assert row["mfu"] == pytest.approx(row["model_tflops"] / 2.0, rel=0.01)
