@@ -162,9 +162,8 @@ class EncoderBlock(nn.Module):
             return torch.as_tensor(array).reshape(-1)
 
         width = self.project.in_features
-        rows = [
-            slice(i * width, (i + 1) * width) for i in range(3)
-        ]  # [query; key; value] of the fused matrix
+        # The fused matrix's rows are [query; key; value].
+        rows = [slice(i * width, (i + 1) * width) for i in range(3)]
         projections = [
             pair for r in rows for pair in [(self.qkv.weight[r], heads_in), (self.qkv.bias[r], flat)]
         ]
