@@ -99,14 +99,8 @@ def run(recipes=DEFAULT_RECIPES, backends=None, batch_size=None, steps=50, repea
     _check(recipes, backends, batch_size, steps, repeats, precision, jit, native, settings, peak_tflops)
     options = ["--steps", str(steps), "--repeats", str(repeats)]
     options += ["--batch-size", str(batch_size)] if batch_size else []
-    keras_options = [
-        *options,
-        "--precision",
-        precision,
-        "--jit",
-        jit,
-        *[f"--set={pair}" for pair in settings],
-    ]
+    keras_options = [*options, "--precision", precision, "--jit", jit]
+    keras_options += [f"--set={pair}" for pair in settings]
     keras_options += ["--peak-tflops", str(peak_tflops)] if peak_tflops else []
     rows = [row for backend in backends
             for row in _measure_on(backend, backend, ["benchmarks.measure", *recipes, *keras_options])]  # fmt: skip
@@ -116,11 +110,13 @@ def run(recipes=DEFAULT_RECIPES, backends=None, batch_size=None, steps=50, repea
         rows += _measure_on(f"{framework} (native)", FRAMEWORKS[framework][0], command_line)
     for name in recipes:  # the ratios to the fastest and to hand-written eager PyTorch, per recipe
         measured = [row for row in rows if row["recipe"] == name and "error" not in row]
-        fastest = min((row["ms_per_step"] for row in measured), default=None)
+        fastest = min((row["ms_per_step"] for row in measured if row["ms_per_step"] > 0), default=None)
         eager = [row["ms_per_step"] for row in measured if row.get("native") and row["jit"] == "eager"]
-        for row in measured:
-            row["times_fastest"] = round(row["ms_per_step"] / fastest, 2)
-            row["times_native"] = round(row["ms_per_step"] / eager[0], 2) if eager else None
+        for row in measured:  # (a tiny run's difference of passes can come out at or below 0: no ratio)
+            row["times_fastest"] = round(row["ms_per_step"] / fastest, 2) if row["ms_per_step"] > 0 else None
+            row["times_native"] = (
+                round(row["ms_per_step"] / eager[0], 2) if eager and row["ms_per_step"] > 0 else None
+            )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "bench.csv", "w", newline="") as file:
@@ -183,7 +179,7 @@ def table(rows: list[dict], command: str) -> str:
         lines.append(
             f"| {row['recipe']} | {row['backend']} | {jit} | {row['precision']} | {row['batch_size']} "
             f"| {row['first_step_s']:.2f} | {row['ms_per_step']:.2f} | {row['samples_per_s']:,.0f} "
-            f"| {fixed} | {row['peak_memory_mb']:,.0f} | {row['times_fastest']:.2f} | {_ratio(row.get('times_native'))} |"
+            f"| {fixed} | {row['peak_memory_mb']:,.0f} | {_ratio(row['times_fastest'])} | {_ratio(row.get('times_native'))} |"
             + (f" {_significant(row.get('model_tflops'))} | {_percent(row.get('mfu'))} |" if flops else "")
         )
     lines += goals(rows)

@@ -24,17 +24,20 @@ def test_bench_measures_in_a_process_of_its_own_and_writes_the_table(tmp_path, c
         ("perceptron", backend), ("mlp", backend), ("mlp", f"{native} (native)")  # only mlp is hand-written
     ]  # fmt: skip
     assert rows[0]["times_native"] == ""  # (× native: the ratio to hand-written eager PyTorch, when measured)
-    assert (rows[1]["times_native"] == "") if native == "jax" else float(rows[1]["times_native"]) > 0
+    if native == "jax" or float(rows[1]["ms_per_step"]) <= 0:
+        assert rows[1]["times_native"] == ""
+    else:
+        assert float(rows[1]["times_native"]) > 0
     assert rows[1]["parameters"] == rows[2]["parameters"] == "17226"
     for row in rows:
         ms = float(row["ms_per_step"])
         assert row["error"] == "" and float(row["ms_min"]) <= ms <= float(row["ms_max"])
-        if ms > 0:  # (a difference of two tiny passes on a busy machine can come out at or below 0)
-            assert float(row["samples_per_s"]) == pytest.approx(16_000 / ms, rel=0.01)
         assert int(row["batch_size"]) == 16 and (row["fit_overhead_ms"] == "") == (row is rows[2])
         assert float(row["first_step_s"]) > 0 and float(row["peak_memory_mb"]) > 0
-        assert float(row["times_fastest"]) >= 1.0
-    assert min(float(row["times_fastest"]) for row in rows[1:]) == 1.0
+        if ms > 0:  # (a difference of two tiny passes on a busy machine can come out at or below 0)
+            assert float(row["samples_per_s"]) == pytest.approx(16_000 / ms, rel=0.01)
+            assert float(row["times_fastest"]) >= 1.0
+    assert min(float(row["times_fastest"]) for row in rows[1:] if row["times_fastest"]) == 1.0
     report = (tmp_path / "bench.md").read_text()
     assert "`cookbook bench perceptron mlp --backends" in report and f"| mlp | {backend} |" in report
     assert f"| mlp | {native} (native) |" in report
