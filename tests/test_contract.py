@@ -121,6 +121,11 @@ def _model_and_data(name, dataset, api="functional", n=512):
 # loss fell 18 % in 64 updates on TensorFlow (the bar is 20 %) and passes with 128.
 SHORT_FIT_EXAMPLES = {"cnn_rnn": 2048, "linear_attention": 1024}
 
+# Each Functional short fit leaves its trained model for the reload test below, which would
+# otherwise build and compile the same network again (on TensorFlow and JAX the first fit's
+# trace and compile is most of such a test's time). Run alone, the reload test trains its own.
+_TRAINED: dict = {}
+
 
 @pytest.mark.parametrize("api", ["sequential", "functional"])
 @pytest.mark.parametrize("name", SUPERVISED)
@@ -130,12 +135,17 @@ def test_short_fit_on_the_default_data_lowers_the_loss(name, api, dataset):
     model.fit(x, y, epochs=4, batch_size=32, verbose=0)
     after = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
     assert after < 0.8 * before, f"{name} ({api}): loss {before:.4f} -> {after:.4f}"
+    if api == "functional":
+        _TRAINED[name] = model, x[:128], y[:128]
 
 
 @pytest.mark.parametrize("name", SUPERVISED)
 def test_saved_model_reloads_safely_to_the_same_predictions(name, dataset, tmp_path):
-    model, x, y = _model_and_data(name, dataset, n=128)
-    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    if name in _TRAINED:
+        model, x, y = _TRAINED.pop(name)
+    else:
+        model, x, y = _model_and_data(name, dataset, n=128)
+        model.fit(x, y, epochs=1, batch_size=32, verbose=0)
     model.save(tmp_path / "model.keras")
     reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
