@@ -23,39 +23,59 @@ BACKENDS: dict[str, tuple[str, str]] = {
 
 
 def installed_backends() -> list[str]:
-    return [name for name, (package, _) in BACKENDS.items() if importlib.util.find_spec(package)]
+    return [name for name, (package, _) in BACKENDS.items() if _installed(package)]
 
 
-def _configured_backend() -> str | None:
-    """What Keras itself would pick: ``KERAS_BACKEND``, then ``~/.keras/keras.json``."""
-    if os.environ.get("KERAS_BACKEND"):
-        return os.environ["KERAS_BACKEND"]
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # hidden by an import hook, or a None left in sys.modules
+        return False
+
+
+def _keras_json_backend() -> str | None:
+    """The backend ``~/.keras/keras.json`` (or ``$KERAS_HOME/keras.json``) names, if any."""
     keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
     try:
         return json.loads((keras_home / "keras.json").read_text()).get("backend")
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         return None
 
 
-def select_backend(name: str | None = None) -> str:
-    """Make ``name`` (or the configured backend) the one Keras will use; return it.
+def trained_backend(folder: str | Path) -> str | None:
+    """The backend a run or tuning folder was made with: its ``metrics.json``, else the name's
+    ``-BACKEND`` ending (``runs/cnn-functional-jax``, ``runs/tuning/cnn-functional-jax``)."""
+    folder = Path(folder)
+    try:
+        backend = json.loads((folder / "metrics.json").read_text()).get("backend")
+    except (OSError, ValueError, AttributeError):
+        backend = None
+    if backend in BACKENDS:
+        return backend
+    ending = folder.name.rsplit("-", 1)[-1]
+    return ending if ending in BACKENDS else None
 
-    Order: the explicit ``name``, ``KERAS_BACKEND``, ``~/.keras/keras.json``, then the
-    first installed of tensorflow, jax, torch.
+
+def select_backend(name: str | None = None, trained: list[str | Path] = (), announce: bool = False) -> str:
+    """Make the chosen backend the one Keras will use; return it.
+
+    Order: the explicit ``name`` (``--backend``), ``KERAS_BACKEND``, then — for a command given
+    run folders or model files (``trained``) — the backend the first of them was made with, then
+    ``keras.json``'s backend, then the first installed of tensorflow, jax, torch. The last three
+    count only when their package is installed: Keras writes ``keras.json`` with "tensorflow" on
+    its first import whatever is installed, and a run trained elsewhere may name a backend this
+    machine lacks. ``announce`` names a choice the user did not make on stderr.
     """
-    name = name or _configured_backend()
-    if name is None:
-        available = installed_backends()
-        if not available:
-            raise CookbookError(
-                "no Keras backend is installed: "
-                'pip install "keras-cookbook[jax]" (or [tensorflow], [torch], [all])'
-            )
-        name = available[0]
+    if name:
+        reason = None
+    elif os.environ.get("KERAS_BACKEND"):
+        name, reason = os.environ["KERAS_BACKEND"], None
+    else:
+        name, reason = _infer_backend(trained)
     if name not in BACKENDS:
         raise CookbookError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
     package, extra = BACKENDS[name]
-    if importlib.util.find_spec(package) is None:
+    if not _installed(package):
         raise CookbookError(
             f"the {name} backend needs the {package!r} package, which is not installed: "
             f'pip install "keras-cookbook[{extra}]"'
@@ -70,7 +90,29 @@ def select_backend(name: str | None = None) -> str:
             )
     os.environ["KERAS_BACKEND"] = name
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    if announce and reason:
+        print(f"cookbook: the {name} backend ({reason}; --backend picks another)", file=sys.stderr)
     return name
+
+
+def _infer_backend(trained) -> tuple[str, str]:
+    """The backend and why, when neither ``--backend`` nor ``KERAS_BACKEND`` says."""
+    available = installed_backends()
+    for folder in trained:
+        backend = trained_backend(folder)
+        if backend in available:
+            return backend, f"{folder} was made with it"
+    configured = _keras_json_backend()
+    if configured in available:
+        return configured, "keras.json names it"
+    if not available:
+        raise CookbookError(
+            "no Keras backend is installed: "
+            'pip install "keras-cookbook[jax]" (or [tensorflow], [torch], [all])'
+        )
+    if configured:
+        return available[0], f"the first installed; keras.json names {configured}, which is not"
+    return available[0], "the first installed"
 
 
 def describe_backend() -> str:

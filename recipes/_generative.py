@@ -154,7 +154,7 @@ def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bo
     for ``labels`` (default: every class in turn) and scored on obeying them."""
     import keras
 
-    from recipes import load_recipe
+    from recipes._models import load_model
 
     classifier = classifier or find_classifier(dataset, keras.backend.backend())
     if classifier is None:
@@ -163,8 +163,7 @@ def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bo
         }
     if not Path(classifier).is_file():
         raise CookbookError(f"no classifier file {str(classifier)!r}")
-    load_recipe("cnn")  # registers the cnn's own layer (RandomShift) that the saved classifier holds
-    judged = keras.saving.load_model(classifier, safe_mode=True)
+    judged = load_model(classifier)  # imports the recipe whose layers it holds (the cnn's RandomShift)
     labels = asked_labels(model, n, labels)
     images = draw(model, n, seed, bounds, labels)
     return {"classifier": str(classifier), **sample_quality(images, judged, labels=labels)}

@@ -61,3 +61,35 @@ def test_with_no_backend_installed_the_error_says_how_to_get_one(monkeypatch, tm
     _hide_packages(monkeypatch, "tensorflow", "jax", "torch")
     with pytest.raises(CookbookError, match=r"no Keras backend is installed: pip install"):
         select_backend()
+
+
+def test_a_run_folder_names_the_backend_it_was_made_with(monkeypatch, tmp_path):
+    monkeypatch.delenv("KERAS_BACKEND")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    other = next(name for name in _backend.BACKENDS if name != CURRENT)
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": other}))
+    run = tmp_path / "runs" / "cnn-functional-somewhere"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps({"backend": CURRENT}))
+    assert select_backend(trained=[run]) == CURRENT  # the run, over keras.json
+    monkeypatch.delenv("KERAS_BACKEND")
+    assert select_backend(trained=[tmp_path / f"tuning/cnn-functional-{CURRENT}"]) == CURRENT  # its name
+
+
+def test_a_backend_that_is_not_installed_is_passed_over(monkeypatch, tmp_path, capsys):
+    """keras.json says tensorflow after Keras' first import, whatever is installed; a run may come
+    from a machine with another backend. Neither may end in 'the X backend needs the X package'."""
+    monkeypatch.delenv("KERAS_BACKEND")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    missing = next(name for name in _backend.BACKENDS if name != CURRENT)
+    _hide_packages(monkeypatch, *(name for name in _backend.BACKENDS if name != CURRENT))
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": missing}))
+    run = tmp_path / f"cnn-functional-{missing}"
+    assert select_backend(trained=[run], announce=True) == CURRENT
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and f"keras.json names {missing}, which is not" in said
+
+
+def test_an_explicit_choice_is_not_announced(monkeypatch, capsys):
+    assert select_backend(CURRENT, announce=True) == CURRENT
+    assert capsys.readouterr().err == ""
