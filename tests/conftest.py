@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -38,6 +39,23 @@ RECIPES = list(registry())
 
 def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {keras.backend.backend()}"
+
+
+_SECONDS_PER_FILE: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Setup, call and teardown of every test, summed per file (a session fixture counts where it
+    is first used): ``tests/run_matrix.py`` prints the table of them for each backend."""
+    file = report.nodeid.split("::")[0]
+    _SECONDS_PER_FILE[file] = _SECONDS_PER_FILE.get(file, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    path = os.environ.get("COOKBOOK_SECONDS_PER_FILE")
+    if path:
+        with open(path, "w") as handle:
+            json.dump(_SECONDS_PER_FILE, handle)
 
 
 @pytest.fixture(autouse=True)

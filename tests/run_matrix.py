@@ -15,6 +15,7 @@ matrix fails if any run fails or runs no test (pytest's exit status 5).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +31,7 @@ NO_TESTS_RAN = 5
 def _start(backend: str, pytest_args: list[str], scratch: Path, live: bool):
     """One pytest process; ``live`` lets its output through, else it goes to a log printed at the end."""
     env = {**os.environ, "KERAS_BACKEND": backend}
+    env["COOKBOOK_SECONDS_PER_FILE"] = str(scratch / f"{backend}-seconds.json")
     log = scratch / f"{backend}.log"
     own = ["--basetemp", str(scratch / backend), "-o", f"cache_dir=.pytest_cache/{backend}"]
     if live:
@@ -37,11 +39,38 @@ def _start(backend: str, pytest_args: list[str], scratch: Path, live: bool):
     with open(log, "w") as handle:  # the child keeps its own handle
         process = subprocess.Popen(
             [sys.executable, "-m", "pytest", *own, *pytest_args],
-            cwd=ROOT, env=env, stdout=None if live else handle, stderr=None if live else subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=None if live else handle,
+            stderr=None if live else subprocess.STDOUT,
+        )
     if not live:
         print(f"started {backend}", flush=True)
     return process, log, time.perf_counter()
+
+
+def seconds_table(scratch: Path, backends: list[str]) -> str:
+    """Seconds per test file and backend, the costliest first: what each change costs the matrix."""
+    backends = [name for name in BACKENDS if name in backends]
+    seconds = {}
+    for backend in backends:
+        path = scratch / f"{backend}-seconds.json"
+        seconds[backend] = json.loads(path.read_text()) if path.exists() else {}
+    files = sorted(
+        {file for table in seconds.values() for file in table},
+        key=lambda file: -sum(table.get(file, 0) for table in seconds.values()),
+    )
+    rows = [
+        f"\n===== seconds per test file =====\n{'file':<40}"
+        + "".join(f"{b:>12}" for b in backends)
+        + f"{'all':>10}"
+    ]
+    for file in [*files, "all files"]:
+        cells = [
+            sum(seconds[b].values()) if file == "all files" else seconds[b].get(file, 0) for b in backends
+        ]
+        rows.append(f"{file:<40}" + "".join(f"{cell:>12.0f}" for cell in cells) + f"{sum(cells):>10.0f}")
+    return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                     sys.stdout.write(log.read_text())
                     sys.stdout.flush()
             time.sleep(0.5)
+
+        print(seconds_table(Path(scratch), [backend for backend, _, _ in results]))
 
     print("\n===== matrix =====")
     for backend, status, seconds in sorted(results, key=lambda r: args.backends.index(r[0])):
