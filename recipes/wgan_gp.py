@@ -48,7 +48,7 @@ TASK = {
     "pixel_range": (-1, 1),  # the generator's tanh: training images are scaled to it
     "optimizer": "adam",
     "optimizer_options": {"beta_1": 0.5, "beta_2": 0.9},  # the paper's beta_2, the DCGAN's beta_1
-    "learning_rate": 2e-4,  # the paper's 1e-4, beta_1 0 and batch 64 drew less clear digits (see README)
+    "learning_rate": 2e-4,  # the paper's 1e-4, beta_1 0 and batch 64 drew less clear digits (docs/RESULTS.md)
     "epochs": 100,
     "batch_size": 32,
 }
