@@ -90,24 +90,28 @@ def main(argv: list[str] | None = None) -> int:
                 backend = waiting.pop(0)
                 running[backend] = _start(backend, args.pytest_args, Path(scratch), live=args.jobs == 1)
             for backend, (process, log, began) in list(running.items()):
-                if process.poll() is None:
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)  # with its CPU time
+                if pid == 0:
                     continue
                 del running[backend]
-                results.append((backend, process.returncode, time.perf_counter() - began))
+                cpu = usage.ru_utime + usage.ru_stime  # and that of the processes it waited for
+                results.append((backend, os.waitstatus_to_exitcode(status), time.perf_counter() - began, cpu))
                 if args.jobs > 1:
                     print(f"\n===== {backend} =====", flush=True)
                     sys.stdout.write(log.read_text())
                     sys.stdout.flush()
             time.sleep(0.5)
 
-        print(seconds_table(Path(scratch), [backend for backend, _, _ in results]))
+        print(seconds_table(Path(scratch), [result[0] for result in results]))
 
     print("\n===== matrix =====")
-    for backend, status, seconds in sorted(results, key=lambda r: args.backends.index(r[0])):
+    for backend, status, seconds, cpu in sorted(results, key=lambda r: args.backends.index(r[0])):
         verdict = {0: "passed", NO_TESTS_RAN: "FAILED (no test ran)"}.get(status, f"FAILED (exit {status})")
-        print(f"{backend:<11} {verdict:<22} {seconds:6.0f} s")
+        print(
+            f"{backend:<11} {verdict:<22} {seconds:6.0f} s   CPU {cpu:6.0f} s ({cpu / seconds:.0%} of a core)"
+        )
     print(f"{'wall time':<11} {'':<22} {time.perf_counter() - started:6.0f} s")
-    return 0 if all(status == 0 for _, status, _ in results) else 1
+    return 0 if all(status == 0 for _, status, _, _ in results) else 1
 
 
 if __name__ == "__main__":
