@@ -3,7 +3,8 @@
 The estimate is PaLM's (Chowdhery et al. 2022, appendix B), as nanoGPT's ``estimate_mfu`` uses it:
 a training step costs, per token, ``6 N + 12 L T d`` floating-point operations, where N counts
 the weights that multiply (every weight outside the token and position tables: a table is read,
-not multiplied), L is the number of attention layers, T the tokens per sequence and d the
+not multiplied - except a tied one, GPT-2's, which is also the readout's matrix and so counts, as
+in nanoGPT), L is the number of attention layers, T the tokens per sequence and d the
 attention width (heads x head width). 6 N is a multiply and an add per weight, forward (2) and
 backward (4); 12 L T d is the attention scores and their weighted sum, forward and backward.
 It counts the work the model needs, not what the backend does (a recomputed activation adds
@@ -41,7 +42,12 @@ def transformer_training_flops(model, batch_size: int) -> int | None:
     tables = sum(
         math.prod(w.shape) for layer in layers if "Embedding" in type(layer).__name__ for w in layer.weights
     )
-    multiplying = model.count_params() - tables  # N
+    tied = sum(  # a ReversibleEmbedding's table (tied) is also its model's readout: there it multiplies
+        math.prod(layer.embeddings.shape)
+        for layer in layers
+        if isinstance(layer, keras.layers.ReversibleEmbedding) and layer.tie_weights
+    )
+    multiplying = model.count_params() - tables + tied  # N
     tokens = model.input_shape[1]  # T: (batch, time) ids in
     width = attention[0].num_heads * attention[0].key_dim  # d
     per_token = 6 * multiplying + 12 * len(attention) * tokens * width

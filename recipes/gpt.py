@@ -20,9 +20,11 @@ Facts to leave with:
   the character frequencies alone 4.8, gzip -9 2.4 and bzip2 2.0.
 - ``generate`` reruns the whole window for each new character: O(T^2) work per
   character. A key/value cache (kept per layer) removes the recomputation.
-- GPT-2 ties its readout to the token table: one layer in two places, which a
-  Sequential model cannot hold. Both builds here keep their own readout, so preset
-  ``gpt2_small`` has the published 124,439,808 weights plus 50,257 x 768.
+- GPT-2 ties its readout to the token table (``tie_embeddings``): the logits are the
+  hidden vectors times the table transposed, one layer called at two places in the graph.
+  Only the Functional build can do that - a Sequential model is one chain of layers, each
+  with weights of its own - so ``build_sequential`` refuses it. Tied, preset ``gpt2_small``
+  has the published 124,439,808 weights; untied it would have 50,257 x 768 more.
 - Default data: the standard library's docstrings (0.9 M characters), in 128s.
 """
 
@@ -35,18 +37,19 @@ CHARACTERS = "\ufffd\n" + "".join(chr(code) for code in range(32, 127))  # id 0:
 DEFAULTS = {
     "input_shape": (128,),  # (time,) character ids: the context window
     "vocabulary_size": len(CHARACTERS),  # 97
-    "preset": "none",  # "gpt2_small": Radford et al.'s 124 M model (with its own readout)
+    "preset": "none",  # "gpt2_small": Radford et al.'s 124 M model (tied readout: Functional only)
     "max_length": 0,  # rows of the position table; 0: as many as the window has characters
     "width": 64,  # d_model
     "heads": 4,  # width must divide into them
     "blocks": 4,
     "ffn_width": 256,  # 4x width, as in GPT-2
     "dropout": 0.1,  # after the embeddings and on each residual branch
+    "tie_embeddings": False,  # True: the readout is the token table, transposed (Functional only)
 }
 
 PRESETS = {
     "gpt2_small": {"input_shape": (1024,), "vocabulary_size": 50257, "max_length": 1024, "width": 768,
-                   "heads": 12, "blocks": 12, "ffn_width": 3072},
+                   "heads": 12, "blocks": 12, "ffn_width": 3072, "tie_embeddings": True},
 }  # fmt: skip
 
 TASK = {
@@ -177,10 +180,18 @@ class DecoderBlock(keras.layers.Layer):
 
 
 def _embedding_layers(config: dict) -> list:
-    """Ids (batch, time) -> vectors (batch, time, width)."""
+    """Ids (batch, time) -> vectors (batch, time, width). Tied, the token table is a
+    ``ReversibleEmbedding``: called with ``reverse=True`` it is also the readout."""
     normal = keras.initializers.RandomNormal(stddev=0.02)
+    size = (config["vocabulary_size"], config["width"])
+    if config["tie_embeddings"]:  # its logits in float32, as the untied readout's
+        tokens = keras.layers.ReversibleEmbedding(
+            *size, embeddings_initializer=normal, reverse_dtype="float32"
+        )
+    else:
+        tokens = keras.layers.Embedding(*size, embeddings_initializer=normal)
     return [
-        keras.layers.Embedding(config["vocabulary_size"], config["width"], embeddings_initializer=normal),
+        tokens,
         PositionEmbedding(config["max_length"]),
         keras.layers.Dropout(config["dropout"]),
     ]
@@ -196,6 +207,11 @@ def _readout_layers(config: dict) -> list:
 
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
+    if config["tie_embeddings"]:
+        raise ValueError(
+            "tie_embeddings=True needs build_functional: keras.Sequential is one chain of layers, "
+            "each with weights of its own, so the token table cannot also be the readout"
+        )
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"], dtype="int32"),  # (batch, time) ids
@@ -210,13 +226,18 @@ def build_sequential(**overrides) -> keras.Sequential:
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
     ids = keras.Input(shape=config["input_shape"], dtype="int32")  # (batch, time)
-    x = ids
-    for layer in _embedding_layers(config):
-        x = layer(x)  # (batch, time, width)
+    tokens, *rest = _embedding_layers(config)
+    x = tokens(ids)  # (batch, time, width)
+    for layer in rest:
+        x = layer(x)
     for _ in range(config["blocks"]):
         x = connect(decoder_parts(config), x)  # the adds are nodes of this graph
-    for layer in _readout_layers(config):
-        x = layer(x)
+    norm, readout = _readout_layers(config)
+    x = norm(x)
+    if config["tie_embeddings"]:  # the same layer again: logits = x @ table^T, (batch, time, vocabulary)
+        x = keras.layers.Activation("softmax", dtype="float32")(tokens(x, reverse=True))
+    else:
+        x = readout(x)
     return keras.Model(ids, x, name="gpt_functional")
 
 

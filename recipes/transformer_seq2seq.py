@@ -17,8 +17,12 @@ Facts to leave with:
 - One input (the Sequential limit) carries both: ``[source | START, target[:-1]]``, id 0
   padding the source (masked out of every attention key). Each Sequential block splits it;
   the Functional build splits it once and wires an ``encoder`` and a ``decoder`` model.
-- Preset ``base`` is the paper's base model with one embedding table for both languages;
-  the readout is its own (the paper ties it to that table too).
+- One vocabulary serves both sides (the paper's shared BPE, here the date characters), so
+  both builds always embed source and target with one table. ``tie_embeddings`` makes that
+  table the readout too, as the paper does: logits = decoder output x table transposed (the
+  table is multiplied by sqrt(width) only on the way in). The readout is then the embedding
+  layer called once more, which only the Functional build can wire; ``build_sequential``
+  refuses it. Presets ``base`` and ``big`` (the paper's two) are tied.
 """
 
 import string
@@ -34,15 +38,21 @@ DEFAULTS = {
     "input_shape": (42,),  # (source + target,) ids: 32 source characters, then 10 target ones
     "target_length": 10,  # "2021-03-03"
     "vocabulary_size": len(CHARACTERS),  # 69, shared by both sides
-    "preset": "none",  # "base": Vaswani et al.'s base model (65 M weights in their Table 3)
+    "preset": "none",  # "base" or "big": Vaswani et al.'s models (65 M and 213 M weights in Table 3)
     "width": 64,  # d_model
     "heads": 4,  # width must divide into them
     "blocks": 2,  # on each side
     "ffn_width": 128,
     "dropout": 0.1,  # on each residual branch and after the embeddings
+    "tie_embeddings": False,  # True: the readout is the embedding table, transposed (Functional only)
 }
 
-PRESETS = {"base": {"vocabulary_size": 37000, "width": 512, "heads": 8, "blocks": 6, "ffn_width": 2048}}
+PRESETS = {
+    "base": {"vocabulary_size": 37000, "width": 512, "heads": 8, "blocks": 6, "ffn_width": 2048,
+             "tie_embeddings": True},
+    "big": {"vocabulary_size": 37000, "width": 1024, "heads": 16, "blocks": 6, "ffn_width": 4096,
+            "dropout": 0.3, "tie_embeddings": True},
+}  # fmt: skip
 
 TASK = {
     "family": "attention",
@@ -132,12 +142,17 @@ def _config(overrides: dict) -> dict:
 @keras.saving.register_keras_serializable(package="cookbook.transformer_seq2seq")
 class TokenAndPosition(keras.layers.Layer):
     """Ids (batch, time) -> embedding * sqrt(width) + position: (batch, time, width). With ``split``,
-    the ids are a packed pair: positions restart at the target, and the padding mask goes on."""
+    the ids are a packed pair: positions restart at the target, and the padding mask goes on.
+    Tied, ``reverse=True`` is the readout: (batch, time, width) -> (batch, time, vocabulary) logits."""
 
     def __init__(self, config, split=0, **kwargs):
         super().__init__(**kwargs)
         self.config, self.split = dict(config), split
-        self.embedding = keras.layers.Embedding(config["vocabulary_size"], config["width"])
+        size = (config["vocabulary_size"], config["width"])
+        if config.get("tie_embeddings"):  # its logits in float32, as the untied readout's
+            self.embedding = keras.layers.ReversibleEmbedding(*size, reverse_dtype="float32")
+        else:
+            self.embedding = keras.layers.Embedding(*size)
         rows, width = max(config["source_length"], config["target_length"]), config["width"]
         # sin and cos at wavelengths 2 pi ... 10,000 * 2 pi: no weights, and a shift by k is a linear map
         angles = np.arange(rows)[:, None] / 10000 ** (np.arange(0, width, 2) / width)  # (rows, width / 2)
@@ -150,7 +165,9 @@ class TokenAndPosition(keras.layers.Layer):
         x = self.embedding(ids) * np.sqrt(self.config["width"])  # (batch, time, width)
         return x + ops.cast(self.table[: ids.shape[1]], x.dtype)
 
-    def call(self, ids):
+    def call(self, ids, reverse=False):
+        if reverse:  # the decoder's output against every row of the table (unscaled, as in the paper)
+            return self.embedding(ids, reverse=True)
         halves = [ids[:, : self.split], ids[:, self.split :]] if self.split else [ids]
         return ops.concatenate([self._embed(half) for half in halves], axis=1)
 
@@ -241,6 +258,11 @@ def _readout(config: dict):
 
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
+    if config["tie_embeddings"]:
+        raise ValueError(
+            "tie_embeddings=True needs build_functional: keras.Sequential is one chain of layers, "
+            "each with weights of its own, so the embedding table cannot also be the readout"
+        )
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"], dtype="int32"),  # (batch, S + T) ids
@@ -277,4 +299,8 @@ def build_functional(**overrides) -> keras.Model:
     embed, dropout = TokenAndPosition(config), keras.layers.Dropout(config["dropout"])  # both sides
     memory = _stack(config, cross=False)([dropout(embed(source)), keep])  # (batch, S, width)
     decoded = _stack(config, cross=True)([dropout(embed(target)), memory, keep])  # (batch, T, width)
-    return keras.Model(ids, _readout(config)(decoded), name="transformer_seq2seq_functional")
+    if config["tie_embeddings"]:  # the embedding layer a third time: the table is the readout
+        probabilities = keras.layers.Activation("softmax", dtype="float32")(embed(decoded, reverse=True))
+    else:
+        probabilities = _readout(config)(decoded)  # (batch, T, vocabulary)
+    return keras.Model(ids, probabilities, name="transformer_seq2seq_functional")

@@ -101,6 +101,13 @@ def test_a_transformers_model_flops_follow_palms_formula_and_give_its_mfu():
     per_token = 6 * (model.count_params() - tables) + 12 * 3 * 16 * 32  # 6 N + 12 L T d
     assert transformer_training_flops(model, batch_size=4) == per_token * 16 * 4
     assert transformer_training_flops(load_recipe("mlp").build_functional(), 4) is None  # not a Transformer
+    gpt = load_recipe("gpt")
+    tied, untied = (
+        gpt.build_functional(input_shape=(16,), blocks=1, tie_embeddings=t) for t in (True, False)
+    )
+    assert untied.count_params() - tied.count_params() == 97 * 64  # the readout's own matrix
+    # Tied, the token table is the readout's matrix as well: it multiplies there, so the work is the same.
+    assert transformer_training_flops(tied, 4) == transformer_training_flops(untied, 4)
     assert peak_tflops("NVIDIA H100 80GB HBM3", "mixed_bfloat16") == 989.4
     assert peak_tflops("NVIDIA H100 PCIe", "mixed_float16") == 756.0
     assert (

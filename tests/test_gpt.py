@@ -1,4 +1,4 @@
-"""gpt: the causal mask, GPT-2 small's size, the docstring text, sampling and `cookbook generate`."""
+"""gpt: the causal mask, GPT-2 small's size, the tied readout, the docstring text, sampling and `cookbook generate`."""
 
 from __future__ import annotations
 
@@ -28,9 +28,14 @@ def test_no_position_sees_a_later_one(api):
     assert np.abs(after[:, 9:] - before[:, 9:]).max(axis=(0, 2)).min() > 1e-4  # every later position
 
 
-def test_gpt2_small_has_the_published_size_plus_its_own_readout():
+@pytest.fixture(scope="module")
+def gpt2_small():
+    """Built once (about 4 s on a CPU): 124 M weights, nothing trained."""
+    return gpt.build_functional(preset="gpt2_small")
+
+
+def test_gpt2_small_has_the_published_size(gpt2_small):
     """GPT-2 small: 124,439,808 weights with the readout tied to the token table (Radford et al., 2019)."""
-    model = gpt.build_functional(preset="gpt2_small")
     block = (
         2 * 768
         + (768 * 3 * 768 + 3 * 768)
@@ -41,8 +46,68 @@ def test_gpt2_small_has_the_published_size_plus_its_own_readout():
     )
     published = 50257 * 768 + 1024 * 768 + 12 * block + 2 * 768  # tokens, positions, blocks, final norm
     assert published == 124_439_808
-    assert model.count_params() == published + 50257 * 768  # the untied readout (no bias)
-    assert model.output_shape == (None, 1024, 50257)
+    assert gpt2_small.count_params() == published  # the readout is the token table: no weights of its own
+    assert [w.path.split("/")[-1] for w in gpt2_small.weights if 50257 in w.shape] == ["embeddings"]
+    assert gpt2_small.output_shape == (None, 1024, 50257)
+
+
+@pytest.mark.parametrize("overrides", [{"tie_embeddings": True}, {"preset": "gpt2_small"}])
+def test_the_sequential_build_refuses_a_tied_readout(overrides):
+    with pytest.raises(ValueError, match="keras.Sequential is one chain of layers") as refusal:
+        gpt.build_sequential(**overrides)
+    assert "\n" not in str(refusal.value)
+
+
+def test_cookbook_show_of_a_tied_model_shows_the_functional_build(capsys):
+    assert main(["show", "gpt", "--set", "tie_embeddings=true", "--set", "blocks=1"]) == 0
+    printed = capsys.readouterr()
+    tied = gpt.build_functional(tie_embeddings=True, blocks=1).count_params()
+    assert (
+        f"parameters: functional {tied:,}; no Sequential build: gpt: tie_embeddings=True needs" in printed.out
+    )
+    assert "Traceback" not in printed.err
+
+
+@pytest.fixture(scope="module")
+def tied(tmp_path_factory):
+    """The defaults with a tied readout, fit briefly on the first 256 windows and saved."""
+    from recipes._data import load_dataset
+
+    data = load_dataset("docstrings")
+    keras.utils.set_random_seed(0)
+    model = compile_model(
+        gpt.build_functional(tie_embeddings=True), {**gpt.TASK, "learning_rate": 3e-3}, recipe=gpt
+    )
+    x, y = data.x_train[:256], data.y_train[:256]
+    before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)  # 16 updates
+    after = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    path = tmp_path_factory.mktemp("gpt_tied") / "model.keras"
+    model.save(path)
+    return model, path, x[:4], before, after
+
+
+def test_a_tied_model_trains_and_reloads_to_the_same_predictions(tied):
+    model, path, x, before, after = tied
+    assert model.count_params() == gpt.build_functional().count_params() - 97 * 64  # no readout matrix
+    assert after < before - 0.5  # nats per character: the untrained model starts near ln 97 = 4.6
+    reloaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_the_readout_is_still_the_token_table_after_reloading(tied):
+    """Redraw the table's row of a character the input lacks: only a readout that is the table moves."""
+    model, path, x, _, _ = tied
+    absent = next(i for i in range(1, len(gpt.CHARACTERS)) if i not in x)
+    for tie in (True, False):
+        net = keras.saving.load_model(path) if tie else gpt.build_functional()
+        (table,) = [w for w in net.weights if tuple(w.shape) == (97, 64)]  # one table, also when tied
+        before = net.predict(x, verbose=0)
+        redrawn = keras.ops.convert_to_numpy(table)
+        redrawn[absent] = 3.0
+        table.assign(redrawn)
+        moved = np.abs(np.log(net.predict(x, verbose=0)[..., absent]) - np.log(before[..., absent])).max()
+        assert moved > 0.1 if tie else moved == 0  # nats; untied, the row is never looked up
 
 
 @pytest.mark.parametrize(
