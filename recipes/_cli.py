@@ -21,8 +21,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _backend_option(parser):
-    parser.add_argument("--backend", choices=list(BACKENDS),
-                        help="Keras backend (default: $KERAS_BACKEND, else the first installed)")  # fmt: skip
+    parser.add_argument(
+        "--backend",
+        choices=list(BACKENDS),
+        help="Keras backend (default: $KERAS_BACKEND, else the one the model or run was made with, "
+        "else keras.json's, else the first installed)",
+    )
+
+
+def _unsafe_option(parser):
+    parser.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="load a model whose file holds Python code (a Lambda layer): it runs as the file loads",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", choices=PRECISIONS, default="float32")
     train.add_argument("--out", help="output folder (default: runs/RECIPE-API-BACKEND)")
     train.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", default=[])
+    train.add_argument("--learning-rate", type=float, help="(default: the recipe's)")
+    train.add_argument("--hyperparameters", metavar="JSON",
+                       help="a best_hyperparameters.json from `tune --export`; the options given here win")  # fmt: skip
     _backend_option(train)
 
     tune = commands.add_parser("tune", help="hyperparameter search with keras-tuner; resumable")
@@ -63,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--export", metavar="FOLDER", help="best hyperparameters, trials, retrained model")
     tune.add_argument("--max-failures", type=int, default=3, help="consecutive failed trials that stop it")
     tune.add_argument("--seed", type=int)
+    tune.add_argument("--objective", metavar="NAME",
+                      help="what a trial is scored by: val_loss or val_METRIC (default: the recipe's headline, "
+                           "val_exact_match for seq2seq, else val_accuracy, else val_loss)")  # fmt: skip
     tune.add_argument(
         "--workers",
         type=int,
@@ -116,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--model", help="a model.keras (default: runs/RECIPE-functional-BACKEND/model.keras)"
     )
+    _unsafe_option(generate)
     _backend_option(generate)
 
     attention = commands.add_parser("attention", help="plot where a trained model's attention looks (PNG)")
@@ -129,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", help="a model.keras (default: runs/RECIPE-functional-BACKEND/model.keras)"
     )
     attention.add_argument("--out", help="PNG path (default: attention-LAYER.png next to the model)")
+    _unsafe_option(attention)
     _backend_option(attention)
 
     sample = commands.add_parser(
@@ -145,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "if it was trained on the model's dataset)")  # fmt: skip
     sample.add_argument("--model", help="a model.keras (default: runs/RECIPE-functional-BACKEND/model.keras)")
     sample.add_argument("--out", help="PNG path (default: samples-SEED.png next to the model)")
+    _unsafe_option(sample)
     _backend_option(sample)
 
     doctor = commands.add_parser("doctor", help="Keras, backends, GPUs and the dtype policy")
@@ -159,7 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     filters = commands.add_parser("filters", help="plot the first-layer filters of a trained model")
     filters.add_argument("model", help="a model.keras written by `cookbook train cnn`")
     filters.add_argument("--out", help="PNG path (default: next to the model)")
+    _unsafe_option(filters)
     _backend_option(filters)
+
+    evaluate = commands.add_parser("evaluate", help="score a saved model on a test split, as train ends")
+    evaluate.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a model.keras")
+    evaluate.add_argument("--dataset", help="(default: the one it was trained on)")
+    evaluate.add_argument("--out", help="evaluation.json and pictures go here (default: the model's folder)")
+    _unsafe_option(evaluate)
+    _backend_option(evaluate)
 
     compare = commands.add_parser("compare-regularization",
                                   help="train every regulariser, report the train/validation gap")  # fmt: skip
@@ -218,14 +247,21 @@ def _list(_args) -> None:
 def _show(args) -> None:
     from recipes._data import load_dataset
     from recipes._inspect import compare_builds, networks, shape_arithmetic
-    from recipes._train import data_overrides, parse_settings
+    from recipes._train import build, data_overrides, parse_settings
 
     recipe = load_recipe(args.recipe)
     overrides = parse_settings(args.settings, recipe.DEFAULTS)
     if args.dataset:
         data = load_dataset(args.dataset, recipe.TASK["datasets"])
         overrides = {**data_overrides(recipe, data), **overrides}
-    report = compare_builds(recipe, **overrides)
+    try:
+        report = compare_builds(recipe, **overrides)
+    except CookbookError as refusal:  # a setting only the Functional API can build (tie_embeddings)
+        functional = build(recipe, "functional", **overrides)  # a setting bad for both: its one line
+        for network in networks(recipe, functional).values():
+            network.summary()
+        print(f"\nparameters: functional {functional.count_params():,}; no Sequential build: {refusal}")
+        return
     for api in ("sequential", "functional"):
         for network in networks(recipe, report[api]).values():
             network.summary()
@@ -265,36 +301,11 @@ def _train(args) -> None:
     metrics = train(
         args.recipe, api=args.api, epochs=args.epochs, batch_size=args.batch_size,
         dataset=args.dataset, seed=args.seed, precision=args.precision, out=args.out,
-        settings=args.settings,
+        settings=args.settings, learning_rate=args.learning_rate, hyperparameters=args.hyperparameters,
     )  # fmt: skip
     out = args.out or f"runs/{args.recipe}-{args.api}-{metrics['backend']}"
-    scores = ", ".join(f"{key} {value:.4f}" for key, value in (metrics["test"] or metrics["final"]).items())
-    print(
-        f"{'test' if metrics['test'] else 'last epoch'}: {scores}  ({metrics['train_seconds']:.1f} s training)"
-    )
-    pictures = "curves.png"
-    if "quality" in metrics:
-        print(_quality_line(metrics["quality"]))
-        pictures += ", samples.png, samples/epoch-*.png"
-    if "elbo" in metrics:
-        elbo = metrics["elbo"]
-        print(f"held-out -ELBO {elbo['negative_elbo']:.2f} nats per image = reconstruction "
-              f"{elbo['reconstruction']:.2f} + KL {elbo['kl']:.2f} (codes drawn, not the mean)")  # fmt: skip
-    if "quality" in metrics and (Path(out) / "latent.png").exists():  # an autoencoder's pictures
-        pictures += ", reconstructions.png, latent.png"
-    if "segmentation" in metrics:
-        segmentation = metrics["segmentation"]
-        for measure in ("iou", "dice"):
-            per_class = ", ".join(f"{name} {value:.3f}" for name, value in segmentation[measure].items())
-            print(f"test {measure}: {per_class}  (mean {segmentation['mean_' + measure]:.3f})")
-        pictures += ", masks.png"
-    if "greedy_exact_match" in metrics:
-        print(f"greedy decoding wrote {metrics['greedy_exact_match']:.2%} of the test answers exactly right")
-        pictures += ", translations.txt"
-    if "sample" in metrics:
-        print(f"sample (temperature 0.8):\n{metrics['sample']}\n")
-        pictures += ", sample.txt"
-    print(f"wrote {out}/model.keras, history.csv, {pictures}, metrics.json")
+    written = "model.keras, history.csv, curves.png, metrics.json"
+    _print_report(metrics, out, written + (", samples/epoch-*.png" if "quality" in metrics else ""))
 
 
 def _tune(args) -> None:
@@ -309,14 +320,15 @@ def _tune(args) -> None:
     if args.export:
         result = search.export(folder, args.export)
         test = ", ".join(f"{key} {value:.4f}" for key, value in result["test"].items())
-        print(f"best trial {result['trial']} (score {result['score']:.4f}) retrained: test {test}")
-        print(
-            f"wrote {args.export}/best_hyperparameters.json, best.json, trials.csv, scores.png, model.keras"
-        )
+        print(f"best trial {result['trial']} ({result['objective']} {result['score']:.4f} at epoch "
+              f"{result['epochs']}) retrained for {result['epochs']} epochs: test {test}")  # fmt: skip
+        print(f"wrote {args.export}/best_hyperparameters.json, best.json, trials.csv, scores.png, "
+              f"model.keras, history.csv, curves.png, metrics.json")  # fmt: skip
+        print(f"the same model again: {result['command']}")
     elif not args.summary:
         search.tune(args.recipe, args.algo, args.max_trials, args.epochs, args.dir, args.api,
                     args.dataset, args.resume, args.max_failures, args.seed, workers=args.workers,
-                    time_limit=args.time_limit, oracle=args.oracle)  # fmt: skip
+                    time_limit=args.time_limit, oracle=args.oracle, objective=args.objective)  # fmt: skip
     if args.summary or not args.export:
         print(search.summary(folder))
 
@@ -347,14 +359,52 @@ def _trained_model(args):
     """The model file ``--model`` names, or the one `cookbook train RECIPE` writes, loaded."""
     import keras
 
-    path = Path(args.model or f"runs/{args.recipe}-functional-{keras.backend.backend()}/model.keras")
-    if not path.is_file():
-        raise CookbookError(f"no model file {str(path)!r}; train one with `cookbook train {args.recipe}`")
-    try:
-        return path, keras.saving.load_model(path, safe_mode=True)
-    except (TypeError, ValueError) as error:  # not a Keras file, or layers this recipe does not define
-        why = str(error).strip().splitlines()[0][:160]
-        raise CookbookError(f"cannot load {path} as a {args.recipe} model: {why}") from None
+    from recipes._models import load_model, model_file
+
+    path = model_file(args.model or f"runs/{args.recipe}-functional-{keras.backend.backend()}")
+    return path, load_model(path, recipe=args.recipe, unsafe=args.unsafe)
+
+
+def _evaluate(args) -> None:
+    from recipes._train import evaluate
+
+    report = evaluate(args.model, dataset=args.dataset, out=args.out, unsafe=args.unsafe)
+    print(f"{report['recipe']} on {report['dataset']} ({report['backend']} backend)")
+    _print_report(report, args.out or Path(report["model"]).parent, "evaluation.json")
+
+
+def _print_report(report: dict, out, written: str) -> None:
+    """The test scores of a trained model and what was written, as `train` and `evaluate` end."""
+    scores = report["test"] or report.get("final", {})
+    line = ", ".join(f"{key} {value:.4f}" for key, value in scores.items())
+    seconds = f"  ({report['train_seconds']:.1f} s training)" if "train_seconds" in report else ""
+    if line:
+        print(f"{'test' if report['test'] else 'last epoch'}: {line}{seconds}")
+    pictures = []
+    if "quality" in report:
+        print(_quality_line(report["quality"]))
+        pictures.append("samples.png")
+    if "elbo" in report:
+        elbo = report["elbo"]
+        print(
+            f"held-out -ELBO {elbo['negative_elbo']:.2f} nats per image = reconstruction "
+            f"{elbo['reconstruction']:.2f} + KL {elbo['kl']:.2f} (codes drawn, not the mean)"
+        )
+    if "quality" in report and (Path(out) / "latent.png").exists():  # an autoencoder's pictures
+        pictures += ["reconstructions.png", "latent.png"]
+    if "segmentation" in report:
+        segmentation = report["segmentation"]
+        for measure in ("iou", "dice"):
+            per_class = ", ".join(f"{name} {value:.3f}" for name, value in segmentation[measure].items())
+            print(f"test {measure}: {per_class}  (mean {segmentation['mean_' + measure]:.3f})")
+        pictures.append("masks.png")
+    if "greedy_exact_match" in report:
+        print(f"greedy decoding wrote {report['greedy_exact_match']:.2%} of the test answers exactly right")
+        pictures.append("translations.txt")
+    if "sample" in report:
+        print(f"sample (temperature 0.8):\n{report['sample']}\n")
+        pictures.append("sample.txt")
+    print(f"wrote {out}/{', '.join([written, *pictures])}")
 
 
 def _sample(args) -> None:
@@ -367,6 +417,12 @@ def _sample(args) -> None:
         raise CookbookError(f"{args.recipe} draws no images; the generative recipes do: {drawers}")
     if (args.n is not None and args.n < 1) or args.score < 0:
         raise CookbookError("--n must be at least 1 and --score at least 0")
+    if args.label is not None:  # an impossible label: say so before loading anything
+        if not recipe.TASK.get("conditional"):
+            raise CookbookError(f"this model takes no label: {args.recipe} draws from noise alone")
+        classes = recipe.DEFAULTS.get("num_classes", 10)
+        if not 0 <= args.label < classes:
+            raise CookbookError(f"unknown label {args.label}; this model draws labels 0 to {classes - 1}")
     path, model = _trained_model(args)
     run = path.parent / "metrics.json"  # the data it was trained on picks the classifier
     dataset = json.loads(run.read_text())["dataset"] if run.is_file() else recipe.TASK["dataset"]
@@ -444,11 +500,13 @@ def _edges(args) -> None:
 
     from recipes._plots import plot_edge_maps
 
-    edge_filters = load_recipe("edge_filters")
     if Path(args.image).exists():
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        photo = np.asarray(Image.open(args.image).convert("RGB"))
+        try:
+            photo = np.asarray(Image.open(args.image).convert("RGB"))
+        except (UnidentifiedImageError, IsADirectoryError):
+            raise CookbookError(f"{args.image} is not an image (JPEG, PNG, ... a file Pillow reads)") from None
     else:
         from sklearn.datasets import load_sample_image
 
@@ -457,6 +515,7 @@ def _edges(args) -> None:
         except (AttributeError, FileNotFoundError, ValueError):
             raise CookbookError(f"no image {args.image!r}: give a path, china.jpg or flower.jpg") from None
     image = photo.astype("float32") / 255.0
+    edge_filters = load_recipe("edge_filters")
     operators = ("sobel", "scharr")
     maps = edge_filters.apply_edge_filters(image[None], operators)[0]
     out = Path(args.out)
@@ -465,14 +524,20 @@ def _edges(args) -> None:
     print(f"wrote {png}")
 
 
+def _loaded(path, unsafe: bool = False):
+    from recipes._models import load_model
+
+    return load_model(path, unsafe=unsafe)
+
+
 def _filters(args) -> None:
     import keras
 
+    from recipes._models import model_file
     from recipes._plots import plot_filters
 
-    if not Path(args.model).is_file():
-        raise CookbookError(f"no model file {args.model!r}; train one with `cookbook train cnn`")
-    model = keras.saving.load_model(args.model, safe_mode=True)
+    model = _loaded(args.model, args.unsafe)
+    args.model = model_file(args.model)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     if not convs:
         raise CookbookError(f"{args.model} has no Conv2D layer to plot")
@@ -578,7 +643,7 @@ COMMANDS = {
     "tune": _tune,
     "bench": _bench,
     "attention": _attention, "scale-attention": _scale_attention,
-    "edges": _edges, "filters": _filters, "compare-regularization": _compare_regularization,
+    "edges": _edges, "filters": _filters, "evaluate": _evaluate, "compare-regularization": _compare_regularization,
     "compare-rnn": _compare_rnn, "compare-depth": _compare_depth,
 }  # fmt: skip
 NEEDS_KERAS = {
@@ -589,6 +654,7 @@ NEEDS_KERAS = {
     "doctor",
     "edges",
     "filters",
+    "evaluate",
     "compare-regularization",
     "compare-rnn",
     "compare-depth",
@@ -596,6 +662,19 @@ NEEDS_KERAS = {
     "sample",
     "tune",
 }
+
+
+def _made_with(args) -> list[Path]:
+    """The run or tuning folders a command works on, whose backend it picks by default."""
+    if args.command in ("evaluate", "filters"):
+        return [Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent]
+    if args.command in ("generate", "attention", "sample"):
+        if args.model:
+            return [Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent]
+        return sorted(Path("runs").glob(f"{args.recipe}-functional-*"))
+    if args.command == "tune" and not args.join:
+        return sorted(Path(args.dir).glob(f"{args.recipe}-{args.api}-*"))
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -607,10 +686,14 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
             os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         if args.command in NEEDS_KERAS or getattr(args, "backend", None):  # list, copy, bench: no Keras here
-            select_backend(args.backend)
+            select_backend(args.backend, trained=_made_with(args), announce=True)
         COMMANDS[args.command](args)
     except CookbookError as error:
         print(f"cookbook: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an unwritable --out, a file that cannot be read, a full disk
+        where = f"cannot use {error.filename}: {error.strerror}" if error.filename else str(error)
+        print(f"cookbook: error: {where}", file=sys.stderr)
         return 2
     return 0
 

@@ -59,6 +59,62 @@ def parse_settings(pairs: list[str] | None, defaults: dict) -> dict:
     return settings
 
 
+def parse_values(values: dict, defaults: dict) -> dict:
+    """Hyperparameter values as numbers, booleans or ``--set`` text (``{"hidden_units": "64,32"}``,
+    as keras-tuner and ``best_hyperparameters.json`` hold them) -> settings, read as ``--set`` reads them."""
+
+    def text(value) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, (list, tuple)):
+            return ",".join(str(item) for item in value)
+        return str(value)
+
+    return parse_settings([f"{key}={text(value)}" for key, value in values.items()], defaults)
+
+
+TRAINING_HYPERPARAMETERS = ("learning_rate", "batch_size", "epochs")  # train's options, not settings
+
+
+def read_hyperparameters(source: str | Path | dict, defaults: dict) -> dict:
+    """A ``best_hyperparameters.json`` (its path, or its dict) as ``train``'s arguments:
+    ``{"settings": {...}, "learning_rate": ..., "batch_size": ..., "epochs": ...}`` (those in it).
+    ``DEFAULTS`` names become settings; any other name, a bad value or a file that is not a JSON
+    object of them is a one-line error."""
+    where = "--hyperparameters"
+    values = source
+    if not isinstance(source, dict):
+        where = f"--hyperparameters {source}"
+        try:
+            values = json.loads(Path(source).read_text())
+        except OSError as error:
+            raise CookbookError(f"cannot read {where}: {error.strerror or error}") from None
+        except ValueError as error:  # not JSON, or not UTF-8
+            raise CookbookError(f"{where} is not JSON ({error})") from None
+    if not isinstance(values, dict):
+        raise CookbookError(f"{where} must be a JSON object of name: value, got {type(values).__name__}")
+    arguments: dict = {"settings": {}}
+    for key, value in values.items():
+        if key in TRAINING_HYPERPARAMETERS:
+            number = key == "learning_rate" and isinstance(value, (int, float))
+            count = isinstance(value, int) and key != "learning_rate"
+            if isinstance(value, bool) or not (number or count) or not math.isfinite(value) or value <= 0:
+                kind = "a positive number" if key == "learning_rate" else "a positive integer"
+                raise CookbookError(f"{where}: {key} must be {kind}, got {value!r}")
+            arguments[key] = value
+        elif key in defaults:
+            try:
+                arguments["settings"].update(parse_values({key: value}, defaults))
+            except CookbookError:
+                raise CookbookError(
+                    f"{where}: {key}={value!r} is not a value like {defaults[key]!r}"
+                ) from None
+        else:
+            valid = ", ".join([*defaults, *TRAINING_HYPERPARAMETERS])
+            raise CookbookError(f"{where}: unknown hyperparameter {key!r}; valid: {valid}")
+    return arguments
+
+
 def build(recipe: ModuleType, api: str, **overrides):
     """Build one of the recipe's two models; a bad setting becomes a one-line error."""
     if api not in APIS:
@@ -165,10 +221,17 @@ def train(
     settings: list[str] | dict | None = None,
     verbose: str | int = "auto",
     callbacks: list | None = None,
+    learning_rate: float | None = None,
+    hyperparameters: str | Path | dict | None = None,
 ) -> dict:
     """Train a recipe on its data; write model.keras, history.csv, curves.png, metrics.json
     (and masks.png for segmentation, sample.txt for a language model, translations.txt and the
     exact match of greedy decoding for a translation task).
+
+    ``hyperparameters``: a ``best_hyperparameters.json`` that ``cookbook tune --export`` wrote
+    (or its dict); its ``DEFAULTS`` names are settings, its ``learning_rate``, ``batch_size`` and
+    ``epochs`` those arguments. What is given explicitly wins: an argument that is not None, a
+    setting named in ``settings``.
 
     An interrupted run (Ctrl-C, a killed process) resumes from its last finished epoch
     when the same command is run again: BackupAndRestore keeps the state in ``backup/``.
@@ -182,12 +245,17 @@ def train(
         raise CookbookError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     recipe = load_recipe(name)
     task = recipe.TASK
-    epochs = task["epochs"] if epochs is None else epochs
-    batch_size = task["batch_size"] if batch_size is None else batch_size
+    given = {} if hyperparameters is None else read_hyperparameters(hyperparameters, recipe.DEFAULTS)
+    epochs = given.get("epochs", task["epochs"]) if epochs is None else epochs
+    batch_size = given.get("batch_size", task["batch_size"]) if batch_size is None else batch_size
+    learning_rate = given.get("learning_rate", task["learning_rate"]) if learning_rate is None else learning_rate
     if epochs < 1 or batch_size < 1:
         raise CookbookError("--epochs and --batch-size must be positive")
+    if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
+        raise CookbookError(f"--learning-rate must be a positive number, got {learning_rate!r}")
     if not isinstance(settings, dict):
         settings = parse_settings(settings, recipe.DEFAULTS)
+    settings = {**given.get("settings", {}), **settings}
     data = load_dataset(dataset or task["dataset"], task["datasets"])
     generative = task["family"] == "generative"
     out = Path(out or f"runs/{name}-{api}-{keras.backend.backend()}")
@@ -195,7 +263,7 @@ def train(
     backup = out / "backup"
     # What a saved state fits: resuming with another network or data would fail deep inside Keras.
     run = {"recipe": name, "api": api, "dataset": data.name, "precision": precision,
-           "batch_size": batch_size, "settings": settings}  # fmt: skip
+           "batch_size": batch_size, "learning_rate": learning_rate, "settings": settings}  # fmt: skip
     run = json.loads(json.dumps(run, default=list))
     saved = backup.exists() and any(path.name != "run.json" for path in backup.iterdir())
     if saved:  # an interrupted run: resume it
@@ -226,8 +294,9 @@ def train(
             side = model.output_shape[1]
             y_train, y_val, y_test = (center_crop(y, side) for y in (y_train, y_val, y_test))
         compile_model(
-            model, task, recipe=recipe, total_steps=epochs * math.ceil(len(data.x_train) / batch_size)
-        )
+            model, task, learning_rate=learning_rate, recipe=recipe,
+            total_steps=epochs * math.ceil(len(data.x_train) / batch_size),
+        )  # fmt: skip
         callbacks = [
             keras.callbacks.BackupAndRestore(str(backup)),
             keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
@@ -255,45 +324,22 @@ def train(
             ) from None
         train_seconds = time.perf_counter() - started
         model.save(out / "model.keras")
-        if generative:
-            test = {} if task["loss"] is None else model.evaluate(
-                x_test, x_test, batch_size=batch_size, verbose=0, return_dict=True)  # fmt: skip
-            judged = _generative.judge(model, recipe, data, out)
-        else:
-            test = model.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
-        if data.kind == "segmentation":
-            predicted = model.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(axis=-1)
-        if data.kind == "language":  # what the numbers mean: a sample from the trained model
-            sample = recipe.generate(model, SAMPLE_PROMPT, length=400, temperature=0.8, seed=seed)
-            (out / "sample.txt").write_text(sample + "\n")
-        if data.kind == "translation":  # the score that counts: targets the model writes itself
-            written = recipe.greedy_decode(model, data.x_test, batch_size=max(batch_size, 256))
-            translations = translation_report(recipe, data.x_test, y_test, written)
-            (out / "translations.txt").write_text(translations["examples"] + "\n")
+        report = test_report(model, recipe, data, out, batch_size, seed)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
     metrics = {
         "recipe": name, "api": api, "backend": keras.backend.backend(),
         "keras_version": keras.__version__, "dataset": data.name, "precision": precision,
-        "seed": seed, "epochs": epochs, "batch_size": batch_size, "settings": settings,
+        "seed": seed, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+        "schedule": task.get("schedule", "constant"), "settings": settings,
         "parameters": model.count_params(), "train_seconds": round(train_seconds, 2),
-        "test": {key: float(value) for key, value in test.items()},
+        "test": report.pop("test"),
     }  # fmt: skip
-    if generative:
+    if generative:  # no test loss for a GAN's game: its last epoch's losses
         history = read_history(out / "history.csv")
         metrics["final"] = {key: values[-1] for key, values in history.items() if key != "epoch"}
-        metrics.update(judged)  # quality (and a VAE's elbo)
-    if data.kind == "language":
-        metrics["sample"] = sample
-    if data.kind == "translation":
-        metrics["greedy_exact_match"] = translations["exact_match"]
-    if data.kind == "segmentation":
-        from recipes._plots import plot_masks
-
-        metrics["segmentation"] = segmentation_scores(y_test, predicted, data.class_names)
-        images = center_crop(data.x_test[:8], predicted.shape[1])
-        plot_masks(images, y_test[:8], predicted[:8], data.class_names, out / "masks.png")
+    metrics.update(report)  # the task kind's own scores: quality, elbo, segmentation, translation, sample
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=list) + "\n")
     plot_curves(out / "history.csv", out / "curves.png", title=f"{name} ({api}, {metrics['backend']})")
     return metrics
@@ -313,11 +359,90 @@ def copy_recipe(name: str, destination: str | Path, force: bool = False) -> Path
     from recipes import recipe_info
 
     source = recipe_info(name).path
-    destination = Path(destination)
-    target = destination / source.name if destination.is_dir() else destination
+    folder = str(destination).endswith(("/", "\\")) or Path(destination).is_dir()
+    if folder:  # `cookbook copy cnn my_project/` -> my_project/cnn.py (the folder made if need be)
+        Path(destination).mkdir(parents=True, exist_ok=True)
+    target = Path(destination) / source.name if folder else Path(destination)
     if target.exists() and not force:
         raise CookbookError(f"{target} already exists; pass --force to overwrite it")
     if not target.parent.is_dir():
         raise CookbookError(f"folder {target.parent} does not exist")
     shutil.copyfile(source, target)
     return target
+
+
+def test_report(model, recipe: ModuleType, data: Dataset, out: str | Path, batch_size: int, seed: int = 0) -> dict:
+    """What a trained model scores on the test split, as `cookbook train` ends with it: the compiled
+    metrics, and per task kind its own (a segmentation's IoU and Dice with ``masks.png``, a
+    translation's greedy exact match with ``translations.txt``, a language model's ``sample.txt``,
+    a generative model's samples and quality score). The pictures and texts go into ``out``."""
+    task, out = recipe.TASK, Path(out)
+    report: dict = {}
+    if task["family"] == "generative":
+        x_test = _generative.to_range(data.x_test, _generative.pixel_range(recipe))
+        test = {}
+        if task["loss"] is not None:  # a VAE's reconstruction (a GAN's game has no test loss)
+            test = model.evaluate(x_test, x_test, batch_size=batch_size, verbose=0, return_dict=True)
+        report.update(_generative.judge(model, recipe, data, out))  # quality (and a VAE's elbo)
+    else:
+        y_test = data.y_test
+        if data.kind == "segmentation" and model.output_shape[1] != y_test.shape[1]:
+            y_test = center_crop(y_test, model.output_shape[1])  # padding="valid": the mask's centre
+        test = model.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
+    report["test"] = {key: float(value) for key, value in test.items()}
+    if data.kind == "segmentation":
+        from recipes._plots import plot_masks
+
+        predicted = model.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(axis=-1)
+        report["segmentation"] = segmentation_scores(y_test, predicted, data.class_names)
+        images = center_crop(data.x_test[:8], predicted.shape[1])
+        plot_masks(images, y_test[:8], predicted[:8], data.class_names, out / "masks.png")
+    if data.kind == "language":  # what the numbers mean: a sample from the trained model
+        report["sample"] = recipe.generate(model, SAMPLE_PROMPT, length=400, temperature=0.8, seed=seed)
+        (out / "sample.txt").write_text(report["sample"] + "\n")
+    if data.kind == "translation":  # the score that counts: targets the model writes itself
+        written = recipe.greedy_decode(model, data.x_test, batch_size=max(batch_size, 256))
+        translations = translation_report(recipe, data.x_test, y_test, written)
+        (out / "translations.txt").write_text(translations["examples"] + "\n")
+        report["greedy_exact_match"] = translations["exact_match"]
+    return report
+
+
+def evaluate(
+    path: str | Path, dataset: str | None = None, out: str | Path | None = None, unsafe: bool = False
+) -> dict:
+    """Score a saved model (a ``.keras`` file or a run folder) on a dataset's test split: the report
+    `cookbook train` ends with, written to ``evaluation.json`` (and its pictures) in ``out``
+    (default: the model's folder). The recipe, dataset and batch size come from the file and the
+    ``metrics.json`` beside it."""
+    import keras
+
+    from recipes._models import load_model, model_file, recipes_in, run_record
+
+    path = model_file(path)
+    model = load_model(path, unsafe=unsafe)
+    record = run_record(path)
+    names = recipes_in(path) or [name for name in [record.get("recipe")] if name]
+    if len(names) != 1:
+        raise CookbookError(
+            f"cannot tell which recipe {path} was built by: no metrics.json beside it names one"
+        )
+    recipe = load_recipe(names[0])
+    data = load_dataset(dataset or record.get("dataset") or recipe.TASK["dataset"], recipe.TASK["datasets"])
+    expected = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
+    if recipe.TASK["family"] != "generative" and expected and expected != data.input_shape:
+        raise CookbookError(f"{path} takes inputs {expected}, but {data.name} has {data.input_shape}")
+    batch_size = record.get("batch_size") or recipe.TASK["batch_size"]
+    compile_model(model, recipe.TASK, recipe=recipe)  # the metrics train reports, whatever the file kept
+    out = Path(out or path.parent)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {
+        "model": str(path),
+        "recipe": names[0],
+        "backend": keras.backend.backend(),
+        "dataset": data.name,
+        "parameters": model.count_params(),
+        **test_report(model, recipe, data, out, batch_size, seed=record.get("seed", 0)),
+    }
+    (out / "evaluation.json").write_text(json.dumps(report, indent=2, default=list) + "\n")
+    return report

@@ -2,24 +2,30 @@
 
 Every recipe that has a validation score gets the learning rate (a third of, equal to, and
 three times its own) and the batch size (half, equal to, and twice its own). Recipes listed in
-``ARCHITECTURES`` also search their own settings, named as in their ``DEFAULTS``. Every
-choice is a discrete ``hp.Choice`` or ``hp.Int`` with a step, so all four algorithms (grid
-search included) can walk the same space.
+``ARCHITECTURES`` also search their own settings. Every hyperparameter is named as in the
+recipe's ``DEFAULTS`` (or ``learning_rate``, ``batch_size``), so that a trial's values are
+``cookbook train`` options: ``--set hidden_units=64,32 --learning-rate 0.003``. A setting whose
+default is a tuple (mlp's ``hidden_units``, cnn's ``filters``) is a string choice written as
+``--set`` takes it, and read by the same parser. Every choice is a discrete ``hp.Choice`` or
+``hp.Int`` with a step, so all four algorithms (grid search included) can walk the same space.
 """
 
 from __future__ import annotations
 
+from recipes import load_recipe
+from recipes._train import parse_values
+
 
 def _mlp(hp) -> dict:
-    width = hp.Choice("width", [32, 64, 128, 256])  # the first hidden layer; each next one halves it
-    depth = hp.Int("depth", 1, 3)
-    return {"hidden_units": tuple(max(width // 2**i, 4) for i in range(depth))}
+    # A first hidden layer of 32 to 256 units, 1 to 3 layers, each next one half as wide
+    networks = [",".join(str(max(width // 2**i, 4)) for i in range(depth))
+                for width in (32, 64, 128, 256) for depth in (1, 2, 3)]  # fmt: skip
+    return {"hidden_units": hp.Choice("hidden_units", networks)}
 
 
 def _cnn(hp) -> dict:
-    first = hp.Choice("filters", [16, 32, 64])  # the first stage; the second doubles it
     return {
-        "filters": (first, 2 * first),
+        "filters": hp.Choice("filters", ["16,32", "32,64", "64,128"]),  # the second stage doubles the first
         "pooling": hp.Choice("pooling", ["max", "average"]),
         "head": hp.Choice("head", ["flatten", "global_average"]),
         "dropout": hp.Choice("dropout", [0.0, 0.3, 0.5]),
@@ -47,6 +53,7 @@ def training(hp, task: dict) -> dict:
 
 
 def architecture(hp, name: str) -> dict:
-    """The recipe's own settings for this trial (none for a recipe without a space here)."""
+    """The recipe's own settings for this trial, as ``--set`` would give them (none for a recipe
+    without a space here)."""
     space = ARCHITECTURES.get(name)
-    return space(hp) if space else {}
+    return parse_values(space(hp), load_recipe(name).DEFAULTS) if space else {}
