@@ -11,6 +11,7 @@ from pathlib import Path
 from recipes import load_recipe, recipe_info, registry
 from recipes._backend import BACKENDS, select_backend
 from recipes._errors import CookbookError
+from recipes._models import UNSAFE_RISK
 from recipes._train import APIS, PRECISIONS
 from tuning.search import ALGORITHMS
 
@@ -443,6 +444,8 @@ def _generate(args) -> None:
     recipe = load_recipe(args.recipe)
     if not hasattr(recipe, "sample"):
         raise CookbookError(f"{args.recipe} does not write text (it has no sample()); gpt does")
+    if args.length < 0 or args.temperature < 0:  # before loading anything
+        raise CookbookError(f"--length and --temperature must be >= 0; got {args.length} and {args.temperature}")
     _, model = _trained_model(args)
     try:
         characters = recipe.sample(model, args.prompt, args.length, args.temperature, args.seed)
@@ -687,6 +690,8 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         if args.command in NEEDS_KERAS or getattr(args, "backend", None):  # list, copy, bench: no Keras here
             select_backend(args.backend, trained=_made_with(args), announce=True)
+        if getattr(args, "unsafe", False):
+            print(f"cookbook: --unsafe: safe_mode is off; {UNSAFE_RISK}", file=sys.stderr)
         COMMANDS[args.command](args)
     except CookbookError as error:
         print(f"cookbook: error: {error}", file=sys.stderr)

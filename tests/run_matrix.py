@@ -28,9 +28,10 @@ BACKENDS = ("tensorflow", "jax", "torch")
 NO_TESTS_RAN = 5
 
 
-def _start(backend: str, pytest_args: list[str], scratch: Path, live: bool):
-    """One pytest process; ``live`` lets its output through, else it goes to a log printed at the end."""
-    env = {**os.environ, "KERAS_BACKEND": backend}
+def _start(backend: str, pytest_args: list[str], scratch: Path, live: bool, once_in: str):
+    """One pytest process; ``live`` lets its output through, else it goes to a log printed at the end.
+    Tests marked ``once`` run only in ``once_in``'s process."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "COOKBOOK_ONCE_IN": once_in}
     env["COOKBOOK_SECONDS_PER_FILE"] = str(scratch / f"{backend}-seconds.json")
     log = scratch / f"{backend}.log"
     own = ["--basetemp", str(scratch / backend), "-o", f"cache_dir=.pytest_cache/{backend}"]
@@ -77,18 +78,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--jobs", type=int, default=1, help="backends tested at once (default: 1)")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="leave out the tests marked slow (notebook kernels, searches in subprocesses, long trains)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    if args.fast:
+        args.pytest_args = ["-m", "not slow", *args.pytest_args]
 
+    # The backend-neutral tests go to PyTorch's process when it runs: its session is the shortest.
+    once_in = "torch" if "torch" in args.backends else args.backends[0]
     started = time.perf_counter()
     waiting, running, results = list(args.backends), {}, []
     with tempfile.TemporaryDirectory(prefix="cookbook-matrix-") as scratch:
         while waiting or running:
             while waiting and len(running) < args.jobs:
                 backend = waiting.pop(0)
-                running[backend] = _start(backend, args.pytest_args, Path(scratch), live=args.jobs == 1)
+                running[backend] = _start(
+                    backend, args.pytest_args, Path(scratch), live=args.jobs == 1, once_in=once_in
+                )
             for backend, (process, log, began) in list(running.items()):
                 pid, status, usage = os.wait4(process.pid, os.WNOHANG)  # with its CPU time
                 if pid == 0:

@@ -25,10 +25,12 @@ TASK_KEYS = {"family", "order", "dataset", "datasets", "loss", "metrics", "optim
              "learning_rate", "epochs", "batch_size"}  # fmt: skip
 
 
+@pytest.mark.once  # text, the registry and dicts: the same on every backend
 def test_the_catalogue_so_far():
     assert {"perceptron", "mlp", "regularization", "cnn", "edge_filters"} <= set(RECIPES)
 
 
+@pytest.mark.once  # text, the registry and dicts: the same on every backend
 @pytest.mark.parametrize("name", RECIPES)
 def test_recipe_declares_what_the_harness_reads(name):
     info = registry()[name]
@@ -41,6 +43,7 @@ def test_recipe_declares_what_the_harness_reads(name):
     assert recipe.TASK == info.task
 
 
+@pytest.mark.once  # text, the registry and dicts: the same on every backend
 @pytest.mark.parametrize("name", RECIPES)
 def test_recipe_imports_only_keras_numpy_and_the_standard_library(name):
     """A backend package only inside a function: a per-backend train step (gan) imports its own."""
@@ -83,6 +86,7 @@ def test_both_builds_are_the_same_network(name, capsys, monkeypatch):
     assert not any(isinstance(network, keras.Sequential) for network in functional.values())
 
 
+@pytest.mark.once  # text, the registry and dicts: the same on every backend
 @pytest.mark.parametrize("name", RECIPES)
 def test_unknown_setting_is_a_clear_value_error(name):
     recipe = load_recipe(name)

@@ -20,7 +20,7 @@ from conftest import BACKEND
 
 from recipes import load_recipe
 from recipes._cli import main
-from recipes._models import load_model
+from recipes._models import UNSAFE_RISK, load_model
 from recipes._train import compile_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,3 +219,17 @@ def test_an_impossible_label_is_refused_before_any_model_is_looked_for(capsys, t
     assert status == 2 and "unknown label 11; this model draws labels 0 to 9" in _one_line(err)
     status, _, err = _run(capsys, "sample", "gan", "--label", "3")
     assert status == 2 and "this model takes no label" in _one_line(err)
+
+
+def test_the_unsafe_flag_says_what_it_risks_and_loads_the_file(model_files, capsys):
+    status, _, err = _run(capsys, "filters", str(model_files["lambda"]), "--unsafe")
+    assert status == 2  # loaded this time: it is the missing Conv2D that ends it
+    said = err.strip().splitlines()
+    assert said[0] == "cookbook: --unsafe: safe_mode is off; " + UNSAFE_RISK
+    assert said[1].endswith("has no Conv2D layer to plot")
+
+
+def test_generate_checks_its_numbers_before_it_looks_for_a_model(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, _, err = _run(capsys, "generate", "gpt", "--length", "-1")
+    assert status == 2 and "--length and --temperature must be >= 0" in _one_line(err)

@@ -27,6 +27,12 @@ from tuning import search, spaces
 
 SMALL = ["--epochs", "2", "--max-trials", "3"]
 
+# keras-tuner's bookkeeping (resume after a kill, workers, failures, the options and files it takes)
+# is the same on every backend: tests/run_matrix.py runs those tests in one backend's process. Every
+# backend still runs one complete search, its export and train --hyperparameters (the tests on
+# `exported` below).
+ONCE = pytest.mark.once
+
 
 def _statuses(folder: Path) -> dict[str, str]:
     return {json.loads(p.read_text())["trial_id"]: json.loads(p.read_text())["status"]
@@ -108,6 +114,7 @@ def test_export_retrains_for_the_epoch_the_best_trial_scored_at(exported, tmp_pa
     assert read_history(tmp_path / "best/history.csv")["epoch"] == [0]
 
 
+@ONCE
 def test_the_options_given_win_over_the_hyperparameters_file(tmp_path, capsys):
     path = tmp_path / "best_hyperparameters.json"
     path.write_text(json.dumps({"learning_rate": 0.003, "batch_size": 64, "hidden_units": "16", "epochs": 3}))
@@ -119,6 +126,7 @@ def test_the_options_given_win_over_the_hyperparameters_file(tmp_path, capsys):
     assert metrics["settings"] == {"hidden_units": [8, 4]}
 
 
+@ONCE
 def test_a_bad_hyperparameters_file_is_one_line_and_exit_2(tmp_path, capsys):
     files = {
         "unknown.json": ('{"width": 64}', "unknown hyperparameter 'width'; valid: input_shape"),
@@ -141,6 +149,7 @@ def test_a_bad_hyperparameters_file_is_one_line_and_exit_2(tmp_path, capsys):
     assert not (tmp_path / "run").exists()  # each refused before anything was trained or written
 
 
+@ONCE
 def test_every_space_names_only_what_cookbook_train_takes():
     """Each hyperparameter is a DEFAULTS name (or a training option), and each of its values is
     what ``--set`` takes: the same candidate networks as before the names were the recipes'."""
@@ -173,6 +182,7 @@ def test_every_space_names_only_what_cookbook_train_takes():
     assert set(hp.space[0].values) == {"16,32", "32,64", "64,128"}
 
 
+@ONCE
 def test_the_objective_is_the_headline_a_recipe_compiles(tmp_path):
     """Exact match for the seq2seq recipes (a name their fit really logs), else accuracy, else loss."""
     assert {name: search.headline(load_recipe(name).TASK)
@@ -190,6 +200,7 @@ def test_the_objective_is_the_headline_a_recipe_compiles(tmp_path):
     assert {name.removeprefix("val_") for name in search.objectives(recipe.TASK)} == set(logged)
 
 
+@ONCE
 def test_a_search_records_its_objective_and_a_resume_keeps_it(tmp_path, capsys):
     folder = search.tune(
         "perceptron", max_trials=2, epochs=1, directory=tmp_path, verbose=0, objective="val_loss"
@@ -206,6 +217,7 @@ def test_a_search_records_its_objective_and_a_resume_keeps_it(tmp_path, capsys):
     assert "the search is complete: 2 of 2 trials ended" in capsys.readouterr().out
 
 
+@ONCE
 def test_a_killed_search_resumes_and_runs_every_trial_exactly_once(tmp_path):
     """SIGKILL in the middle of the second trial, then --resume: three trials, each completed once."""
     runs = tmp_path / "runs"
@@ -246,6 +258,7 @@ def _ongoing(folder: Path) -> dict:
         return {}
 
 
+@ONCE
 def test_a_chief_and_two_workers_finish_a_search_when_a_worker_is_killed(tmp_path):
     """SIGKILL one worker in the middle of its trial: the chief restarts it with its id, it runs
     that trial again, and every trial ends exactly once."""
@@ -278,6 +291,7 @@ def test_a_chief_and_two_workers_finish_a_search_when_a_worker_is_killed(tmp_pat
     assert json.loads((folder / "oracle.json").read_text())["run_times"] == state["run_times"]
 
 
+@ONCE
 def test_the_time_limit_stops_the_workers_and_resume_finishes(tmp_path, capsys):
     runs = tmp_path / "runs"
     assert main(["tune", "perceptron", "--epochs", "1", "--max-trials", "2", "--workers", "1",
@@ -291,6 +305,7 @@ def test_the_time_limit_stops_the_workers_and_resume_finishes(tmp_path, capsys):
     assert _statuses(folder) == {"0": "COMPLETED", "1": "COMPLETED"}
 
 
+@ONCE
 def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_path, monkeypatch):
     build = search.build
     calls = []
@@ -312,6 +327,7 @@ def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_
     ) and "(RuntimeError: out of memory (simulated))" in search.summary(folder)
 
 
+@ONCE
 def test_ctrl_c_stops_with_one_line_and_resume_finishes_the_search(tmp_path, monkeypatch):
     build, calls = search.build, []
 
@@ -328,6 +344,7 @@ def test_ctrl_c_stops_with_one_line_and_resume_finishes_the_search(tmp_path, mon
     assert [row["status"] for row in search.trials(folder)] == ["COMPLETED", "COMPLETED"]
 
 
+@ONCE
 def test_a_nan_loss_fails_the_trial(tmp_path, monkeypatch):
     monkeypatch.setattr(search.spaces, "training", lambda hp, task: {
         "learning_rate": hp.Choice("learning_rate", [1e30]), "batch_size": hp.Choice("batch_size", [32])})  # fmt: skip
@@ -337,6 +354,7 @@ def test_a_nan_loss_fails_the_trial(tmp_path, monkeypatch):
     assert row["status"] == "FAILED" and "the loss became NaN in epoch 1" in row["reason"]
 
 
+@ONCE
 @pytest.mark.parametrize("algorithm", ["bayesian", "grid", "hyperband"])
 def test_every_algorithm_walks_the_space(tmp_path, algorithm):
     folder = search.tune("perceptron", algorithm, max_trials=2, epochs=2, directory=tmp_path, verbose=0)
@@ -344,6 +362,7 @@ def test_every_algorithm_walks_the_space(tmp_path, algorithm):
     assert rows and all(row["status"] == "COMPLETED" for row in rows)
 
 
+@ONCE
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     cases = [
         (["--max-trials", "0"], "--max-trials, --epochs and --max-failures must be at least 1"),
