@@ -77,7 +77,12 @@ def seconds_table(scratch: Path, backends: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    parser.add_argument("--jobs", type=int, default=1, help="backends tested at once (default: 1)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(len(BACKENDS), os.cpu_count() or 1),
+        help="backends tested at once (default: one per core, at most 3); 1 shows the output live",
+    )
     parser.add_argument(
         "--fast",
         action="store_true",

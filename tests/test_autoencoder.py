@@ -74,6 +74,7 @@ def test_saved_autoencoder_and_its_networks_reload_to_the_same_outputs(images, t
     reloaded.fit(x, x, epochs=1, batch_size=32, verbose=0)  # and it trains on from the saved state
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [

@@ -21,6 +21,7 @@ def _hide_packages(monkeypatch, *packages):
                         lambda name, *a: None if name in packages else real(name, *a))  # fmt: skip
 
 
+@pytest.mark.once  # select_backend's precedence: names and files
 def test_a_missing_backend_package_names_the_extra_to_install(monkeypatch):
     _hide_packages(monkeypatch, "jax")
     with pytest.raises(
@@ -29,6 +30,7 @@ def test_a_missing_backend_package_names_the_extra_to_install(monkeypatch):
         select_backend("jax")
 
 
+@pytest.mark.once  # select_backend's precedence: names and files
 def test_an_unknown_backend_names_the_choices():
     with pytest.raises(
         CookbookError, match="unknown backend 'theano'; choose one of: tensorflow, jax, torch"
@@ -36,6 +38,7 @@ def test_an_unknown_backend_names_the_choices():
         select_backend("theano")
 
 
+@pytest.mark.once  # select_backend's precedence: names and files
 def test_keras_json_is_read_when_the_variable_is_unset(monkeypatch, tmp_path):
     monkeypatch.delenv("KERAS_BACKEND")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
@@ -48,6 +51,7 @@ def test_keras_json_is_read_when_the_variable_is_unset(monkeypatch, tmp_path):
         select_backend()
 
 
+@pytest.mark.once  # select_backend's precedence: names and files
 def test_with_nothing_configured_the_first_installed_backend_is_chosen(monkeypatch, tmp_path):
     monkeypatch.delenv("KERAS_BACKEND")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no keras.json there
@@ -55,6 +59,7 @@ def test_with_nothing_configured_the_first_installed_backend_is_chosen(monkeypat
     assert select_backend() == CURRENT
 
 
+@pytest.mark.once  # select_backend's precedence: names and files
 def test_with_no_backend_installed_the_error_says_how_to_get_one(monkeypatch, tmp_path):
     monkeypatch.delenv("KERAS_BACKEND")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
@@ -63,6 +68,7 @@ def test_with_no_backend_installed_the_error_says_how_to_get_one(monkeypatch, tm
         select_backend()
 
 
+@pytest.mark.once  # select_backend's precedence: names and files
 def test_a_run_folder_names_the_backend_it_was_made_with(monkeypatch, tmp_path):
     monkeypatch.delenv("KERAS_BACKEND")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
@@ -76,6 +82,7 @@ def test_a_run_folder_names_the_backend_it_was_made_with(monkeypatch, tmp_path):
     assert select_backend(trained=[tmp_path / f"tuning/cnn-functional-{CURRENT}"]) == CURRENT  # its name
 
 
+@pytest.mark.once  # select_backend's precedence: names and files
 def test_a_backend_that_is_not_installed_is_passed_over(monkeypatch, tmp_path, capsys):
     """keras.json says tensorflow after Keras' first import, whatever is installed; a run may come
     from a machine with another backend. Neither may end in 'the X backend needs the X package'."""
@@ -90,6 +97,7 @@ def test_a_backend_that_is_not_installed_is_passed_over(monkeypatch, tmp_path, c
     assert said.count("\n") == 1 and f"keras.json names {missing}, which is not" in said
 
 
+@pytest.mark.once  # select_backend's precedence: names and files
 def test_an_explicit_choice_is_not_announced(monkeypatch, capsys):
     assert select_backend(CURRENT, announce=True) == CURRENT
     assert capsys.readouterr().err == ""

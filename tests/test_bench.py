@@ -46,6 +46,7 @@ def test_bench_measures_in_a_process_of_its_own_and_writes_the_table(tmp_path, c
     assert "perceptron" in capsys.readouterr().out
 
 
+@pytest.mark.once  # faked measurements
 def test_each_row_is_compared_with_the_fastest_backend_and_a_failure_is_a_row(tmp_path, monkeypatch):
     measured = {"tensorflow": 2.0, "jax": 1.0, "torch": None}
 
@@ -65,6 +66,7 @@ def test_each_row_is_compared_with_the_fastest_backend_and_a_failure_is_a_row(tm
     assert "| mlp | torch | failed: RuntimeError: out of memory |" in report and "| 2.00 |" in report
 
 
+@pytest.mark.once  # refused before any process starts
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     cases = [
         (["nope"], "unknown recipe 'nope'"),

@@ -34,6 +34,7 @@ def _one_line_error(err: str) -> str:
     return lines[0]
 
 
+@pytest.mark.once  # the registry, read from the recipe files' text
 def test_list_shows_every_recipe_with_family_and_data(capsys):
     status, out, _ = _run(capsys, "list")
     assert status == 0
@@ -70,6 +71,7 @@ BAD_INPUT = {
 }
 
 
+@pytest.mark.once  # argparse, the registry, --set and config checks: no layer made
 @pytest.mark.parametrize("case", list(BAD_INPUT))
 def test_bad_input_is_one_line_and_status_2(case, capsys, tmp_path):
     argv, expected = BAD_INPUT[case]
@@ -81,6 +83,7 @@ def test_bad_input_is_one_line_and_status_2(case, capsys, tmp_path):
     assert not (tmp_path / "run" / "model.keras").exists()
 
 
+@pytest.mark.once  # select_backend compares names
 def test_another_backend_after_keras_is_imported_is_a_clear_error(capsys, tmp_path):
     other = next(name for name in BACKENDS if name != keras.backend.backend())
     status, _, err = _run(capsys, "train", "mlp", "--backend", other, "--out", str(tmp_path))
@@ -201,6 +204,7 @@ def test_an_unknown_schedule_is_a_clear_error():
         compile_model(model, task, total_steps=10)
 
 
+@pytest.mark.once  # copies a file
 def test_copy_refuses_to_overwrite_without_force(capsys, tmp_path):
     status, out, _ = _run(capsys, "copy", "cnn", str(tmp_path))
     assert status == 0 and (tmp_path / "cnn.py").read_text() == registry()["cnn"].path.read_text()

@@ -118,6 +118,7 @@ def test_saved_model_reloads_to_the_same_images_and_refuses_unknown_labels(digit
     assert any(np.any(a != b) for a, b in zip(before, reloaded.get_weights()))
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [

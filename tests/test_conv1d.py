@@ -31,6 +31,7 @@ def test_shifts_by_whole_pooled_cells_leave_the_prediction_unchanged(head):
     assert 0 < np.max(np.abs(off_grid - reference)) < 0.1
 
 
+@pytest.mark.once  # a numpy data generator
 def test_signals_are_balanced_and_the_wave_sits_anywhere():
     x, y = make_signals(1000, noise=0.0, seed=3)
     assert x.shape == (1000, 256, 1) and x.dtype == np.float32
@@ -68,6 +69,7 @@ def test_a_trained_conv1d_answers_the_same_wherever_the_wave_is():
     assert np.mean(here == there) > 0.85, f"only {np.mean(here == there):.0%} kept their class when moved"
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [

@@ -14,6 +14,7 @@ from recipes._data import DATASETS, OFFLINE, load_dataset
 from recipes._errors import CookbookError
 
 
+@pytest.mark.once  # numpy data
 @pytest.mark.parametrize("name", list(OFFLINE))
 def test_offline_datasets_split_without_overlap(name, dataset):
     data = dataset(name)
@@ -37,6 +38,7 @@ def test_offline_datasets_split_without_overlap(name, dataset):
     assert sum(row.tobytes() in train_rows for row in data.x_test) <= repeated
 
 
+@pytest.mark.once  # numpy data
 def test_digits_are_images_in_the_unit_interval(dataset):
     digits = dataset("digits")
     assert digits.input_shape == (8, 8, 1) and digits.num_classes == 10
@@ -44,6 +46,7 @@ def test_digits_are_images_in_the_unit_interval(dataset):
     assert len(digits.x_train) + len(digits.x_val) + len(digits.x_test) == 1797
 
 
+@pytest.mark.once  # numpy data
 def test_digits_as_sequences_are_the_same_images_read_row_by_row(dataset):
     images, sequences = dataset("digits"), dataset("digits_sequences")
     assert sequences.kind == "sequence" and sequences.input_shape == (8, 8)
@@ -51,11 +54,13 @@ def test_digits_as_sequences_are_the_same_images_read_row_by_row(dataset):
     np.testing.assert_array_equal(sequences.y_train, images.y_train)
 
 
+@pytest.mark.once  # numpy data
 def test_the_split_never_depends_on_the_training_seed():
     a, b = load_dataset("wine"), load_dataset("wine")
     np.testing.assert_array_equal(a.x_test, b.x_test)
 
 
+@pytest.mark.once  # a CookbookError before anything loads
 def test_unknown_dataset_names_the_choices():
     with pytest.raises(CookbookError, match="choose one of: digits, mnist"):
         load_dataset("imagenet", ("digits", "mnist"))
@@ -109,6 +114,7 @@ FAKES = {"mnist": (_fake_mnist_npz, (28, 28, 1)),
          "cifar10": (_fake_cifar_folder, (32, 32, 3))}  # fmt: skip
 
 
+@pytest.mark.once  # keras.datasets' loaders are numpy
 @pytest.mark.parametrize("name", list(FAKES))
 def test_downloaded_datasets_load_through_keras(name, tmp_path, monkeypatch):
     import importlib
@@ -123,6 +129,7 @@ def test_downloaded_datasets_load_through_keras(name, tmp_path, monkeypatch):
     assert data.y_train.ndim == 1 and data.y_test.dtype == np.int32
 
 
+@pytest.mark.once  # keras.datasets' loaders are numpy
 def test_imdb_loads_through_keras_as_padded_word_ids(tmp_path, monkeypatch):
     import keras.src.datasets.imdb as imdb
 
@@ -150,6 +157,7 @@ def test_imdb_loads_through_keras_as_padded_word_ids(tmp_path, monkeypatch):
     assert len(short) and (data.x_test[short, -1] != 0).all()  # padded in front: the last words are real
 
 
+@pytest.mark.once  # a CookbookError from a faked download
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "imdb"])
 def test_a_failed_download_says_what_to_do(name, monkeypatch):
     import importlib
@@ -165,6 +173,7 @@ def test_a_failed_download_says_what_to_do(name, monkeypatch):
     assert "digits" in message  # names the offline alternatives
 
 
+@pytest.mark.once  # a dict's keys
 def test_every_dataset_name_has_a_loader():
     assert {
         "digits",

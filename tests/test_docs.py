@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 from recipes import registry
 from recipes._cli import build_parser
 
@@ -242,6 +244,7 @@ def _parsed() -> list[tuple[Line, argparse.Namespace]]:
     return [(line, args) for line, args in parsed_commands() if isinstance(args, argparse.Namespace)]
 
 
+@pytest.mark.once  # docs text and the argument parser
 def test_the_docs_have_commands_to_check():
     where = {_file(line) for line in documented_lines()}
     assert {"README.md", "CONTRIBUTING.md", "docs/RESULTS.md"} <= where, where
@@ -249,12 +252,14 @@ def test_the_docs_have_commands_to_check():
     assert len(_parsed()) >= 100, f"only {len(_parsed())} documented commands parsed"
 
 
+@pytest.mark.once  # docs text and the argument parser
 def test_every_documented_command_parses():
     failures = [f"{line}\n    {error}" for line, error in parsed_commands() if isinstance(error, str)]
     checked = sum(1 for _, parsed in parsed_commands() if parsed is not None)
     assert not failures, f"{len(failures)} of {checked} documented commands fail:\n" + "\n".join(failures)
 
 
+@pytest.mark.once  # docs text and the registry
 def test_every_documented_recipe_exists():
     known = registry()  # read from the recipe files' AST, not imported
     missing = [
@@ -266,6 +271,7 @@ def test_every_documented_recipe_exists():
     assert not missing, "\n".join(missing)
 
 
+@pytest.mark.once  # docs text and files
 def test_every_documented_input_file_exists():
     written = {"runs"} | {
         str(getattr(args, option)).rstrip("/")
@@ -284,6 +290,7 @@ def test_every_documented_input_file_exists():
     assert not missing, "\n".join(missing)
 
 
+@pytest.mark.once  # docs text and the argument parser
 def test_a_files_tune_examples_do_not_write_into_one_search():
     """`cookbook tune` refuses to start a search where one is (without --resume)."""
     started: dict[tuple, list[tuple[Line, str | None]]] = {}
@@ -301,6 +308,7 @@ def test_a_files_tune_examples_do_not_write_into_one_search():
     assert not clashes, "\n".join(clashes)
 
 
+@pytest.mark.once  # docs text and files
 def test_relative_links_in_the_docs_lead_to_files():
     broken = []
     for path in _documents():
@@ -315,6 +323,7 @@ def test_relative_links_in_the_docs_lead_to_files():
     assert not broken, "links to nothing:\n" + "\n".join(broken)
 
 
+@pytest.mark.once  # docs and pyproject.toml text
 def test_the_python_floor_is_the_same_in_the_docs_and_pyproject():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     floor = pyproject["project"]["requires-python"].removeprefix(">=")

@@ -193,6 +193,7 @@ def test_evaluate_refuses_data_of_another_shape_in_one_line(_digit_classifier, c
     assert status == 2 and "unknown dataset 'wine'" in _one_line(err)
 
 
+@pytest.mark.once  # copies files
 def test_copy_into_a_folder_as_the_readme_shows_it(capsys, tmp_path, monkeypatch):
     assert "cookbook copy cnn my_project/" in (ROOT / "README.md").read_text()
     monkeypatch.chdir(tmp_path)
@@ -203,6 +204,7 @@ def test_copy_into_a_folder_as_the_readme_shows_it(capsys, tmp_path, monkeypatch
     assert _run(capsys, "copy", "gru", "my_gru.py")[0] == 0 and (tmp_path / "my_gru.py").is_file()
 
 
+@pytest.mark.once  # fails on --out and PIL first
 def test_an_unwritable_out_and_a_file_that_is_not_an_image_are_one_line(capsys, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
@@ -213,6 +215,7 @@ def test_an_unwritable_out_and_a_file_that_is_not_an_image_are_one_line(capsys, 
     assert status == 2 and "photo.jpg is not an image" in _one_line(err)
 
 
+@pytest.mark.once  # refused before any model
 def test_an_impossible_label_is_refused_before_any_model_is_looked_for(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no runs/ here: a model would be missing too
     status, _, err = _run(capsys, "sample", "conditional_gan", "--label", "11")
@@ -229,6 +232,7 @@ def test_the_unsafe_flag_says_what_it_risks_and_loads_the_file(model_files, caps
     assert said[1].endswith("has no Conv2D layer to plot")
 
 
+@pytest.mark.once  # refused before any model
 def test_generate_checks_its_numbers_before_it_looks_for_a_model(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     status, _, err = _run(capsys, "generate", "gpt", "--length", "-1")

@@ -80,6 +80,7 @@ def test_saved_gan_and_generator_reload_to_the_same_images(real, tmp_path):
     assert any(np.any(a != b) for a, b in zip(before, reloaded.get_weights()))
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [

@@ -51,6 +51,7 @@ def test_gpt2_small_has_the_published_size(gpt2_small):
     assert gpt2_small.output_shape == (None, 1024, 50257)
 
 
+@pytest.mark.once  # _config and the refusal come before any layer
 @pytest.mark.parametrize("overrides", [{"tie_embeddings": True}, {"preset": "gpt2_small"}])
 def test_the_sequential_build_refuses_a_tied_readout(overrides):
     with pytest.raises(ValueError, match="keras.Sequential is one chain of layers") as refusal:
@@ -110,6 +111,7 @@ def test_the_readout_is_still_the_token_table_after_reloading(tied):
         assert moved > 0.1 if tie else moved == 0  # nats; untied, the row is never looked up
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [
@@ -127,6 +129,7 @@ def test_bad_settings_say_what_would_work(overrides, message):
         gpt.build_functional(**overrides)
 
 
+@pytest.mark.once  # numpy data and text
 def test_docstrings_are_next_character_windows(dataset):
     data = dataset("docstrings")
     assert data.x_train.shape[1:] == (128,) and data.x_train.dtype == np.int32
@@ -196,6 +199,7 @@ def test_cookbook_generate_streams_a_continuation(trained, capsys):
     assert capsys.readouterr().out == printed
 
 
+@pytest.mark.once  # refused before any model loads
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -96,6 +96,7 @@ def test_four_times_the_tokens_cost_four_times_the_work_only_for_linear_attentio
     assert low < ratio < high, f"{attention}: x{ratio:.2f} the work for x4 the tokens"
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from recipes import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
+@pytest.mark.once  # README text and the registry
 def test_the_recipe_table_lists_every_recipe_with_its_family_and_data():
     rows = {line.split("|")[1].strip(" `"): line for line in README.splitlines() if line.startswith("| `")}
     for name, info in registry().items():
@@ -17,6 +20,7 @@ def test_the_recipe_table_lists_every_recipe_with_its_family_and_data():
         assert f"| {info.family} | {info.dataset} |" in rows[name]
 
 
+@pytest.mark.once  # README and .ci/run text
 def test_ci_runs_the_readme_test_command():
     ci = [line.split("#")[0].strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     steps = [line.replace("--quiet ", "") for line in ci if line.startswith(("pip install", "python "))]

@@ -36,6 +36,7 @@ def test_perceptron_cannot_learn_xor_but_an_mlp_can(dataset):
     assert _fit_accuracy(hidden, xor, epochs=30) >= 0.95
 
 
+@pytest.mark.once  # _config raises before any layer
 def test_perceptron_rejects_fewer_than_two_classes():
     with pytest.raises(ValueError, match="num_classes"):
         perceptron.build_functional(num_classes=1)
@@ -56,6 +57,7 @@ def test_every_regularizer_builds_in_both_apis(variant):
     assert bool(functional.losses) == penalised  # weight penalties join the loss
 
 
+@pytest.mark.once  # _config raises before any layer
 def test_regularization_rejects_an_unknown_variant_naming_the_choices():
     with pytest.raises(ValueError, match="dropout, l1, l2"):
         regularization.build_functional(regularizer="l3")
@@ -123,6 +125,7 @@ def test_valid_padding_shrinks_and_the_arithmetic_says_how():
     assert "6x6 -> 4x4" in lines[1]
 
 
+@pytest.mark.once  # _config raises before any layer
 def test_a_map_that_shrinks_to_nothing_is_a_clear_error():
     with pytest.raises(ValueError, match="shrinks to nothing"):
         cnn.build_functional(padding="valid", filters=(8, 16, 32))
@@ -159,6 +162,7 @@ def test_random_shift_moves_whole_images_in_training_only():
 # ---- edge filters ---------------------------------------------------------------------
 
 
+@pytest.mark.once  # numpy kernels
 def test_edge_kernels_are_sobel_and_scharr():
     kernels = edge_filters.edge_kernels(("sobel", "scharr"))
     assert kernels.shape == (3, 3, 1, 4)
@@ -188,6 +192,7 @@ def test_edge_kernels_stay_fixed_while_the_rest_trains(dataset):
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(fixed.kernel), before)
 
 
+@pytest.mark.once  # _config raises before any layer
 def test_edge_filters_rejects_an_unknown_operator():
     with pytest.raises(ValueError, match="sobel, scharr"):
         edge_filters.build_functional(operators=("prewitt",))

@@ -116,6 +116,7 @@ BAD = [
 ]
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize("recipe, overrides, message", BAD, ids=[f"{r.__name__}-{o}" for r, o, _ in BAD])
 def test_bad_settings_name_the_valid_values(recipe, overrides, message):
     for builder in (recipe.build_sequential, recipe.build_functional):
@@ -126,6 +127,7 @@ def test_bad_settings_name_the_valid_values(recipe, overrides, message):
 # ---- seq2seq_rnn: the addition task ----------------------------------------------
 
 
+@pytest.mark.once  # a numpy data generator
 def test_addition_problems_are_distinct_and_right():
     questions, answers = make_addition(3000, digits=2)
     assert len(set(questions)) == 3000
@@ -136,6 +138,7 @@ def test_addition_problems_are_distinct_and_right():
         make_addition(101, digits=1)
 
 
+@pytest.mark.once  # numpy data
 def test_addition_dataset_holds_out_unseen_questions(dataset):
     data = dataset("addition")
     assert data.x_train.shape[1:] == (7, len(seq2seq_rnn.VOCABULARY)) and data.y_train.shape[1:] == (4,)
@@ -143,6 +146,7 @@ def test_addition_dataset_holds_out_unseen_questions(dataset):
     assert not as_text(data.x_test) & as_text(data.x_train)
 
 
+@pytest.mark.once  # numpy encoding
 def test_encoding_round_trips_and_rejects_foreign_characters():
     texts = ["535+61", "9+9", "0+0"]
     encoded = seq2seq_rnn.one_hot(texts, 7)
@@ -208,6 +212,7 @@ def test_word_ids_are_embedded_and_both_builds_agree_and_learn(recipe):
         recipe.build_functional(vocabulary_size=50, input_shape=(12, 8))
 
 
+@pytest.mark.once  # a numpy data generator
 def test_adding_problem_sums_the_two_marked_numbers():
     x, y = make_adding(500, 30)
     numbers, markers = x[..., 0], x[..., 1]
@@ -241,6 +246,7 @@ def test_one_frame_cnn_reads_every_frame(api):
     )
 
 
+@pytest.mark.once  # a numpy data generator
 def test_digit_sums_label_each_sequence_by_the_sum_of_its_digits():
     digits = load_digits()
     x, y = make_digit_sums(digits.x_test, digits.y_test, 2000, frames=3, seed=5)

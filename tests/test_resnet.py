@@ -83,6 +83,7 @@ def test_sequential_resnet_reloads_to_the_same_predictions(tmp_path):
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [
@@ -102,6 +103,7 @@ def test_bad_settings_say_what_would_work(overrides, message):
         resnet.build_functional(**overrides)
 
 
+@pytest.mark.once  # arithmetic
 def test_depths_must_be_six_n_plus_two():
     assert blocks_per_stage(20) == 3 and blocks_per_stage(56) == 9
     with pytest.raises(CookbookError, match=r"6n \+ 2 .*got 21"):

@@ -61,6 +61,7 @@ def test_cookbook_scale_attention_runs_each_block_in_its_own_process(tmp_path, c
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
 
 
+@pytest.mark.once  # refused before any block is built
 @pytest.mark.parametrize(
     "extra, message",
     [

@@ -58,6 +58,7 @@ def test_bert_base_has_the_published_size():
     assert model.output_shape == (None, 2)
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [
@@ -73,6 +74,7 @@ def test_bad_settings_say_what_would_work(overrides, message):
         tc.build_functional(**overrides)
 
 
+@pytest.mark.once  # numpy data
 def test_digit_tokens_are_the_digits_as_ids():
     tokens, images = load_dataset("digit_tokens"), load_dataset("digits")
     assert tokens.x_train.shape == (len(images.x_train), 64) and tokens.x_train.dtype == np.int32

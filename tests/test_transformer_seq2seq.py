@@ -67,6 +67,7 @@ def test_greedy_decoding_feeds_back_its_own_choices():
     np.testing.assert_array_equal(ts.greedy_decode(model, x), np.tile(np.arange(2, 12), (3, 1)))
 
 
+@pytest.mark.once  # numpy ids and strings
 def test_translation_report_scores_whole_answers():
     x, y = ts.pack(["3 Mar 2021", "1.2.1999"], ["2021-03-03", "1999-02-01"], 32, 10)
     written = y.copy()
@@ -116,6 +117,7 @@ def test_the_papers_models_have_their_layers_weights(preset, width, ffn_width, c
     assert model.output_shape == (None, 10, 37000)
 
 
+@pytest.mark.once  # _config and the refusal come before any layer
 @pytest.mark.parametrize("overrides", [{"tie_embeddings": True}, {"preset": "base"}])
 def test_the_sequential_build_refuses_a_tied_readout(overrides):
     with pytest.raises(ValueError, match="keras.Sequential is one chain of layers") as refusal:
@@ -150,6 +152,7 @@ def test_a_tied_model_trains_and_reloads_with_the_readout_still_the_table(datase
     assert np.abs(moved).max() > 0.1  # nats
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [
@@ -164,11 +167,13 @@ def test_bad_settings_say_what_would_work(overrides, message):
         ts.build_functional(**overrides)
 
 
+@pytest.mark.once  # numpy encoding
 def test_text_outside_the_vocabulary_is_a_clear_error():
     with pytest.raises(ValueError, match="'3 März 2021' is not 32 characters or fewer from"):
         ts.encode(["3 März 2021"], 32)
 
 
+@pytest.mark.once  # numpy data and strings
 def test_dates_are_written_many_ways_and_read_back_to_the_same_day(dataset):
     day = datetime.date(2021, 3, 3)
     written = {write_date(day, form) for form in DATE_FORMATS}

@@ -40,6 +40,7 @@ def test_valid_padding_crops_each_skip_to_the_decoders_size():
     assert model.output_shape == (None, 52, 52, 4)
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [
@@ -72,6 +73,7 @@ def test_the_sequential_build_nests_one_level_inside_another(tmp_path):
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
+@pytest.mark.once  # a numpy data generator
 def test_scenes_hold_every_shape_in_colours_that_say_nothing_alone():
     images, masks = make_shapes(300, seed=5)
     assert images.shape == (300, 32, 32, 3) and masks.shape == (300, 32, 32)
@@ -86,6 +88,7 @@ def test_scenes_hold_every_shape_in_colours_that_say_nothing_alone():
     np.testing.assert_array_equal(make_shapes(3, seed=1)[1], make_shapes(3, seed=1)[1])
 
 
+@pytest.mark.once  # numpy scores
 def test_iou_and_dice_by_hand():
     truth = np.array([[0, 0, 1, 1], [0, 0, 1, 1]])
     guess = np.array([[0, 1, 1, 1], [0, 0, 0, 1]])

@@ -101,6 +101,7 @@ def test_saved_vae_and_decoder_reload_to_the_same_images(images, tmp_path):
     assert any(np.any(a != b) for a, b in zip(before, reloaded.get_weights()))
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [

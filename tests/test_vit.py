@@ -56,6 +56,7 @@ def test_tokens_follow_the_patch_size():
         assert model.get_layer(index=3).output.shape == (None, 1 + tokens, 64)
 
 
+@pytest.mark.once  # _config raises before any layer
 @pytest.mark.parametrize(
     "overrides, message",
     [
