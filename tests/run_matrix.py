@@ -1,15 +1,18 @@
 """Run the test suite once per Keras backend, each in its own process.
 
-    python tests/run_matrix.py                       # tensorflow, jax, torch, one after another
-    python tests/run_matrix.py --jobs 3              # the three side by side (a machine with cores to spare)
+    python tests/run_matrix.py                       # tensorflow, jax, torch; one process per core at a time
+    python tests/run_matrix.py --jobs 1              # one after another, the output live
+    python tests/run_matrix.py --fast --backends jax # the fast tier: no @slow test (a few minutes)
     python tests/run_matrix.py --backends jax torch  # a subset
     python tests/run_matrix.py -- -k cnn             # extra arguments go to pytest
 
-A process holds one backend (Keras reads KERAS_BACKEND at its first import), so the
-matrix is three pytest runs. Each run's output is kept apart and printed whole when
-it ends. On a 2-core machine ``--jobs 3`` saves nothing (measured: 1,096 s side by
-side, the runs fighting over the cores); with more cores it divides the wait. The
-matrix fails if any run fails or runs no test (pytest's exit status 5).
+A process holds one backend (Keras reads KERAS_BACKEND at its first import), so the matrix is
+three pytest runs. A single one leaves part of a 2-core machine idle (TensorFlow keeps about one
+core busy), so by default as many run at once as there are cores, each one's output kept apart and
+printed whole when it ends. Tests marked ``once`` (their result is the same on every backend) run
+in one backend's process only: PyTorch's when it runs, its session being the shortest. The matrix
+ends with the seconds every test file took per backend and each process's CPU time, and fails if
+any run fails or runs no test (pytest's exit status 5).
 """
 
 from __future__ import annotations
