@@ -84,8 +84,8 @@ def test_cookbook_attention_lists_the_layers_and_writes_the_png(saved, capsys):
         ("vit", "vit", ["--example", "100000"], "--example must be in 0.."),
         ("vit", "vit", ["--text", "hi"], "--text works for recipes that read characters"),
         ("mlp", "mlp", [], "has no attention layer to draw"),
-        ("gpt", "vit", [], "the model reads (8, 8, 1), docstrings has (128,)"),  # a vit file is no gpt
-        ("vit", "junk", [], "cannot load"),
+        ("gpt", "vit", [], "holds a vit model, not a gpt model"),  # the loader reads the file's recipe
+        ("vit", "junk", [], "is not a Keras model file (a .keras zip archive)"),
     ],
 )
 def test_cookbook_attention_bad_input_is_one_line(saved, capsys, recipe, model, extra, message):
