@@ -12,6 +12,7 @@ from benchmarks import run as bench
 from recipes._cli import main
 
 
+@pytest.mark.slow
 def test_bench_measures_in_a_process_of_its_own_and_writes_the_table(tmp_path, capsys):
     backend = keras.backend.backend()
     native = "jax" if backend == "jax" else "torch"  # (a framework this backend's test run has installed)

@@ -230,6 +230,7 @@ def test_filters_plots_the_first_layer_of_a_trained_cnn(capsys, tmp_path):
     assert status == 0 and (tmp_path / "filters.png").stat().st_size > 5_000
 
 
+@pytest.mark.slow
 def test_compare_regularization_writes_results_for_every_variant(capsys, tmp_path):
     status, out, _ = _run(capsys, "compare-regularization", "--epochs", "2", "--train-size", "64",
                           "--out", str(tmp_path))  # fmt: skip
@@ -240,6 +241,7 @@ def test_compare_regularization_writes_results_for_every_variant(capsys, tmp_pat
     assert (tmp_path / "gap.png").exists()
 
 
+@pytest.mark.slow
 def test_compare_rnn_races_the_cells_and_resumes_without_rerunning(capsys, tmp_path, monkeypatch):
     import recipes._compare_rnn as compare
 
@@ -277,6 +279,7 @@ def test_keras_backend_variable_is_honoured():
     assert keras.backend.backend() == os.environ["KERAS_BACKEND"]
 
 
+@pytest.mark.slow
 def test_backend_flag_overrides_the_environment(tmp_path):
     """A fresh process: KERAS_BACKEND says one backend, --backend another; the flag wins."""
     current = keras.backend.backend()

@@ -217,6 +217,7 @@ _ALONE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_each_recipe_file_copied_alone_imports_and_builds(tmp_path):
     folders = []
     for name, info in registry().items():

@@ -64,6 +64,7 @@ def _one_line(err: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(BACKEND != "jax", reason="once, in the JAX session: it hides the other backends")
 def test_with_only_jax_installed_no_command_needs_the_backend_flag(tmp_path, _digit_classifier):
     home, hider = tmp_path / "home", tmp_path / "hide"

@@ -35,6 +35,7 @@ def test_notebook_is_committed_without_outputs_and_imports_its_recipes(path):
     assert all("id" in cell for cell in raw["cells"]), "every cell needs an id (nbformat 4.5)"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_smoke_mode(path, tmp_path, monkeypatch):
     monkeypatch.setenv("COOKBOOK_SMOKE", "1")

@@ -165,6 +165,7 @@ def test_exact_match_needs_every_character():
     np.testing.assert_array_equal(scores, [1.0, 0.0, 1.0])
 
 
+@pytest.mark.slow
 def test_seq2seq_learns_two_digit_sums_and_decodes_them():
     questions, answers = make_addition(10_000, digits=2)  # every two-digit sum there is
     x, y = seq2seq_rnn.one_hot(questions, 5), seq2seq_rnn.indices(answers, 3)

@@ -110,6 +110,7 @@ def test_depths_must_be_six_n_plus_two():
         blocks_per_stage(21)
 
 
+@pytest.mark.slow
 def test_compare_depth_trains_both_nets_plots_and_resumes(tmp_path, capsys):
     out = tmp_path / "depth"
     assert main(["compare-depth", "--depths", "8", "--epochs", "2", "--out", str(out)]) == 0

@@ -200,6 +200,7 @@ def test_the_objective_is_the_headline_a_recipe_compiles(tmp_path):
     assert {name.removeprefix("val_") for name in search.objectives(recipe.TASK)} == set(logged)
 
 
+@pytest.mark.slow
 @ONCE
 def test_a_search_records_its_objective_and_a_resume_keeps_it(tmp_path, capsys):
     folder = search.tune(
@@ -217,6 +218,7 @@ def test_a_search_records_its_objective_and_a_resume_keeps_it(tmp_path, capsys):
     assert "the search is complete: 2 of 2 trials ended" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @ONCE
 def test_a_killed_search_resumes_and_runs_every_trial_exactly_once(tmp_path):
     """SIGKILL in the middle of the second trial, then --resume: three trials, each completed once."""
@@ -258,6 +260,7 @@ def _ongoing(folder: Path) -> dict:
         return {}
 
 
+@pytest.mark.slow
 @ONCE
 def test_a_chief_and_two_workers_finish_a_search_when_a_worker_is_killed(tmp_path):
     """SIGKILL one worker in the middle of its trial: the chief restarts it with its id, it runs
@@ -291,6 +294,7 @@ def test_a_chief_and_two_workers_finish_a_search_when_a_worker_is_killed(tmp_pat
     assert json.loads((folder / "oracle.json").read_text())["run_times"] == state["run_times"]
 
 
+@pytest.mark.slow
 @ONCE
 def test_the_time_limit_stops_the_workers_and_resume_finishes(tmp_path, capsys):
     runs = tmp_path / "runs"
@@ -305,6 +309,7 @@ def test_the_time_limit_stops_the_workers_and_resume_finishes(tmp_path, capsys):
     assert _statuses(folder) == {"0": "COMPLETED", "1": "COMPLETED"}
 
 
+@pytest.mark.slow
 @ONCE
 def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_path, monkeypatch):
     build = search.build
@@ -327,6 +332,7 @@ def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_
     ) and "(RuntimeError: out of memory (simulated))" in search.summary(folder)
 
 
+@pytest.mark.slow
 @ONCE
 def test_ctrl_c_stops_with_one_line_and_resume_finishes_the_search(tmp_path, monkeypatch):
     build, calls = search.build, []
@@ -354,6 +360,7 @@ def test_a_nan_loss_fails_the_trial(tmp_path, monkeypatch):
     assert row["status"] == "FAILED" and "the loss became NaN in epoch 1" in row["reason"]
 
 
+@pytest.mark.slow
 @ONCE
 @pytest.mark.parametrize("algorithm", ["bayesian", "grid", "hyperband"])
 def test_every_algorithm_walks_the_space(tmp_path, algorithm):
