@@ -445,7 +445,9 @@ def _generate(args) -> None:
     if not hasattr(recipe, "sample"):
         raise CookbookError(f"{args.recipe} does not write text (it has no sample()); gpt does")
     if args.length < 0 or args.temperature < 0:  # before loading anything
-        raise CookbookError(f"--length and --temperature must be >= 0; got {args.length} and {args.temperature}")
+        raise CookbookError(
+            f"--length and --temperature must be >= 0; got {args.length} and {args.temperature}"
+        )
     _, model = _trained_model(args)
     try:
         characters = recipe.sample(model, args.prompt, args.length, args.temperature, args.seed)
@@ -509,7 +511,9 @@ def _edges(args) -> None:
         try:
             photo = np.asarray(Image.open(args.image).convert("RGB"))
         except (UnidentifiedImageError, IsADirectoryError):
-            raise CookbookError(f"{args.image} is not an image (JPEG, PNG, ... a file Pillow reads)") from None
+            raise CookbookError(
+                f"{args.image} is not an image (JPEG, PNG, ... a file Pillow reads)"
+            ) from None
     else:
         from sklearn.datasets import load_sample_image
 

@@ -248,7 +248,9 @@ def train(
     given = {} if hyperparameters is None else read_hyperparameters(hyperparameters, recipe.DEFAULTS)
     epochs = given.get("epochs", task["epochs"]) if epochs is None else epochs
     batch_size = given.get("batch_size", task["batch_size"]) if batch_size is None else batch_size
-    learning_rate = given.get("learning_rate", task["learning_rate"]) if learning_rate is None else learning_rate
+    learning_rate = (
+        given.get("learning_rate", task["learning_rate"]) if learning_rate is None else learning_rate
+    )
     if epochs < 1 or batch_size < 1:
         raise CookbookError("--epochs and --batch-size must be positive")
     if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
@@ -324,7 +326,7 @@ def train(
             ) from None
         train_seconds = time.perf_counter() - started
         model.save(out / "model.keras")
-        report = test_report(model, recipe, data, out, batch_size, seed)
+        report = report_on_test_split(model, recipe, data, out, batch_size, seed)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
@@ -371,7 +373,9 @@ def copy_recipe(name: str, destination: str | Path, force: bool = False) -> Path
     return target
 
 
-def test_report(model, recipe: ModuleType, data: Dataset, out: str | Path, batch_size: int, seed: int = 0) -> dict:
+def report_on_test_split(
+    model, recipe: ModuleType, data: Dataset, out: str | Path, batch_size: int, seed: int = 0
+) -> dict:
     """What a trained model scores on the test split, as `cookbook train` ends with it: the compiled
     metrics, and per task kind its own (a segmentation's IoU and Dice with ``masks.png``, a
     translation's greedy exact match with ``translations.txt``, a language model's ``sample.txt``,
@@ -442,7 +446,7 @@ def evaluate(
         "backend": keras.backend.backend(),
         "dataset": data.name,
         "parameters": model.count_params(),
-        **test_report(model, recipe, data, out, batch_size, seed=record.get("seed", 0)),
+        **report_on_test_split(model, recipe, data, out, batch_size, seed=record.get("seed", 0)),
     }
     (out / "evaluation.json").write_text(json.dumps(report, indent=2, default=list) + "\n")
     return report
