@@ -316,7 +316,10 @@ def trials(folder: str | Path) -> list[dict]:
     hyperparameters, seconds, tuner, reason."""
     folder = Path(folder)
     if not (folder / "search.json").exists():
-        raise CookbookError(f"no search in {folder}: run `cookbook tune RECIPE --dir ...` first")
+        recipe = folder.name.rsplit("-", 2)[0]  # DIR/RECIPE-API-BACKEND
+        raise CookbookError(
+            f"no search in {folder}: start one with `cookbook tune {recipe} --dir {folder.parent}`"
+        )
     rows = []
     for path in sorted(folder.glob("trial_*/trial.json")):
         trial = json.loads(path.read_text())
