@@ -41,10 +41,25 @@ def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {keras.backend.backend()}"
 
 
+# run_matrix --fast checks the recipe contract (both builds, the short fit, the reload) on one recipe
+# of each kind of layer stack: dense, convolutional, recurrent, attention.
+FAST_RECIPES = ("mlp", "cnn", "lstm", "transformer_classifier")
+
+
+def _recipe_of(item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    name = callspec.params.get("name") if callspec else None
+    return name if name in RECIPES else None
+
+
 def pytest_collection_modifyitems(config, items):
     """``@pytest.mark.once`` tests (their result is the same on every backend: text, argument parsing,
     keras-tuner's bookkeeping) run in the process of the backend ``COOKBOOK_ONCE_IN`` names —
     tests/run_matrix.py sets it — and are deselected in the others. Unset, everything runs."""
+    if os.environ.get("COOKBOOK_FAST") == "1":  # the fast tier: the per-recipe checks on a few recipes
+        left_out = [item for item in items if _recipe_of(item) not in (None, *FAST_RECIPES)]
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
     once_in = os.environ.get("COOKBOOK_ONCE_IN")
     if not once_in or once_in == BACKEND:
         return

@@ -95,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    if args.fast:
+    if args.fast:  # no @slow test; the per-recipe contract on four recipes (tests/conftest.py)
         args.pytest_args = ["-m", "not slow", *args.pytest_args]
+        os.environ["COOKBOOK_FAST"] = "1"
 
     # The backend-neutral tests go to PyTorch's process when it runs: its session is the shortest.
     once_in = "torch" if "torch" in args.backends else args.backends[0]

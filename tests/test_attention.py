@@ -11,6 +11,7 @@ from recipes._cli import main
 from recipes._inspect import _probe_input
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["transformer_classifier", "linear_attention"])
 def test_both_builds_draw_the_same_maps_and_padding_gets_no_attention(name):
     recipe = load_recipe(name)
@@ -64,6 +65,7 @@ def saved(tmp_path_factory):
     return paths
 
 
+@pytest.mark.slow
 def test_cookbook_attention_lists_the_layers_and_writes_the_png(saved, capsys):
     assert main(["attention", "vit", "--model", str(saved["vit"]), "--layer", "1", "--example", "5"]) == 0
     printed = capsys.readouterr().out

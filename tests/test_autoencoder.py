@@ -90,6 +90,7 @@ def test_bad_settings_say_what_is_wrong(overrides, message):
             build(**overrides)
 
 
+@pytest.mark.slow
 def test_cookbook_train_writes_reconstructions_codes_and_samples(tmp_path):
     metrics = train("autoencoder", epochs=2, verbose=0, out=str(tmp_path / "run"), settings=["hidden=32"])
     for picture in (

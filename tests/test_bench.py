@@ -86,6 +86,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_transformers_model_flops_follow_palms_formula_and_give_its_mfu():
     from benchmarks.flops import peak_tflops, transformer_training_flops
     from benchmarks.measure import measure

@@ -126,6 +126,7 @@ def test_train_writes_model_history_curves_and_metrics(capsys, tmp_path):
     assert metrics["test"]["accuracy"] > 0.5
 
 
+@pytest.mark.slow
 def test_train_with_mixed_precision_keeps_the_output_in_float32(tmp_path):
     metrics = train("cnn", epochs=1, precision="mixed_bfloat16", out=tmp_path, verbose=0,
                     settings={"filters": (8,), "dense_units": 16})  # fmt: skip
@@ -184,6 +185,7 @@ class _LearningRates(keras.callbacks.Callback):
         self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
 
 
+@pytest.mark.slow
 def test_a_cosine_schedule_decays_to_zero_and_resumes_mid_decay(tmp_path):
     assert load_recipe("lstm").TASK["schedule"] == "cosine"
     rates = _LearningRates()
@@ -224,6 +226,7 @@ def test_edges_writes_the_edge_maps_of_a_sample_photo(capsys, tmp_path):
     assert png.stat().st_size > 50_000 and str(png) in out
 
 
+@pytest.mark.slow
 def test_filters_plots_the_first_layer_of_a_trained_cnn(capsys, tmp_path):
     train("cnn", epochs=1, out=tmp_path, verbose=0, settings={"filters": (8,), "dense_units": 16})
     status, out, _ = _run(capsys, "filters", str(tmp_path / "model.keras"))
@@ -266,6 +269,7 @@ def test_compare_rnn_races_the_cells_and_resumes_without_rerunning(capsys, tmp_p
     assert status == 0 and sorted(raced) == [("lstm", 4), ("simple_rnn", 4)]
 
 
+@pytest.mark.slow
 def test_doctor_reports_keras_backends_and_policy(capsys):
     status, out, _ = _run(capsys, "doctor")
     assert status == 0

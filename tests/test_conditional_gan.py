@@ -43,6 +43,7 @@ def test_the_label_rides_along_the_noise_and_the_image():
     np.testing.assert_array_equal(planes[1, ..., 1:], np.broadcast_to([1, 0, 0, 0], (5, 5, 4)))
 
 
+@pytest.mark.slow
 def test_one_step_lowers_each_networks_loss_on_its_own_turn(digits):
     """This backend's step: the discriminator's update lowers its loss on the labelled real and fake
     pairs it saw; the generator's update, made against that new discriminator, lowers its own."""
@@ -65,6 +66,7 @@ def test_one_step_lowers_each_networks_loss_on_its_own_turn(digits):
     assert g_after < g_before, f"generator loss {g_before:.5f} -> {g_after:.5f}"
 
 
+@pytest.mark.slow
 def test_the_step_pairs_real_and_generated_images_with_the_batchs_own_labels(digits, monkeypatch):
     """What makes it conditional: the generator is asked for the batch's labels and every judgement
     in the step sees them (run eagerly, so that the values can be looked at)."""
@@ -146,6 +148,7 @@ def test_label_accuracy_is_the_share_classified_as_asked():
     assert quality["per_label"] == {"0": 0.0, "1": 0.0, "2": 0.0, "3": 1.0}  # JSON's keys
 
 
+@pytest.mark.slow
 def test_cookbook_train_and_sample_ask_for_labels(tmp_path, runs_with_a_classifier, capsys):
     metrics = train("conditional_gan", epochs=1, verbose=0, out="runs/cgan", settings=["filters=16,8"])
     quality = metrics["quality"]

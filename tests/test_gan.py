@@ -121,6 +121,7 @@ def test_sample_quality_counts_what_the_classifier_sees():
         sample_quality(np.zeros((4, 28, 28, 1), "float32"), classifier)
 
 
+@pytest.mark.slow
 def test_cookbook_train_writes_a_grid_per_epoch_and_scores_with_the_cnn(tmp_path, runs_with_a_classifier):
     metrics = train("gan", epochs=2, verbose=0, out="runs/gan", settings=["filters=16,8"])
     assert sorted(p.name for p in (tmp_path / "runs/gan/samples").iterdir()) == [

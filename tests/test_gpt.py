@@ -88,6 +88,7 @@ def tied(tmp_path_factory):
     return model, path, x[:4], before, after
 
 
+@pytest.mark.slow
 def test_a_tied_model_trains_and_reloads_to_the_same_predictions(tied):
     model, path, x, before, after = tied
     untied = gpt.build_functional(blocks=1).count_params()
@@ -159,6 +160,7 @@ def trained(tmp_path_factory):
     return model, path, before, after
 
 
+@pytest.mark.slow
 def test_bits_per_character_is_the_loss_in_bits_and_it_falls(trained):
     _, _, before, after = trained
     assert before["bits_per_character"] == pytest.approx(before["loss"] / math.log(2), rel=1e-4)

@@ -88,6 +88,7 @@ def _flops(block, time: int) -> float:
     pytest.skip("TensorFlow's graph profiler counts no Einsum operations, the ones attention is made of")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attention, low, high", [("linear", 3.5, 4.5), ("softmax", 10, 16.5)])
 def test_four_times_the_tokens_cost_four_times_the_work_only_for_linear_attention(attention, low, high):
     block = la.EncoderBlock(la._config({"attention": attention}))
@@ -110,6 +111,7 @@ def test_bad_settings_say_what_would_work(overrides, message):
         la.build_functional(**overrides)
 
 
+@pytest.mark.slow
 def test_mixed_precision_trains_without_nan(dataset):
     data = dataset("digit_tokens")
     keras.config.set_dtype_policy("mixed_bfloat16")

@@ -61,6 +61,7 @@ def test_the_hand_written_torch_network_is_the_recipes(name):
     assert expected.max(axis=1).mean() > 0.15  # (outputs worth comparing: not the uniform 0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", RECIPES)
 def test_the_hand_written_jax_network_is_the_recipes(name):
     _in_its_own_backends_session("jax")
@@ -81,6 +82,7 @@ def test_the_hand_written_jax_network_is_the_recipes(name):
     np.testing.assert_allclose(np.asarray(probabilities), expected, atol=2e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", ["torch", "jax"])
 def test_the_hand_written_training_steps_learn(framework):
     _in_its_own_backends_session(framework)

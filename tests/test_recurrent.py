@@ -12,6 +12,7 @@ from recipes._errors import CookbookError
 from recipes._train import compile_model, train
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("units, features", [(1, 1), (16, 8), (128, 8), (33, 5)])
 def test_gate_counts_give_the_parameter_formulas(units, features):
     def built(layer):
@@ -188,6 +189,7 @@ def test_training_refuses_data_of_another_input_size(tmp_path):
 # ---- word ids (IMDB-style input) ---------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", [lstm, gru, bidirectional], ids=lambda r: r.__name__.split(".")[-1])
 def test_word_ids_are_embedded_and_both_builds_agree_and_learn(recipe):
     settings = {

@@ -23,6 +23,7 @@ def _trainable(model) -> int:
 PUBLISHED = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", PUBLISHED)
 def test_presets_have_the_published_parameter_counts(preset):
     model = resnet.build_functional(preset=preset)
@@ -30,6 +31,7 @@ def test_presets_have_the_published_parameter_counts(preset):
     assert _trainable(model) == PUBLISHED[preset]
 
 
+@pytest.mark.slow
 def test_resnet50_with_conv_biases_is_keras_applications_resnet50():
     ours = resnet.build_functional(preset="resnet50", conv_bias=True)
     theirs = keras.applications.ResNet50(weights=None)

@@ -80,6 +80,7 @@ def test_translation_report_scores_whole_answers():
     ]
 
 
+@pytest.mark.slow
 def test_a_short_fit_learns_to_write_dates(dataset):
     """300 updates of a small model: the per-character accuracy of greedy answers beats guessing digits."""
     data = dataset("dates")
@@ -93,6 +94,7 @@ def test_a_short_fit_learns_to_write_dates(dataset):
     assert ts.translate(model, ["4 July 1976"])[0].startswith("19")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset, width, ffn_width, counted", [("base", 512, 2048, 63_082_496),
                                                               ("big", 1024, 4096, 214_245_376)])  # fmt: skip
 def test_the_papers_models_have_their_layers_weights(preset, width, ffn_width, counted):
@@ -125,6 +127,7 @@ def test_the_sequential_build_refuses_a_tied_readout(overrides):
     assert "\n" not in str(refusal.value)
 
 
+@pytest.mark.slow
 def test_a_tied_model_trains_and_reloads_with_the_readout_still_the_table(dataset, tmp_path):
     """One block a side, tied: one table fewer, the loss falls, and after a reload redrawing the table's
     row of a character no input holds still moves that character's probability (the readout)."""
@@ -193,6 +196,7 @@ def test_dates_are_written_many_ways_and_read_back_to_the_same_day(dataset):
     assert len(test_days) == len(data.y_test) and not test_days & set(ts.decode(data.y_train))
 
 
+@pytest.mark.slow
 def test_mixed_precision_trains_without_nan(dataset):
     data = dataset("dates")
     keras.config.set_dtype_policy("mixed_bfloat16")

@@ -50,6 +50,7 @@ def exported(tmp_path_factory):
     return search.project(root / "runs", "mlp", "functional"), root / "best", printed.getvalue()
 
 
+@pytest.mark.slow
 def test_a_search_completes_and_its_exported_model_predicts_as_scored(exported, dataset):
     folder, best_folder, printed = exported
     assert _statuses(folder) == {"0": "COMPLETED", "1": "COMPLETED", "2": "COMPLETED"}
@@ -77,6 +78,7 @@ def test_a_search_completes_and_its_exported_model_predicts_as_scored(exported, 
     assert f"the same model again: cookbook train mlp --hyperparameters {best_folder}" in printed
 
 
+@pytest.mark.slow
 def test_train_with_the_exported_hyperparameters_scores_as_the_export(exported, tmp_path, capsys):
     """The round trip: `cookbook train --hyperparameters best_hyperparameters.json` trains the model
     that `--export` retrained (same backend and seed), and gets its test scores back."""
@@ -98,6 +100,7 @@ def test_train_with_the_exported_hyperparameters_scores_as_the_export(exported, 
         assert metrics["test"][name] == pytest.approx(score, abs=1e-6), name
 
 
+@pytest.mark.slow
 def test_export_retrains_for_the_epoch_the_best_trial_scored_at(exported, tmp_path):
     """A trial is scored at its best epoch: the export trains that many epochs, not the search's."""
     folder, _, _ = exported
@@ -114,6 +117,7 @@ def test_export_retrains_for_the_epoch_the_best_trial_scored_at(exported, tmp_pa
     assert read_history(tmp_path / "best/history.csv")["epoch"] == [0]
 
 
+@pytest.mark.slow
 @ONCE
 def test_the_options_given_win_over_the_hyperparameters_file(tmp_path, capsys):
     path = tmp_path / "best_hyperparameters.json"
@@ -182,6 +186,7 @@ def test_every_space_names_only_what_cookbook_train_takes():
     assert set(hp.space[0].values) == {"16,32", "32,64", "64,128"}
 
 
+@pytest.mark.slow
 @ONCE
 def test_the_objective_is_the_headline_a_recipe_compiles(tmp_path):
     """Exact match for the seq2seq recipes (a name their fit really logs), else accuracy, else loss."""

@@ -13,12 +13,14 @@ from recipes._data import DATASETS, SHAPES, Dataset, make_shapes
 from recipes._train import build, center_crop, data_overrides, read_history, segmentation_scores, train
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side, depth", [(32, 3), (16, 4)])
 def test_same_padding_returns_a_mask_as_large_as_the_image(side, depth):
     model = unet.build_functional(input_shape=(side, side, 3), depth=depth, filters=4)
     assert model.output_shape == (None, side, side, 4)
 
 
+@pytest.mark.slow
 def test_the_original_preset_follows_the_papers_arithmetic():
     # Ronneberger et al., Fig. 1: 572 -> 568 ... 64 -> pool -> 32 -> 28 at the bottom -> ... 388.
     assert unet.level_sides(572, 4, "valid") == [(568, 388), (280, 196), (136, 100), (64, 52)]
@@ -60,6 +62,7 @@ def test_bad_settings_say_what_would_work(overrides, message):
         unet.build_sequential(**overrides)
 
 
+@pytest.mark.slow
 def test_the_sequential_build_nests_one_level_inside_another(tmp_path):
     model = unet.build_sequential(depth=2, filters=4)
     top = model.layers[0]
@@ -100,6 +103,7 @@ def test_iou_and_dice_by_hand():
     assert center_crop(np.arange(36).reshape(1, 6, 6), 2).tolist() == [[[14, 15], [20, 21]]]
 
 
+@pytest.mark.slow
 def test_training_a_valid_unet_scores_the_cropped_centre(tmp_path, monkeypatch):
     x, y = make_shapes(360, size=44, seed=2)  # valid, depth 1: 44 -> 40 -> 20 -> 16 -> 32 -> 28
     scenes = Dataset("shapes", "segmentation", x[:256], y[:256], x[256:296], y[256:296], x[296:], y[296:],

@@ -69,6 +69,7 @@ def test_fit_minimises_reconstruction_plus_kl(images):
     assert kl.mean() > 0
 
 
+@pytest.mark.slow
 def test_both_builds_train_alike_and_lower_the_held_out_negative_elbo(images):
     x, held_out = images
     histories, scores = [], []
@@ -124,6 +125,7 @@ def test_the_decoder_rebuilds_the_images_shape(shape):
     assert [tuple(o.shape) for o in model.get_layer("encoder").outputs] == [(None, 3), (None, 3)]
 
 
+@pytest.mark.slow
 def test_cookbook_train_writes_reconstructions_a_map_of_codes_and_the_elbo(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no runs/cnn-functional-BACKEND here: no classifier to score with
     out = tmp_path / "run"

@@ -72,6 +72,7 @@ def test_bad_settings_say_what_would_work(overrides, message):
         vit.build_functional(**overrides)
 
 
+@pytest.mark.slow
 def test_mixed_precision_trains_without_nan(dataset):
     data = dataset("digits")
     keras.config.set_dtype_policy("mixed_bfloat16")

@@ -84,6 +84,7 @@ def test_the_generators_step_raises_its_score_with_the_new_critic(real):
     assert new > old, f"mean score of the generated images {old:.5f} -> {new:.5f}"
 
 
+@pytest.mark.slow
 def test_the_critic_takes_critic_steps_updates_per_generator_update(real):
     model = wgan_gp.build_functional(critic_steps=3)
     model.compile(
@@ -145,6 +146,7 @@ def test_bad_settings_say_what_is_wrong(overrides, message):
             build(**overrides)
 
 
+@pytest.mark.slow
 def test_cookbook_train_scores_its_samples(tmp_path, runs_with_a_classifier):
     metrics = train(
         "wgan_gp", epochs=1, verbose=0, out="runs/wgan", settings=["filters=16,8", "critic_steps=2"]
