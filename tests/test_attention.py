@@ -33,6 +33,7 @@ def test_both_builds_draw_the_same_maps_and_padding_gets_no_attention(name):
     np.testing.assert_allclose(functional.predict(x, verbose=0), before, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_seq2seq_maps_say_which_attention_and_the_masks_hold():
     recipe = load_recipe("transformer_seq2seq")
     model = recipe.build_functional(blocks=1)

@@ -152,6 +152,7 @@ class _StopAfter(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
     settings = {"hidden_units": (16,)}
     first = _StopAfter(epoch=1)

@@ -91,6 +91,7 @@ def test_the_step_pairs_real_and_generated_images_with_the_batchs_own_labels(dig
         np.testing.assert_array_equal(seen, labels)
 
 
+@pytest.mark.slow
 def test_both_builds_train_to_the_same_weights(digits):
     histories, weights = [], []
     for build in (cgan.build_sequential, cgan.build_functional):

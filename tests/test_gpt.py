@@ -98,6 +98,7 @@ def test_a_tied_model_trains_and_reloads_to_the_same_predictions(tied):
     np.testing.assert_array_equal(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+@pytest.mark.slow
 def test_the_readout_is_still_the_token_table_after_reloading(tied):
     """Redraw the table's row of a character the input lacks: only a readout that is the table moves."""
     model, path, x, _, _ = tied
@@ -168,6 +169,7 @@ def test_bits_per_character_is_the_loss_in_bits_and_it_falls(trained):
     assert after["bits_per_character"] < 4.5  # the character frequencies alone carry 4.77 bits
 
 
+@pytest.mark.slow
 def test_sampling_follows_the_temperature_and_the_seed(trained):
     model, _, _, _ = trained
     greedy = gpt.generate(model, "Return the ", length=30, temperature=0)

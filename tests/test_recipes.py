@@ -78,6 +78,7 @@ def test_dropconnect_drops_weights_while_training_only():
     assert np.abs(mean - inference).mean() < 0.1 * np.abs(inference).mean()
 
 
+@pytest.mark.slow
 def test_compare_regularizers_reports_the_gap(dataset):
     digits = dataset("digits")
     results = regularization.compare_regularizers(

@@ -44,6 +44,7 @@ def test_resnet50_with_conv_biases_is_keras_applications_resnet50():
     assert _trainable(ours) - PUBLISHED["resnet50"] == channels
 
 
+@pytest.mark.slow
 def test_explicit_settings_win_over_the_preset():
     model = resnet.build_sequential(preset="resnet18", input_shape=(32, 32, 3), num_classes=10)
     assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)
@@ -62,6 +63,7 @@ def test_a_block_that_starts_at_zero_passes_its_input_through(block):
     assert np.max(np.abs(keras.ops.convert_to_numpy(layer(x)) - x)) > 0.1
 
 
+@pytest.mark.slow
 def test_projections_appear_exactly_where_the_shape_changes():
     functional = resnet.build_functional(stage_blocks=(2, 2, 2))  # 16, 32, 64 filters
     convs = [layer for layer in functional.layers if isinstance(layer, keras.layers.Conv2D)]
@@ -75,6 +77,7 @@ def test_projections_appear_exactly_where_the_shape_changes():
     assert bottleneck.layers[-3].output.shape == (None, 4, 4, 4 * 32)  # 4x expansion, stride 2
 
 
+@pytest.mark.slow
 def test_sequential_resnet_reloads_to_the_same_predictions(tmp_path):
     model = resnet.build_sequential(stage_blocks=(1, 1))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")

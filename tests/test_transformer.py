@@ -83,6 +83,7 @@ def test_digit_tokens_are_the_digits_as_ids():
     np.testing.assert_array_equal(tokens.y_test, images.y_test)
 
 
+@pytest.mark.slow
 def test_post_norm_trains_in_mixed_precision_without_nan():
     data = load_dataset("digit_tokens")
     keras.config.set_dtype_policy("mixed_bfloat16")

@@ -34,6 +34,7 @@ def test_the_original_preset_follows_the_papers_arithmetic():
     assert model.count_params() == down + up + conv(1, 64, 2) == 31_030_658
 
 
+@pytest.mark.slow
 def test_valid_padding_crops_each_skip_to_the_decoders_size():
     model = unet.build_functional(padding="valid", input_shape=(92, 92, 3), depth=2, filters=4)
     crops = [layer.cropping for layer in model.layers if isinstance(layer, keras.layers.Cropping2D)]
@@ -152,6 +153,7 @@ def _fake_pets(folder, rng) -> dict:
     return files
 
 
+@pytest.mark.slow
 def test_pets_download_decode_and_cache(tmp_path, monkeypatch):
     """The real get_file fetches (a file:// URL), checks the md5 and extracts; the decode is cached."""
     from keras.src.backend import config

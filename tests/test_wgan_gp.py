@@ -101,6 +101,7 @@ def test_the_critic_takes_critic_steps_updates_per_generator_update(real):
     assert updated == ["critic", "critic", "critic", "generator"]
 
 
+@pytest.mark.slow
 def test_both_builds_train_to_the_same_weights(real):
     histories, weights = [], []
     for build in (wgan_gp.build_sequential, wgan_gp.build_functional):
