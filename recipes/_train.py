@@ -307,9 +307,7 @@ def train(
         if generative:  # no labels; a grid of samples per epoch shows the progress
             title, bounds = f"{name} ({api}, {keras.backend.backend()})", _generative.pixel_range(recipe)
             callbacks.append(_generative.sample_grid_callback(out / "samples", title, bounds))
-            x_train, x_val, x_test = (
-                _generative.to_range(x, bounds) for x in (data.x_train, data.x_val, data.x_test)
-            )
+            x_train, x_val = (_generative.to_range(x, bounds) for x in (data.x_train, data.x_val))
             # A GAN's game has no loss to validate (a conditional one learns each image's label);
             # a VAE's targets are its inputs
             fit_data = {"x": x_train, "y": data.y_train if task.get("conditional") else None}
