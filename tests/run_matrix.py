@@ -1,4 +1,4 @@
-"""Run the test suite once per Keras backend, each in its own process.
+"""Run the test suite once per Keras backend, each backend in processes of its own.
 
     python tests/run_matrix.py                       # tensorflow, jax, torch; one process per core at a time
     python tests/run_matrix.py --jobs 1              # one after another, the output live
@@ -6,13 +6,16 @@
     python tests/run_matrix.py --backends jax torch  # a subset
     python tests/run_matrix.py -- -k cnn             # extra arguments go to pytest
 
-A process holds one backend (Keras reads KERAS_BACKEND at its first import), so the matrix is
-three pytest runs. A single one leaves part of a 2-core machine idle (TensorFlow keeps about one
-core busy), so by default as many run at once as there are cores, each one's output kept apart and
-printed whole when it ends. Tests marked ``once`` (their result is the same on every backend) run
-in one backend's process only: PyTorch's when it runs, its session being the shortest. The matrix
-ends with the seconds every test file took per backend and each process's CPU time, and fails if
-any run fails or runs no test (pytest's exit status 5).
+A process holds one backend (Keras reads KERAS_BACKEND at its first import), so the matrix is at
+least three pytest runs. The machine is kept busy by splitting each backend's suite in two parts
+(``PARTS``: the notebooks and the recipe contract, then the rest) and running as many parts
+at once as there are cores, the longest first. Each process then gets one core, so the backends'
+own thread pools are set to one thread: on 2 cores PyTorch's two threads spent 50 % more CPU time
+for a 10 % shorter run, which is time the other process could have had. Tests marked ``once``
+(their result is the same on every backend) run in one backend's processes only: PyTorch's when
+it runs, its session being the shortest. Each part's output is kept apart and printed whole when
+it ends. The matrix ends with the seconds every test file took per backend and each process's CPU
+time, and fails if any run fails or a backend runs no test (pytest's exit status 5).
 """
 
 from __future__ import annotations
@@ -24,42 +27,93 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("tensorflow", "jax", "torch")
 NO_TESTS_RAN = 5
 
+# A backend's suite in two parts of about the same length (measured on a clean clone: 40-55 % of a
+# backend's seconds are these two files), each part a process of its own.
+PARTS = {"notebooks+contract": ("tests/test_notebooks.py", "tests/test_contract.py"), "rest": ()}
+# What each (backend, part) takes, relatively, to start the longest first: from a clean-clone run.
+EXPECTED_SECONDS = {"tensorflow": (790, 710), "jax": (790, 860), "torch": (370, 420)}
+ONE_THREAD = {  # one core per process: each backend's thread pools at one thread
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+}
 
-def _start(backend: str, pytest_args: list[str], scratch: Path, live: bool, once_in: str):
-    """One pytest process; ``live`` lets its output through, else it goes to a log printed at the end.
-    Tests marked ``once`` run only in ``once_in``'s process."""
-    env = {**os.environ, "KERAS_BACKEND": backend, "COOKBOOK_ONCE_IN": once_in}
-    env["COOKBOOK_SECONDS_PER_FILE"] = str(scratch / f"{backend}-seconds.json")
-    log = scratch / f"{backend}.log"
-    own = ["--basetemp", str(scratch / backend), "-o", f"cache_dir=.pytest_cache/{backend}"]
+
+@dataclass
+class Run:
+    """One pytest process: a backend, a part of the suite, and how it went."""
+
+    backend: str
+    part: str
+    args: list[str]
+    expected: float
+    status: int | None = None
+    seconds: float = 0.0
+    cpu: float = 0.0
+    process: subprocess.Popen | None = field(default=None, repr=False)
+    log: Path | None = None
+    began: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.backend if self.part == "all" else f"{self.backend} ({self.part})"
+
+
+def plan(backends: list[str], pytest_args: list[str]) -> list[Run]:
+    """The runs, the longest expected first. The suite is split only when no test path is given."""
+    names_a_path = any(arg.startswith("tests") or arg.endswith(".py") or "::" in arg for arg in pytest_args)
+    runs = []
+    for backend in backends:
+        if names_a_path:
+            runs.append(Run(backend, "all", pytest_args, sum(EXPECTED_SECONDS[backend])))
+            continue
+        heavy = PARTS["notebooks+contract"]
+        runs.append(Run(backend, "notebooks+contract", [*pytest_args, *heavy], EXPECTED_SECONDS[backend][0]))
+        rest = [f"--ignore={path}" for path in heavy]
+        runs.append(Run(backend, "rest", [*pytest_args, *rest], EXPECTED_SECONDS[backend][1]))
+    return sorted(runs, key=lambda run: -run.expected)
+
+
+def _start(run: Run, scratch: Path, live: bool, once_in: str, one_thread: bool) -> None:
+    """Start ``run``'s pytest; ``live`` lets its output through, else it goes to a log printed at the
+    end. Tests marked ``once`` run only in ``once_in``'s processes."""
+    env = {**os.environ, "KERAS_BACKEND": run.backend, "COOKBOOK_ONCE_IN": once_in}
+    if one_thread:
+        env.update({key: value for key, value in ONE_THREAD.items() if key not in os.environ})
+    tag = f"{run.backend}-{run.part}".replace("+", "-")
+    env["COOKBOOK_SECONDS_PER_FILE"] = str(scratch / f"{tag}-seconds.json")
+    run.log = scratch / f"{tag}.log"
+    own = ["--basetemp", str(scratch / tag), "-o", f"cache_dir=.pytest_cache/{run.backend}"]
     if live:
-        print(f"\n===== {backend} =====", flush=True)
-    with open(log, "w") as handle:  # the child keeps its own handle
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pytest", *own, *pytest_args],
+        print(f"\n===== {run.name} =====", flush=True)
+    with open(run.log, "w") as handle:  # the child keeps its own handle
+        run.process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", *own, *run.args],
             cwd=ROOT,
             env=env,
             stdout=None if live else handle,
             stderr=None if live else subprocess.STDOUT,
         )
     if not live:
-        print(f"started {backend}", flush=True)
-    return process, log, time.perf_counter()
+        print(f"started {run.name}", flush=True)
+    run.began = time.perf_counter()
 
 
 def seconds_table(scratch: Path, backends: list[str]) -> str:
     """Seconds per test file and backend, the costliest first: what each change costs the matrix."""
     backends = [name for name in BACKENDS if name in backends]
-    seconds = {}
+    seconds: dict[str, dict[str, float]] = {backend: {} for backend in backends}
     for backend in backends:
-        path = scratch / f"{backend}-seconds.json"
-        seconds[backend] = json.loads(path.read_text()) if path.exists() else {}
+        for path in scratch.glob(f"{backend}-*-seconds.json"):
+            for file, value in json.loads(path.read_text()).items():
+                seconds[backend][file] = seconds[backend].get(file, 0.0) + value
     files = sorted(
         {file for table in seconds.values() for file in table},
         key=lambda file: -sum(table.get(file, 0) for table in seconds.values()),
@@ -77,14 +131,25 @@ def seconds_table(scratch: Path, backends: list[str]) -> str:
     return "\n".join(rows)
 
 
+def verdict(runs: list[Run]) -> tuple[bool, str]:
+    """A backend passes when none of its runs failed and at least one ran a test."""
+    statuses = [run.status for run in runs]
+    if any(status not in (0, NO_TESTS_RAN) for status in statuses):
+        failed = next(status for status in statuses if status not in (0, NO_TESTS_RAN))
+        return False, f"FAILED (exit {failed})"
+    if all(status == NO_TESTS_RAN for status in statuses):
+        return False, "FAILED (no test ran)"
+    return True, "passed"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument(
         "--jobs",
         type=int,
-        default=min(len(BACKENDS), os.cpu_count() or 1),
-        help="backends tested at once (default: one per core, at most 3); 1 shows the output live",
+        default=os.cpu_count() or 1,
+        help="pytest processes at once (default: one per core); 1 shows the output live",
     )
     parser.add_argument(
         "--fast",
@@ -99,40 +164,50 @@ def main(argv: list[str] | None = None) -> int:
         args.pytest_args = ["-m", "not slow", *args.pytest_args]
         os.environ["COOKBOOK_FAST"] = "1"
 
-    # The backend-neutral tests go to PyTorch's process when it runs: its session is the shortest.
+    # The backend-neutral tests go to PyTorch's processes when it runs: its session is the shortest.
     once_in = "torch" if "torch" in args.backends else args.backends[0]
+    live, one_thread = args.jobs == 1, args.jobs > 1
     started = time.perf_counter()
-    waiting, running, results = list(args.backends), {}, []
+    runs = plan(args.backends, args.pytest_args)
+    waiting, running = list(runs), []
     with tempfile.TemporaryDirectory(prefix="cookbook-matrix-") as scratch:
         while waiting or running:
             while waiting and len(running) < args.jobs:
-                backend = waiting.pop(0)
-                running[backend] = _start(
-                    backend, args.pytest_args, Path(scratch), live=args.jobs == 1, once_in=once_in
-                )
-            for backend, (process, log, began) in list(running.items()):
-                pid, status, usage = os.wait4(process.pid, os.WNOHANG)  # with its CPU time
+                run = waiting.pop(0)
+                _start(run, Path(scratch), live, once_in, one_thread)
+                running.append(run)
+            for run in list(running):
+                pid, status, usage = os.wait4(run.process.pid, os.WNOHANG)  # with its CPU time
                 if pid == 0:
                     continue
-                del running[backend]
-                cpu = usage.ru_utime + usage.ru_stime  # and that of the processes it waited for
-                results.append((backend, os.waitstatus_to_exitcode(status), time.perf_counter() - began, cpu))
-                if args.jobs > 1:
-                    print(f"\n===== {backend} =====", flush=True)
-                    sys.stdout.write(log.read_text())
+                running.remove(run)
+                run.cpu = usage.ru_utime + usage.ru_stime  # and that of the processes it waited for
+                run.status, run.seconds = os.waitstatus_to_exitcode(status), time.perf_counter() - run.began
+                if not live:
+                    print(f"\n===== {run.name} =====", flush=True)
+                    sys.stdout.write(run.log.read_text())
                     sys.stdout.flush()
             time.sleep(0.5)
 
-        print(seconds_table(Path(scratch), [result[0] for result in results]))
+        print(seconds_table(Path(scratch), args.backends))
 
     print("\n===== matrix =====")
-    for backend, status, seconds, cpu in sorted(results, key=lambda r: args.backends.index(r[0])):
-        verdict = {0: "passed", NO_TESTS_RAN: "FAILED (no test ran)"}.get(status, f"FAILED (exit {status})")
+    passed = True
+    for backend in args.backends:
+        own = [run for run in runs if run.backend == backend]
+        ok, words = verdict(own)
+        passed &= ok
+        for run in own:
+            status = {0: "passed", NO_TESTS_RAN: "no test selected"}.get(
+                run.status, f"FAILED (exit {run.status})"
+            )
+            print(f"  {run.name:<30} {status:<18} {run.seconds:6.0f} s   CPU {run.cpu:6.0f} s")
+        seconds, cpu = sum(run.seconds for run in own), sum(run.cpu for run in own)
         print(
-            f"{backend:<11} {verdict:<22} {seconds:6.0f} s   CPU {cpu:6.0f} s ({cpu / seconds:.0%} of a core)"
+            f"{backend:<32} {words:<18} {seconds:6.0f} s   CPU {cpu:6.0f} s ({cpu / seconds:.0%} of a core)"
         )
-    print(f"{'wall time':<11} {'':<22} {time.perf_counter() - started:6.0f} s")
-    return 0 if all(status == 0 for _, status, _, _ in results) else 1
+    print(f"{'wall time':<32} {'':<18} {time.perf_counter() - started:6.0f} s")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
