@@ -62,10 +62,9 @@ def training_batches(name: str, batch_size: int | None, count: int):
     """The recipe, the settings its data dictates, the batch size and ``count`` full batches (x, y)."""
     import numpy as np
 
-    from recipes import load_recipe
-    from recipes._data import load_dataset
-    from recipes._train import data_overrides
-    from tuning.search import arrays
+    from cookbook.catalogue import load_recipe
+    from cookbook.data import load_dataset
+    from cookbook.training import arrays, data_overrides
 
     recipe = load_recipe(name)
     batch = batch_size or recipe.TASK["batch_size"]
@@ -120,9 +119,9 @@ def measure(name: str, batch_size: int | None = None, steps: int = 50, repeats: 
     import keras
 
     from benchmarks.flops import peak_tflops, transformer_training_flops
-    from recipes._backend import describe_backend
-    from recipes._errors import CookbookError
-    from recipes._train import build, compile_model
+    from cookbook.backend import describe_backend
+    from cookbook.errors import CookbookError
+    from cookbook.training import build, compile_model
 
     settings = settings or {}
     recipe, overrides, batch, x, y = training_batches(name, batch_size, 2 * steps)
@@ -184,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--peak-tflops", type=float)
     args = parser.parse_args(argv)
-    from recipes import load_recipe
-    from recipes._train import parse_settings
+    from cookbook.catalogue import load_recipe
+    from cookbook.training import parse_settings
 
     for name in args.recipes:
         try:

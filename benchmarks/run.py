@@ -14,10 +14,10 @@ from pathlib import Path
 from benchmarks.measure import JIT
 from benchmarks.native import FRAMEWORKS
 from benchmarks.native import RECIPES as NATIVE_RECIPES
-from recipes import recipe_info
-from recipes._backend import BACKENDS, installed_backends
-from recipes._errors import CookbookError
-from recipes._train import PRECISIONS
+from cookbook.backend import BACKENDS, installed_backends
+from cookbook.catalogue import recipe_info
+from cookbook.errors import CookbookError
+from cookbook.training import PRECISIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RECIPES = ("mlp", "cnn", "lstm", "transformer_classifier")
@@ -28,8 +28,8 @@ COLUMNS = ("recipe", "backend", "jit", "jit_compile", "precision", "batch_size",
 
 
 def _check(recipes, backends, batch_size, steps, repeats, precision, jit, native, settings, peak) -> None:
-    from recipes import load_recipe
-    from recipes._train import parse_settings
+    from cookbook.catalogue import load_recipe
+    from cookbook.training import parse_settings
 
     for name in recipes:
         if recipe_info(name).task["loss"] is None:  # (unknown names raise in recipe_info)

@@ -1,70 +1,8 @@
-"""keras-cookbook: neural-network architectures for Keras 3, each built with the
-Sequential and the Functional API, on TensorFlow, JAX and PyTorch.
+"""keras-cookbook's pages: neural-network architectures for Keras 3, each built with the Sequential
+and the Functional API, on TensorFlow, JAX and PyTorch.
 
-Every ``recipes/<name>.py`` not starting with ``_`` is a recipe: a file you can copy
-alone into your own project. The registry below reads them *without importing them*
-(importing a recipe imports Keras, which fixes the backend for the whole process).
+Every ``recipes/<name>.py`` is a recipe: a file you can copy alone into your own project (it needs
+only ``keras``, ``numpy`` and the standard library, never the rest of this project). This package
+holds nothing else; the harness that lists, trains and inspects them is the ``cookbook`` package
+(the catalogue, ``registry()``, lives in ``cookbook.catalogue``).
 """
-
-from __future__ import annotations
-
-import ast
-import importlib
-from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
-
-from recipes._errors import CookbookError
-
-RECIPE_DIR = Path(__file__).parent
-
-
-@dataclass(frozen=True)
-class RecipeInfo:
-    name: str
-    path: Path
-    summary: str  # first line of the module docstring
-    task: dict  # the recipe's TASK literal
-
-    @property
-    def family(self) -> str:
-        return self.task["family"]
-
-    @property
-    def dataset(self) -> str:
-        return self.task["dataset"]
-
-
-def _read_info(path: Path) -> RecipeInfo:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    docstring = ast.get_docstring(tree) or ""
-    task = None
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "TASK" for t in node.targets
-        ):
-            task = ast.literal_eval(node.value)
-    if task is None:
-        raise CookbookError(f"{path.name}: a recipe needs a literal TASK dict")
-    summary = docstring.strip().splitlines()[0] if docstring.strip() else ""
-    return RecipeInfo(name=path.stem, path=path, summary=summary, task=task)
-
-
-def registry() -> dict[str, RecipeInfo]:
-    """All recipes, by name, in catalogue order (TASK['order'], then name)."""
-    infos = [_read_info(p) for p in RECIPE_DIR.glob("*.py") if not p.name.startswith("_")]
-    infos.sort(key=lambda info: (info.task.get("order", 999), info.name))
-    return {info.name: info for info in infos}
-
-
-def recipe_info(name: str) -> RecipeInfo:
-    recipes = registry()
-    if name not in recipes:
-        raise CookbookError(f"unknown recipe {name!r}; choose one of: {', '.join(recipes)}")
-    return recipes[name]
-
-
-def load_recipe(name: str) -> ModuleType:
-    """Import a recipe module (this imports Keras: select the backend first)."""
-    recipe_info(name)
-    return importlib.import_module(f"recipes.{name}")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recipes import load_recipe
-from recipes._attention import attention_layers, attention_maps
-from recipes._cli import main
-from recipes._inspect import _probe_input
+from cookbook.attention import attention_layers, attention_maps
+from cookbook.catalogue import load_recipe
+from cookbook.cli import main
+from cookbook.inspection import _probe_input
 
 
 @pytest.mark.slow

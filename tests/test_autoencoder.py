@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from keras import ops
 
+from cookbook.training import compile_model, train
 from recipes import autoencoder
-from recipes._train import compile_model, train
 
 
 @pytest.fixture

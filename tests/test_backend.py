@@ -8,9 +8,9 @@ import json
 import keras
 import pytest
 
-from recipes import _backend
-from recipes._backend import select_backend
-from recipes._errors import CookbookError
+from cookbook import backend as _backend
+from cookbook.backend import select_backend
+from cookbook.errors import CookbookError
 
 CURRENT = keras.backend.backend()
 

@@ -9,7 +9,7 @@ import keras
 import pytest
 
 from benchmarks import run as bench
-from recipes._cli import main
+from cookbook.cli import main
 
 
 @pytest.mark.slow
@@ -90,7 +90,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
 def test_a_transformers_model_flops_follow_palms_formula_and_give_its_mfu():
     from benchmarks.flops import peak_tflops, transformer_training_flops
     from benchmarks.measure import measure
-    from recipes import load_recipe
+    from cookbook.catalogue import load_recipe
 
     small = {
         "input_shape": (16,),

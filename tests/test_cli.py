@@ -10,11 +10,11 @@ import sys
 import keras
 import pytest
 
-from recipes import load_recipe, registry
-from recipes._backend import BACKENDS, installed_backends
-from recipes._cli import main
-from recipes._errors import CookbookError
-from recipes._train import compile_model, read_history, train
+from cookbook.backend import BACKENDS, installed_backends
+from cookbook.catalogue import load_recipe, registry
+from cookbook.cli import main
+from cookbook.errors import CookbookError
+from cookbook.training import compile_model, read_history, train
 
 
 def _run(capsys, *argv):
@@ -117,7 +117,7 @@ def test_train_writes_model_history_curves_and_metrics(capsys, tmp_path):
     history = read_history(out_dir / "history.csv")
     assert history["epoch"] == [0, 1, 2] and history["loss"][-1] < history["loss"][0]
     assert (out_dir / "curves.png").stat().st_size > 10_000
-    from recipes._data import load_dataset
+    from cookbook.data import load_dataset
 
     digits = load_dataset("digits")
     model = keras.saving.load_model(out_dir / "model.keras", safe_mode=True)
@@ -247,7 +247,7 @@ def test_compare_regularization_writes_results_for_every_variant(capsys, tmp_pat
 
 @pytest.mark.slow
 def test_compare_rnn_races_the_cells_and_resumes_without_rerunning(capsys, tmp_path, monkeypatch):
-    import recipes._compare_rnn as compare
+    import cookbook.experiments.compare_rnn as compare
 
     argv = ["compare-rnn", "--lengths", "2,3", "--cells", "simple_rnn,lstm", "--units", "8",
             "--epochs", "2", "--train-size", "128", "--out", str(tmp_path)]  # fmt: skip
@@ -293,7 +293,7 @@ def test_backend_flag_overrides_the_environment(tmp_path):
         pytest.skip("only one backend installed")
     env = {**os.environ, "KERAS_BACKEND": current}
     result = subprocess.run(
-        [sys.executable, "-m", "recipes", "train", "perceptron", "--epochs", "1",
+        [sys.executable, "-m", "cookbook", "train", "perceptron", "--epochs", "1",
          "--backend", other, "--out", str(tmp_path)],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 from conftest import RECIPES
 
-from recipes import _inspect, load_recipe, registry
-from recipes._cli import main
-from recipes._data import DATASETS
-from recipes._inspect import compare_builds
-from recipes._train import compile_model, data_overrides
+from cookbook import inspection as _inspect
+from cookbook.catalogue import load_recipe, registry
+from cookbook.cli import main
+from cookbook.data import DATASETS
+from cookbook.inspection import compare_builds
+from cookbook.training import compile_model, data_overrides
 
 TASK_KEYS = {"family", "order", "dataset", "datasets", "loss", "metrics", "optimizer",
              "learning_rate", "epochs", "batch_size"}  # fmt: skip
@@ -187,7 +188,7 @@ def test_saved_model_reloads_safely_to_the_same_predictions(name, dataset, tmp_p
 _ALONE = textwrap.dedent(
     """
     import importlib, importlib.abc, json, sys
-    BLOCKED = {"recipes", "tuning"}
+    BLOCKED = {"recipes", "cookbook", "tuning", "benchmarks"}
 
     class Blocker(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.data import WAVEFORMS, make_signals
+from cookbook.training import compile_model
 from recipes import conv1d
-from recipes._data import WAVEFORMS, make_signals
-from recipes._train import compile_model
 
 
 def _quiet_wave(length=256, start=96, span=64):

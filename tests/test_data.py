@@ -10,8 +10,8 @@ import pickle
 import numpy as np
 import pytest
 
-from recipes._data import DATASETS, OFFLINE, load_dataset
-from recipes._errors import CookbookError
+from cookbook.data import DATASETS, OFFLINE, load_dataset
+from cookbook.errors import CookbookError
 
 
 @pytest.mark.once  # numpy data

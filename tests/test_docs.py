@@ -45,8 +45,8 @@ from pathlib import Path
 
 import pytest
 
-from recipes import registry
-from recipes._cli import build_parser
+from cookbook.catalogue import registry
+from cookbook.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_PHOTOS = {"china.jpg", "flower.jpg"}  # scikit-learn's sample images, `cookbook edges --image`

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from conftest import BACKEND
 
-from recipes import load_recipe
-from recipes._cli import main
-from recipes._models import UNSAFE_RISK, load_model
-from recipes._train import compile_model
+from cookbook.catalogue import load_recipe
+from cookbook.cli import main
+from cookbook.models import UNSAFE_RISK, load_model
+from cookbook.training import compile_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ sys.meta_path.insert(0, _Hidden())
 # Each command as a new process would meet it: no KERAS_BACKEND, so the cookbook chooses.
 DRIVER = """
 import json, os, sys
-from recipes._cli import main
+from cookbook.cli import main
 for argv in json.loads(sys.argv[1]):
     os.environ.pop("KERAS_BACKEND", None)
     print("@@", " ".join(argv), file=sys.stderr, flush=True)
@@ -166,7 +166,7 @@ def test_unsafe_opts_in_to_a_lambda_layer_and_the_model_still_computes(model_fil
 def test_a_model_with_a_recipe_layer_loads_in_a_fresh_process(_digit_classifier):
     """The cnn holds RandomShift, a layer of its recipe: the loader imports the recipe first."""
     code = (
-        "import numpy as np, sys; from recipes._models import load_model; "
+        "import numpy as np, sys; from cookbook.models import load_model; "
         "m = load_model(sys.argv[1]); print(m.predict(np.zeros((1, 8, 8, 1)), verbose=0).shape)"
     )
     done = subprocess.run(

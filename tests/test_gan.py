@@ -8,11 +8,11 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.cli import main
+from cookbook.errors import CookbookError
+from cookbook.generative import draw, sample_quality, to_range
+from cookbook.training import train
 from recipes import gan
-from recipes._cli import main
-from recipes._errors import CookbookError
-from recipes._generative import draw, sample_quality, to_range
-from recipes._train import train
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.cli import main
+from cookbook.training import compile_model
 from recipes import gpt
-from recipes._cli import main
-from recipes._train import compile_model
 
 TINY = {"width": 32, "heads": 2, "blocks": 1, "ffn_width": 64}
 
@@ -72,7 +72,7 @@ def test_cookbook_show_of_a_tied_model_shows_the_functional_build(capsys):
 @pytest.fixture(scope="module")
 def tied(tmp_path_factory):
     """One block with a tied readout, fit briefly on the first 256 windows and saved."""
-    from recipes._data import load_dataset
+    from cookbook.data import load_dataset
 
     data = load_dataset("docstrings")
     keras.utils.set_random_seed(0)
@@ -147,7 +147,7 @@ def test_docstrings_are_next_character_windows(dataset):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny model fit briefly on the first 512 windows, and where it was saved."""
-    from recipes._data import load_dataset
+    from cookbook.data import load_dataset
 
     data = load_dataset("docstrings")
     keras.utils.set_random_seed(0)

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.training import compile_model
 from recipes import linear_attention as la
-from recipes._train import compile_model
 
 
 def _phi(x):

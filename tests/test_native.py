@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 from benchmarks.native import RECIPES
-from recipes import load_recipe
-from recipes._data import load_dataset
-from recipes._train import data_overrides
-from tuning.search import arrays
+from cookbook.catalogue import load_recipe
+from cookbook.data import load_dataset
+from cookbook.training import arrays, data_overrides
 
 
 def _in_its_own_backends_session(framework: str) -> None:

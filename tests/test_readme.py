@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recipes import registry
+from cookbook.catalogue import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.inspection import shape_arithmetic
 from recipes import cnn, edge_filters, mlp, perceptron, regularization
-from recipes._inspect import shape_arithmetic
 
 
 def _fit_accuracy(model, data, epochs, learning_rate=1e-2):

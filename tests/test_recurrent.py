@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.data import load_digits, make_adding, make_addition, make_digit_sums
+from cookbook.errors import CookbookError
+from cookbook.training import compile_model, train
 from recipes import bidirectional, cnn_rnn, deep_rnn, gru, jordan_rnn, lstm, seq2seq_rnn, simple_rnn
-from recipes._data import load_digits, make_adding, make_addition, make_digit_sums
-from recipes._errors import CookbookError
-from recipes._train import compile_model, train
 
 
 @pytest.mark.slow

@@ -9,10 +9,10 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.cli import main
+from cookbook.errors import CookbookError
+from cookbook.experiments.compare_depth import blocks_per_stage, compare_depth
 from recipes import resnet
-from recipes._cli import main
-from recipes._compare_depth import blocks_per_stage, compare_depth
-from recipes._errors import CookbookError
 
 
 def _trainable(model) -> int:

@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from recipes import _scale_attention
-from recipes._cli import main
-from recipes._scale_attention import build, scale_attention, table
+from cookbook.cli import main
+from cookbook.experiments import scale_attention as _scale_attention
+from cookbook.experiments.scale_attention import build, scale_attention, table
 
 TINY = {"width": 16, "heads": 2, "batch_size": 2, "steps": 1, "isolate": False, "verbose": False}
 

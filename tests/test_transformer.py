@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.data import load_dataset
+from cookbook.training import compile_model
 from recipes import transformer_classifier as tc
-from recipes._data import load_dataset
-from recipes._train import compile_model
 
 
 def _ids(rng, shape=(4, 12), vocabulary=20, real=8):

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.data import DATE_FORMATS, write_date
+from cookbook.training import compile_model, translation_report
 from recipes import transformer_seq2seq as ts
-from recipes._data import DATE_FORMATS, write_date
-from recipes._train import compile_model, translation_report
 
 TINY = {"width": 32, "heads": 2, "blocks": 1, "ffn_width": 64}
 

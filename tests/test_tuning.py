@@ -18,11 +18,11 @@ import keras
 import numpy as np
 import pytest
 
-from recipes import load_recipe
-from recipes._cli import main
-from recipes._data import load_dataset
-from recipes._errors import CookbookError
-from recipes._train import compile_model, read_history
+from cookbook.catalogue import load_recipe
+from cookbook.cli import main
+from cookbook.data import load_dataset
+from cookbook.errors import CookbookError
+from cookbook.training import compile_model, read_history
 from tuning import search, spaces
 
 SMALL = ["--epochs", "2", "--max-trials", "3"]
@@ -159,7 +159,7 @@ def test_every_space_names_only_what_cookbook_train_takes():
     what ``--set`` takes: the same candidate networks as before the names were the recipes'."""
     import keras_tuner
 
-    from recipes._train import TRAINING_HYPERPARAMETERS, parse_values
+    from cookbook.training import TRAINING_HYPERPARAMETERS, parse_values
 
     for name in spaces.ARCHITECTURES:
         recipe = load_recipe(name)
@@ -228,7 +228,7 @@ def test_a_search_records_its_objective_and_a_resume_keeps_it(tmp_path, capsys):
 def test_a_killed_search_resumes_and_runs_every_trial_exactly_once(tmp_path):
     """SIGKILL in the middle of the second trial, then --resume: three trials, each completed once."""
     runs = tmp_path / "runs"
-    command = [sys.executable, "-m", "recipes", "tune", "mlp", "--epochs", "30", "--max-trials", "3",
+    command = [sys.executable, "-m", "cookbook", "tune", "mlp", "--epochs", "30", "--max-trials", "3",
                "--dir", str(runs), "--backend", keras.backend.backend()]  # fmt: skip
     folder = search.project(runs, "mlp", "functional")
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -271,7 +271,7 @@ def test_a_chief_and_two_workers_finish_a_search_when_a_worker_is_killed(tmp_pat
     """SIGKILL one worker in the middle of its trial: the chief restarts it with its id, it runs
     that trial again, and every trial ends exactly once."""
     runs = tmp_path / "runs"
-    command = [sys.executable, "-m", "recipes", "tune", "mlp", "--epochs", "6", "--max-trials", "4",
+    command = [sys.executable, "-m", "cookbook", "tune", "mlp", "--epochs", "6", "--max-trials", "4",
                "--workers", "2", "--time-limit", "400", "--dir", str(runs), "--backend", keras.backend.backend()]  # fmt: skip
     folder = search.project(runs, "mlp", "functional")
     chief = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.data import DATASETS, SHAPES, Dataset, make_shapes
+from cookbook.training import build, center_crop, data_overrides, read_history, segmentation_scores, train
 from recipes import unet
-from recipes._data import DATASETS, SHAPES, Dataset, make_shapes
-from recipes._train import build, center_crop, data_overrides, read_history, segmentation_scores, train
 
 
 @pytest.mark.slow
@@ -158,8 +158,8 @@ def test_pets_download_decode_and_cache(tmp_path, monkeypatch):
     """The real get_file fetches (a file:// URL), checks the md5 and extracts; the decode is cached."""
     from keras.src.backend import config
 
-    import recipes._data as data_module
-    from recipes._errors import CookbookError
+    import cookbook.data as data_module
+    from cookbook.errors import CookbookError
 
     files = _fake_pets(tmp_path / "server", np.random.default_rng(0))
     for home in ("keras_home", "fresh_home"):  # get_file falls back to /tmp/.keras when one is missing

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from keras import ops
 
+from cookbook.cli import main
+from cookbook.generative import draw
+from cookbook.training import compile_model
 from recipes import vae
-from recipes._cli import main
-from recipes._generative import draw
-from recipes._train import compile_model
 
 
 @pytest.fixture

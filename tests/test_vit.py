@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.training import compile_model
 from recipes import vit
-from recipes._train import compile_model
 
 
 def test_the_strided_conv_is_one_dense_map_of_each_flattened_patch():

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from keras import ops
 
+from cookbook.generative import draw, to_range
+from cookbook.training import train
 from recipes import wgan_gp
-from recipes._generative import draw, to_range
-from recipes._train import train
 
 
 @pytest.fixture

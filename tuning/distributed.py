@@ -24,9 +24,9 @@ import time
 from concurrent import futures
 from pathlib import Path
 
-from recipes import load_recipe
-from recipes._data import load_dataset
-from recipes._errors import CookbookError
+from cookbook.catalogue import load_recipe
+from cookbook.data import load_dataset
+from cookbook.errors import CookbookError
 from tuning import search
 
 RESTARTS = 3  # a worker that dies more often than this (per worker) stops the search
@@ -100,6 +100,33 @@ def _consecutive_failures(oracle) -> int:
     return count
 
 
+def tune(
+    name: str,
+    algorithm: str | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    directory: str | Path = "runs/tuning",
+    api: str = "functional",
+    dataset: str | None = None,
+    resume: bool = False,
+    max_failures: int = 3,
+    seed: int | None = None,
+    verbose: str | int = "auto",
+    workers: int = 1,
+    time_limit: float | None = None,
+    oracle: str | None = None,
+    objective: str | None = None,
+) -> Path:
+    """``search.tune`` with this process as the chief of ``workers`` worker processes, serving the oracle
+    at ``oracle`` (HOST:PORT; default: loopback, a free port) until the search ends or ``time_limit``
+    seconds have passed; returns the project folder."""
+    prepared = search.prepare(name, algorithm, max_trials, epochs, directory, api, dataset, resume,
+                              max_failures, seed, workers, time_limit, oracle, objective)  # fmt: skip
+    if prepared.tuner is not None:
+        supervise(prepared.tuner, prepared.options, prepared.folder, workers, time_limit, oracle, verbose)
+    return prepared.folder
+
+
 def supervise(tuner, options: dict, folder: Path, workers: int, time_limit, address, verbose) -> None:
     """Serve the oracle, run ``workers`` worker processes and watch them until the search ends."""
     import keras
@@ -119,7 +146,7 @@ def supervise(tuner, options: dict, folder: Path, workers: int, time_limit, addr
         # workers may share a GPU: each allocates what it needs instead of most of the memory at once
         env = {**os.environ, "COOKBOOK_CHIEF_PID": str(os.getpid()), "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
                "TF_FORCE_GPU_ALLOW_GROWTH": "true", **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {})}  # fmt: skip
-        command = [sys.executable, "-m", "recipes", "tune", options["recipe"], "--dir", str(folder.parent),
+        command = [sys.executable, "-m", "cookbook", "tune", options["recipe"], "--dir", str(folder.parent),
                    "--api", options["api"], "--backend", keras.backend.backend(), "--join", join,
                    "--worker-id", f"worker{i}"]  # fmt: skip
         pool.append(_Worker(f"worker{i}", command, env, folder / "workers" / f"worker{i}.log", gpu))
@@ -214,5 +241,7 @@ def join(name: str, directory, api: str, address: str, worker_id: str, verbose) 
     recipe = load_recipe(name)
     data = load_dataset(options["dataset"], recipe.TASK["datasets"])
     keras.utils.set_random_seed(options["seed"])
-    tuner = search._tuner(search.hypermodel(name, api, data, options["epochs"]), options, folder, resume=True)
+    tuner = search.make_tuner(
+        search.hypermodel(name, api, data, options["epochs"]), options, folder, resume=True
+    )
     search.run_search(tuner, recipe, data, options, folder, verbose)

@@ -33,11 +33,13 @@ import json
 import math
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import NamedTuple
 
-from recipes import _generative, load_recipe
-from recipes._data import load_dataset
-from recipes._errors import CookbookError
-from recipes._train import build, compile_model, data_overrides, train
+from cookbook.catalogue import load_recipe
+from cookbook.data import load_dataset
+from cookbook.errors import CookbookError
+from cookbook.training import arrays, build, compile_model, data_overrides, train
 from tuning import spaces
 
 ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
@@ -80,16 +82,6 @@ def _legacy_objective(task: dict) -> str:
 def objective_of(search: dict) -> str:
     """The objective of a search, from its ``search.json`` record."""
     return search.get("objective") or _legacy_objective(load_recipe(search["recipe"]).TASK)
-
-
-def arrays(recipe, data) -> dict:
-    """The recipe's training and validation arrays, as ``cookbook train`` feeds them to ``fit``."""
-    task = recipe.TASK
-    if task["family"] == "generative":  # an autoencoder or VAE: the images are their own targets
-        bounds = _generative.pixel_range(recipe)
-        x, x_val = (_generative.to_range(images, bounds) for images in (data.x_train, data.x_val))
-        return {"x": x, "y": x, "validation_data": (x_val, x_val)}
-    return {"x": data.x_train, "y": data.y_train, "validation_data": (data.x_val, data.y_val)}
 
 
 def _fail_on_nan():
@@ -135,7 +127,8 @@ def project(directory: str | Path, name: str, api: str) -> Path:
     return Path(directory) / f"{name}-{api}-{keras.backend.backend()}"
 
 
-def _tuner(model, options: dict, folder: Path, resume: bool):
+def make_tuner(model, options: dict, folder: Path, resume: bool):
+    """The keras-tuner tuner of ``options`` (a ``search.json`` record) over ``model``, kept in ``folder``."""
     keras_tuner = _keras_tuner()
     scored_by = objective_of(options)
     common = {
@@ -205,7 +198,18 @@ def run_search(tuner, recipe, data, options: dict, folder: Path, verbose) -> Non
         raise too_many_failures(options["max_failures"], error) from None
 
 
-def tune(
+class Prepared(NamedTuple):
+    """A search ready to run: its folder, and its tuner (None when a resume finds nothing left to run),
+    with what running it needs."""
+
+    folder: Path
+    tuner: object
+    recipe: ModuleType
+    data: object
+    options: dict
+
+
+def prepare(
     name: str,
     algorithm: str | None = None,
     max_trials: int | None = None,
@@ -216,17 +220,15 @@ def tune(
     resume: bool = False,
     max_failures: int = 3,
     seed: int | None = None,
-    verbose: str | int = "auto",
     workers: int = 0,
     time_limit: float | None = None,
     oracle: str | None = None,
     objective: str | None = None,
-) -> Path:
-    """Run (or resume) a search; returns its project folder. A resume takes the options left out
-    (None) from the search it resumes; those given must be the same, except ``max_failures``.
-    ``objective``: what a trial is scored by (default: the recipe's ``headline``).
-    With ``workers``, this process is the chief of that many worker processes (``distributed``),
-    serving the oracle at ``oracle`` (HOST:PORT; default: loopback, a free port)."""
+) -> Prepared:
+    """Check a search's options, record them in ``search.json`` and build its tuner. ``tune`` runs it in
+    this process; ``tuning.distributed.tune`` on workers (``workers``, ``time_limit`` and ``oracle`` are
+    theirs: they are only checked here). A resume takes the options left out (None) from the search it
+    resumes; those given must be the same, except ``max_failures``."""
     import keras
 
     recipe = load_recipe(name)
@@ -275,22 +277,40 @@ def tune(
                "objective": given["objective"]}  # fmt: skip
 
     keras.utils.set_random_seed(options["seed"])
-    tuner = _tuner(hypermodel(name, api, data, epochs), options, folder, resume)
+    tuner = make_tuner(hypermodel(name, api, data, epochs), options, folder, resume)
     _forget_finished(tuner.oracle)
     folder.mkdir(parents=True, exist_ok=True)
     recorded.write_text(json.dumps(options, indent=1) + "\n")
     done = [t for t in tuner.oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID")]
     if resume and algorithm != "hyperband" and len(done) >= max_trials:
         print(f"the search is complete: {len(done)} of {max_trials} trials ended; --summary shows them")
-        return folder
+        tuner = None
+    return Prepared(folder, tuner, recipe, data, options)
 
-    if workers:
-        from tuning import distributed
 
-        distributed.supervise(tuner, options, folder, workers, time_limit, oracle, verbose)
-    else:
-        run_search(tuner, recipe, data, options, folder, verbose)
-    return folder
+def tune(
+    name: str,
+    algorithm: str | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    directory: str | Path = "runs/tuning",
+    api: str = "functional",
+    dataset: str | None = None,
+    resume: bool = False,
+    max_failures: int = 3,
+    seed: int | None = None,
+    verbose: str | int = "auto",
+    objective: str | None = None,
+) -> Path:
+    """Run (or resume) a search in this process; returns its project folder. A resume takes the options
+    left out (None) from the search it resumes; those given must be the same, except ``max_failures``.
+    ``objective``: what a trial is scored by (default: the recipe's ``headline``).
+    With workers: ``tuning.distributed.tune``."""
+    search = prepare(name, algorithm, max_trials, epochs, directory, api, dataset, resume, max_failures, seed,
+                     objective=objective)  # fmt: skip
+    if search.tuner is not None:
+        run_search(search.tuner, search.recipe, search.data, search.options, search.folder, verbose)
+    return search.folder
 
 
 def keep_the_last_failure(oracle) -> None:

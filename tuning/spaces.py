@@ -12,8 +12,8 @@ default is a tuple (mlp's ``hidden_units``, cnn's ``filters``) is a string choic
 
 from __future__ import annotations
 
-from recipes import load_recipe
-from recipes._train import parse_values
+from cookbook.catalogue import load_recipe
+from cookbook.training import parse_values
 
 
 def _mlp(hp) -> dict:

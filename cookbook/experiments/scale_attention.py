@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recipes._errors import CookbookError
+from cookbook.errors import CookbookError
 
 BLOCKS = ("softmax", "linear", "lstm")
 VOCABULARY = 18  # the digit tokens' ids; the task is random labels, only the cost is measured
@@ -34,7 +34,7 @@ VOCABULARY = 18  # the digit tokens' ids; the task is random labels, only the co
 
 def build(block: str, length: int, width: int, heads: int):
     """One block of the named kind reading ``length`` token ids, at ``width``, with a 10-way head."""
-    from recipes import load_recipe
+    from cookbook.catalogue import load_recipe
 
     common = {"input_shape": (length,), "vocabulary_size": VOCABULARY, "num_classes": 10, "dropout": 0.0}
     if block == "lstm":
@@ -130,7 +130,7 @@ def _run_block(block, lengths, options, emit, max_step_seconds: float, isolate: 
             if "stopped" in result or result["step_ms"] / 1000 > max_step_seconds:
                 return
         return
-    command = [sys.executable, "-m", "recipes._scale_attention", block, json.dumps(lengths), json.dumps(options),
+    command = [sys.executable, "-m", "cookbook.experiments.scale_attention", block, json.dumps(lengths), json.dumps(options),
                str(max_step_seconds)]  # fmt: skip
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy()) as child:
         done = []
@@ -227,8 +227,8 @@ def table(results: dict) -> str:
 
 
 def _child(argv: list[str]) -> None:
-    """``python -m recipes._scale_attention BLOCK LENGTHS OPTIONS MAX_STEP_SECONDS``: one JSON line per length."""
-    from recipes._backend import select_backend
+    """``python -m cookbook.experiments.scale_attention BLOCK LENGTHS OPTIONS MAX_STEP_SECONDS``: one JSON line per length."""
+    from cookbook.backend import select_backend
 
     select_backend(None)
     block, lengths, options, max_step_seconds = (

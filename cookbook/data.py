@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recipes._errors import CookbookError
+from cookbook.errors import CookbookError
 
 SPLIT_SEED = 0
 

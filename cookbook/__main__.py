@@ -1,5 +1,5 @@
 import sys
 
-from recipes._cli import main
+from cookbook.cli import main
 
 sys.exit(main())

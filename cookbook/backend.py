@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from recipes._errors import CookbookError
+from cookbook.errors import CookbookError
 
 # backend name -> (the Python package it needs, the pip extra that installs it)
 BACKENDS: dict[str, tuple[str, str]] = {

@@ -19,7 +19,7 @@ def _pyplot():
 
 def plot_curves(history_csv: str | Path, png: str | Path, title: str = "") -> Path:
     """Loss and each metric per epoch, training and validation side by side."""
-    from recipes._train import read_history
+    from cookbook.history import read_history
 
     history = read_history(history_csv)
     names = [key for key in history if key != "epoch" and not key.startswith("val_")]

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from recipes import load_recipe
-from recipes._data import make_adding
-from recipes._errors import CookbookError
+from cookbook.catalogue import load_recipe
+from cookbook.data import make_adding
+from cookbook.errors import CookbookError
 
 TOLERANCE = 0.04  # an answer this close counts as solved
 GUESS_SOLVED = 1 - (1 - TOLERANCE) ** 2  # always answering 1.0: P(|sum - 1| < 0.04)

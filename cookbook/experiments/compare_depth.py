@@ -16,10 +16,10 @@ import math
 import time
 from pathlib import Path
 
-from recipes import load_recipe
-from recipes._data import load_dataset
-from recipes._errors import CookbookError
-from recipes._train import compile_model, data_overrides
+from cookbook.catalogue import load_recipe
+from cookbook.data import load_dataset
+from cookbook.errors import CookbookError
+from cookbook.training import compile_model, data_overrides
 
 
 def blocks_per_stage(depth: int) -> int:

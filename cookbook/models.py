@@ -15,8 +15,8 @@ import json
 import zipfile
 from pathlib import Path
 
-from recipes import load_recipe, registry
-from recipes._errors import CookbookError
+from cookbook.catalogue import load_recipe, registry
+from cookbook.errors import CookbookError
 
 UNSAFE_RISK = "loading it runs Python code stored in the file: only for a file you trust"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recipes._errors import CookbookError
+from cookbook.errors import CookbookError
 
 GRID = 64  # samples in each grid: 8 x 8
 DRAWERS = ("generator", "decoder")  # the network that turns noise into images: a GAN's, a VAE's
@@ -87,7 +87,7 @@ def sample_grid_callback(folder: str | Path, title: str, bounds=(0, 1)):
     """A Keras callback writing ``folder/epoch-NNN.png`` (64 samples from fixed noise) after each epoch."""
     import keras
 
-    from recipes._plots import plot_samples
+    from cookbook.plots import plot_samples
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -154,7 +154,7 @@ def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bo
     for ``labels`` (default: every class in turn) and scored on obeying them."""
     import keras
 
-    from recipes._models import load_model
+    from cookbook.models import load_model
 
     classifier = classifier or find_classifier(dataset, keras.backend.backend())
     if classifier is None:
@@ -180,7 +180,7 @@ def judge(model, recipe, data, out: str | Path) -> dict:
     """After training: ``out/samples.png`` (64 samples) and the quality score; for an autoencoder
     (plain or variational) also ``reconstructions.png`` and ``latent.png`` (the test images' codes),
     and for a VAE the held-out -ELBO."""
-    from recipes._plots import plot_latent, plot_samples
+    from cookbook.plots import plot_latent, plot_samples
 
     out, bounds = Path(out), pixel_range(recipe)
     columns = classes_of(model) or 8  # a conditional model: one class per column

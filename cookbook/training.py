@@ -6,7 +6,6 @@ Keras is imported inside the functions: the caller selects the backend first.
 from __future__ import annotations
 
 import ast
-import csv
 import json
 import math
 import shutil
@@ -14,9 +13,11 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from recipes import _generative, load_recipe
-from recipes._data import Dataset, load_dataset
-from recipes._errors import CookbookError
+from cookbook.catalogue import load_recipe, recipe_info
+from cookbook.data import Dataset, load_dataset
+from cookbook.errors import CookbookError
+from cookbook.generative import judge, pixel_range, sample_grid_callback, to_range
+from cookbook.history import read_history
 
 APIS = ("functional", "sequential")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -209,6 +210,16 @@ def translation_report(recipe, x, y, written, shown: int = 20) -> dict:
     return {"exact_match": float(right.mean()), "examples": "\n".join(lines)}
 
 
+def arrays(recipe, data) -> dict:
+    """The recipe's training and validation arrays, as ``cookbook train`` feeds them to ``fit``."""
+    task = recipe.TASK
+    if task["family"] == "generative":  # an autoencoder or VAE: the images are their own targets
+        bounds = pixel_range(recipe)
+        x, x_val = (to_range(images, bounds) for images in (data.x_train, data.x_val))
+        return {"x": x, "y": x, "validation_data": (x_val, x_val)}
+    return {"x": data.x_train, "y": data.y_train, "validation_data": (data.x_val, data.y_val)}
+
+
 def train(
     name: str,
     api: str = "functional",
@@ -239,7 +250,7 @@ def train(
     """
     import keras
 
-    from recipes._plots import plot_curves
+    from cookbook.plots import plot_curves
 
     if precision not in PRECISIONS:
         raise CookbookError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
@@ -305,9 +316,9 @@ def train(
             *(callbacks or []),
         ]
         if generative:  # no labels; a grid of samples per epoch shows the progress
-            title, bounds = f"{name} ({api}, {keras.backend.backend()})", _generative.pixel_range(recipe)
-            callbacks.append(_generative.sample_grid_callback(out / "samples", title, bounds))
-            x_train, x_val = (_generative.to_range(x, bounds) for x in (data.x_train, data.x_val))
+            title, bounds = f"{name} ({api}, {keras.backend.backend()})", pixel_range(recipe)
+            callbacks.append(sample_grid_callback(out / "samples", title, bounds))
+            x_train, x_val = (to_range(x, bounds) for x in (data.x_train, data.x_val))
             # A GAN's game has no loss to validate (a conditional one learns each image's label);
             # a VAE's targets are its inputs
             fit_data = {"x": x_train, "y": data.y_train if task.get("conditional") else None}
@@ -345,19 +356,8 @@ def train(
     return metrics
 
 
-def read_history(path: str | Path) -> dict[str, list[float]]:
-    """history.csv (written by CSVLogger) as columns of floats."""
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    # CSVLogger writes val_ columns of NA for a fit without validation (a GAN's): leave them out
-    keys = [key for key in (rows[0] if rows else {}) if any(row[key] != "NA" for row in rows)]
-    return {key: [float(row[key]) for row in rows] for key in keys}
-
-
 def copy_recipe(name: str, destination: str | Path, force: bool = False) -> Path:
     """Write ``recipes/<name>.py`` into the user's project; never overwrite silently."""
-    from recipes import recipe_info
-
     source = recipe_info(name).path
     folder = str(destination).endswith(("/", "\\")) or Path(destination).is_dir()
     if folder:  # `cookbook copy cnn my_project/` -> my_project/cnn.py (the folder made if need be)
@@ -381,11 +381,11 @@ def report_on_test_split(
     task, out = recipe.TASK, Path(out)
     report: dict = {}
     if task["family"] == "generative":
-        x_test = _generative.to_range(data.x_test, _generative.pixel_range(recipe))
+        x_test = to_range(data.x_test, pixel_range(recipe))
         test = {}
         if task["loss"] is not None:  # a VAE's reconstruction (a GAN's game has no test loss)
             test = model.evaluate(x_test, x_test, batch_size=batch_size, verbose=0, return_dict=True)
-        report.update(_generative.judge(model, recipe, data, out))  # quality (and a VAE's elbo)
+        report.update(judge(model, recipe, data, out))  # quality (and a VAE's elbo)
     else:
         y_test = data.y_test
         if data.kind == "segmentation" and model.output_shape[1] != y_test.shape[1]:
@@ -393,7 +393,7 @@ def report_on_test_split(
         test = model.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
     report["test"] = {key: float(value) for key, value in test.items()}
     if data.kind == "segmentation":
-        from recipes._plots import plot_masks
+        from cookbook.plots import plot_masks
 
         predicted = model.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(axis=-1)
         report["segmentation"] = segmentation_scores(y_test, predicted, data.class_names)
@@ -419,7 +419,7 @@ def evaluate(
     ``metrics.json`` beside it."""
     import keras
 
-    from recipes._models import load_model, model_file, recipes_in, run_record
+    from cookbook.models import load_model, model_file, recipes_in, run_record
 
     path = model_file(path)
     model = load_model(path, unsafe=unsafe)

@@ -11,8 +11,8 @@ from types import ModuleType
 
 import numpy as np
 
-from recipes._backend import BACKENDS
-from recipes._train import build
+from cookbook.backend import BACKENDS
+from cookbook.training import build
 
 
 def networks(recipe: ModuleType, model) -> dict:

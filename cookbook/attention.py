@@ -125,7 +125,7 @@ def model_input(recipe, model, data, example: int = 0, text: str | None = None) 
 def plot_layer(maps: list[dict], layer: int, x: np.ndarray, labels: dict, png, title: str = ""):
     """Draw layer ``layer`` of ``maps`` for the one input row ``x``: a heat map per head over labelled
     tokens, or for images (and pixel tokens) the attention each patch gets, laid out as the image."""
-    from recipes._plots import plot_attention, plot_patch_attention
+    from cookbook.plots import plot_attention, plot_patch_attention
 
     if not -len(maps) <= layer < len(maps):
         raise ValueError(f"--layer must be in 0..{len(maps) - 1} (or negative, from the end); got {layer}")

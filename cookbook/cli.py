@@ -8,12 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-from recipes import load_recipe, recipe_info, registry
-from recipes._backend import BACKENDS, select_backend
-from recipes._errors import CookbookError
-from recipes._models import UNSAFE_RISK
-from recipes._train import APIS, PRECISIONS
-from tuning.search import ALGORITHMS
+from cookbook.backend import BACKENDS, select_backend
+from cookbook.catalogue import load_recipe, recipe_info, registry
+from cookbook.errors import CookbookError
+from cookbook.models import UNSAFE_RISK
+from cookbook.training import APIS, PRECISIONS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +38,8 @@ def _unsafe_option(parser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tuning.search import ALGORITHMS  # (tuning/ builds on the harness: imported where it is used)
+
     parser = _Parser(prog="cookbook", description="Neural-network recipes for Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -246,9 +247,9 @@ def _list(_args) -> None:
 
 
 def _show(args) -> None:
-    from recipes._data import load_dataset
-    from recipes._inspect import compare_builds, networks, shape_arithmetic
-    from recipes._train import build, data_overrides, parse_settings
+    from cookbook.data import load_dataset
+    from cookbook.inspection import compare_builds, networks, shape_arithmetic
+    from cookbook.training import build, data_overrides, parse_settings
 
     recipe = load_recipe(args.recipe)
     overrides = parse_settings(args.settings, recipe.DEFAULTS)
@@ -297,7 +298,7 @@ def _quality_line(quality: dict) -> str:
 
 
 def _train(args) -> None:
-    from recipes._train import train
+    from cookbook.training import train
 
     metrics = train(
         args.recipe, api=args.api, epochs=args.epochs, batch_size=args.batch_size,
@@ -327,9 +328,15 @@ def _tune(args) -> None:
               f"model.keras, history.csv, curves.png, metrics.json")  # fmt: skip
         print(f"the same model again: {result['command']}")
     elif not args.summary:
-        search.tune(args.recipe, args.algo, args.max_trials, args.epochs, args.dir, args.api,
-                    args.dataset, args.resume, args.max_failures, args.seed, workers=args.workers,
-                    time_limit=args.time_limit, oracle=args.oracle, objective=args.objective)  # fmt: skip
+        given = (args.recipe, args.algo, args.max_trials, args.epochs, args.dir, args.api, args.dataset,
+                 args.resume, args.max_failures, args.seed)  # fmt: skip
+        if args.workers or args.time_limit is not None or args.oracle:  # the chief's options (checked there)
+            from tuning import distributed
+
+            distributed.tune(*given, workers=args.workers, time_limit=args.time_limit, oracle=args.oracle,
+                             objective=args.objective)  # fmt: skip
+        else:
+            search.tune(*given, objective=args.objective)
     if args.summary or not args.export:
         print(search.summary(folder))
 
@@ -351,7 +358,7 @@ def _bench(args) -> None:
 
 
 def _copy(args) -> None:
-    from recipes._train import copy_recipe
+    from cookbook.training import copy_recipe
 
     print(f"wrote {copy_recipe(args.recipe, args.destination, force=args.force)}")
 
@@ -360,14 +367,14 @@ def _trained_model(args):
     """The model file ``--model`` names, or the one `cookbook train RECIPE` writes, loaded."""
     import keras
 
-    from recipes._models import load_model, model_file
+    from cookbook.models import load_model, model_file
 
     path = model_file(args.model or f"runs/{args.recipe}-functional-{keras.backend.backend()}")
     return path, load_model(path, recipe=args.recipe, unsafe=args.unsafe)
 
 
 def _evaluate(args) -> None:
-    from recipes._train import evaluate
+    from cookbook.training import evaluate
 
     report = evaluate(args.model, dataset=args.dataset, out=args.out, unsafe=args.unsafe)
     print(f"{report['recipe']} on {report['dataset']} ({report['backend']} backend)")
@@ -409,8 +416,8 @@ def _print_report(report: dict, out, written: str) -> None:
 
 
 def _sample(args) -> None:
-    from recipes._generative import asked_labels, classes_of, draw, pixel_range, score
-    from recipes._plots import plot_samples
+    from cookbook.generative import asked_labels, classes_of, draw, pixel_range, score
+    from cookbook.plots import plot_samples
 
     recipe = load_recipe(args.recipe)
     if recipe.TASK["family"] != "generative":
@@ -459,8 +466,8 @@ def _generate(args) -> None:
 
 
 def _attention(args) -> None:
-    from recipes._attention import attention_layers, attention_maps, describe, model_input, plot_layer
-    from recipes._data import load_dataset
+    from cookbook.attention import attention_layers, attention_maps, describe, model_input, plot_layer
+    from cookbook.data import load_dataset
 
     recipe = load_recipe(args.recipe)
     path, model = _trained_model(args)
@@ -483,7 +490,7 @@ def _attention(args) -> None:
 def _doctor(args) -> None:
     import importlib.metadata
 
-    from recipes._inspect import probe_backends
+    from cookbook.inspection import probe_backends
 
     print(f"python   {sys.version.split()[0]}")
     print(f"keras    {importlib.metadata.version('keras')}")
@@ -503,7 +510,7 @@ def _doctor(args) -> None:
 def _edges(args) -> None:
     import numpy as np
 
-    from recipes._plots import plot_edge_maps
+    from cookbook.plots import plot_edge_maps
 
     if Path(args.image).exists():
         from PIL import Image, UnidentifiedImageError
@@ -532,7 +539,7 @@ def _edges(args) -> None:
 
 
 def _loaded(path, unsafe: bool = False):
-    from recipes._models import load_model
+    from cookbook.models import load_model
 
     return load_model(path, unsafe=unsafe)
 
@@ -540,8 +547,8 @@ def _loaded(path, unsafe: bool = False):
 def _filters(args) -> None:
     import keras
 
-    from recipes._models import model_file
-    from recipes._plots import plot_filters
+    from cookbook.models import model_file
+    from cookbook.plots import plot_filters
 
     model = _loaded(args.model, args.unsafe)
     args.model = model_file(args.model)
@@ -557,8 +564,8 @@ def _filters(args) -> None:
 def _compare_regularization(args) -> None:
     import keras
 
-    from recipes._data import load_dataset
-    from recipes._plots import plot_regularization
+    from cookbook.data import load_dataset
+    from cookbook.plots import plot_regularization
 
     regularization = load_recipe("regularization")
     data = load_dataset(args.dataset, regularization.TASK["datasets"])
@@ -588,8 +595,8 @@ def _compare_regularization(args) -> None:
 def _compare_rnn(args) -> None:
     import keras
 
-    from recipes._compare_rnn import GUESS_SOLVED, TOLERANCE, compare_rnns, table
-    from recipes._plots import plot_rnn_comparison
+    from cookbook.experiments.compare_rnn import GUESS_SOLVED, TOLERANCE, compare_rnns, table
+    from cookbook.plots import plot_rnn_comparison
 
     try:
         lengths = [int(n) for n in args.lengths.split(",")]
@@ -610,8 +617,8 @@ def _compare_rnn(args) -> None:
 def _compare_depth(args) -> None:
     import keras
 
-    from recipes._compare_depth import compare_depth, table
-    from recipes._plots import plot_depth_comparison
+    from cookbook.experiments.compare_depth import compare_depth, table
+    from cookbook.plots import plot_depth_comparison
 
     try:
         depths = [int(n) for n in args.depths.split(",")]
@@ -628,8 +635,8 @@ def _compare_depth(args) -> None:
 def _scale_attention(args) -> None:
     import keras
 
-    from recipes._plots import plot_attention_scaling
-    from recipes._scale_attention import scale_attention, table
+    from cookbook.experiments.scale_attention import scale_attention, table
+    from cookbook.plots import plot_attention_scaling
 
     try:
         lengths = [int(n) for n in args.lengths.split(",")]

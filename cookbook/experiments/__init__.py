@@ -1,0 +1,1 @@
+"""The cookbook's measured comparisons: RNN cells racing, ResNet depth, and attention's cost per length."""
