@@ -87,6 +87,8 @@ def _start(run: Run, scratch: Path, live: bool, once_in: str, one_thread: bool) 
     env = {**os.environ, "KERAS_BACKEND": run.backend, "COOKBOOK_ONCE_IN": once_in}
     if one_thread:
         env.update({key: value for key, value in ONE_THREAD.items() if key not in os.environ})
+    if run.backend == "jax":  # one compilation cache for the parts of JAX's suite (tests/conftest.py)
+        env.setdefault("JAX_COMPILATION_CACHE_DIR", str(scratch / "jax-compilation-cache"))
     tag = f"{run.backend}-{run.part}".replace("+", "-")
     env["COOKBOOK_SECONDS_PER_FILE"] = str(scratch / f"{tag}-seconds.json")
     run.log = scratch / f"{tag}.log"
