@@ -271,6 +271,7 @@ def test_compare_rnn_races_the_cells_and_resumes_without_rerunning(capsys, tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.once  # it probes every installed backend, each in a process of its own, whichever runs the test
 def test_doctor_reports_keras_backends_and_policy(capsys):
     status, out, _ = _run(capsys, "doctor")
     assert status == 0
@@ -285,6 +286,7 @@ def test_keras_backend_variable_is_honoured():
 
 
 @pytest.mark.slow
+@pytest.mark.once  # a fresh process on another backend: the same check whichever backend starts it
 def test_backend_flag_overrides_the_environment(tmp_path):
     """A fresh process: KERAS_BACKEND says one backend, --backend another; the flag wins."""
     current = keras.backend.backend()
