@@ -707,6 +707,9 @@ def main(argv: list[str] | None = None) -> int:
     except CookbookError as error:
         print(f"cookbook: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `cookbook list | head`: the reader has all it wanted
+        sys.stdout = open(os.devnull, "w")  # (Python would report the pipe again at exit)
+        return 0
     except OSError as error:  # an unwritable --out, a file that cannot be read, a full disk
         where = f"cannot use {error.filename}: {error.strerror}" if error.filename else str(error)
         print(f"cookbook: error: {where}", file=sys.stderr)

@@ -43,6 +43,16 @@ def test_list_shows_every_recipe_with_family_and_data(capsys):
         assert info.family in line and info.dataset in line and info.summary in line
 
 
+@pytest.mark.once  # a pipe closed by its reader: no Keras involved
+def test_a_reader_that_stops_early_gets_no_error(tmp_path):
+    """`cookbook list | head -3`: when the reader has gone, the command ends quietly with status 0."""
+    process = subprocess.Popen([sys.executable, "-m", "cookbook", "list"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process.stdout.close()  # gone before the first line is written
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 0 and err == "", err
+
+
 BAD_INPUT = {
     "unknown recipe": (["train", "resnet9000"], "unknown recipe 'resnet9000'"),
     "unknown backend": (["train", "mlp", "--backend", "theano"], "invalid choice: 'theano'"),
