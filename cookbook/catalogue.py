@@ -14,6 +14,7 @@ from types import ModuleType
 
 import recipes
 from cookbook.errors import CookbookError
+from cookbook.protocol import check_page, check_task
 
 RECIPE_DIR = Path(recipes.__file__).parent
 
@@ -45,6 +46,8 @@ def _read_info(path: Path) -> RecipeInfo:
             task = ast.literal_eval(node.value)
     if task is None:
         raise CookbookError(f"{path.name}: a recipe needs a literal TASK dict")
+    if problems := check_task(task):  # the recipe protocol, cookbook/protocol.py
+        raise CookbookError(f"{path.name}: {'; '.join(problems)}")
     summary = docstring.strip().splitlines()[0] if docstring.strip() else ""
     return RecipeInfo(name=path.stem, path=path, summary=summary, task=task)
 
@@ -66,4 +69,7 @@ def recipe_info(name: str) -> RecipeInfo:
 def load_recipe(name: str) -> ModuleType:
     """Import a recipe module (this imports Keras: select the backend first)."""
     recipe_info(name)
-    return importlib.import_module(f"recipes.{name}")
+    module = importlib.import_module(f"recipes.{name}")
+    if problems := check_page(module):  # the recipe protocol, cookbook/protocol.py
+        raise CookbookError(f"{module.__file__}: {'; '.join(problems)}")
+    return module

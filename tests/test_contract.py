@@ -20,10 +20,8 @@ from cookbook.catalogue import load_recipe, registry
 from cookbook.cli import main
 from cookbook.data import DATASETS
 from cookbook.inspection import compare_builds
+from cookbook.protocol import check_task
 from cookbook.training import compile_model, data_overrides
-
-TASK_KEYS = {"family", "order", "dataset", "datasets", "loss", "metrics", "optimizer",
-             "learning_rate", "epochs", "batch_size"}  # fmt: skip
 
 
 @pytest.mark.once  # text, the registry and dicts: the same on every backend
@@ -36,8 +34,7 @@ def test_the_catalogue_so_far():
 def test_recipe_declares_what_the_harness_reads(name):
     info = registry()[name]
     assert info.summary, f"{name}: the docstring needs a first line"
-    assert TASK_KEYS <= set(info.task), f"{name}: TASK lacks {TASK_KEYS - set(info.task)}"
-    assert info.task["dataset"] in info.task["datasets"]
+    assert check_task(info.task) == [], name  # the recipe protocol, cookbook/protocol.py
     assert set(info.task["datasets"]) <= set(DATASETS)
     recipe = load_recipe(name)
     assert isinstance(recipe.DEFAULTS, dict) and recipe.DEFAULTS
