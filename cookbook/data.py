@@ -323,10 +323,14 @@ def make_addition(n: int = 40_000, digits: int = 3) -> tuple[list[str], list[str
         raise ValueError(f"only {(10**digits) ** 2} distinct {digits}-digit sums exist; asked for {n}")
     rng = np.random.default_rng(SPLIT_SEED)
     seen: dict[str, str] = {}
-    while len(seen) < n:
-        lengths = rng.integers(1, digits + 1, size=2)
-        a, b = (int(rng.integers(10 ** (k - 1) if k > 1 else 0, 10**k)) for k in lengths)
-        seen.setdefault(f"{a}+{b}", str(a + b))
+    while len(seen) < n:  # draws in batches: asking for every sum there is takes ~10 n draws
+        lengths = rng.integers(1, digits + 1, size=(2, 4 * n))  # each operand's number of digits
+        low = np.where(lengths > 1, 10 ** (lengths - 1), 0)
+        a, b = low + (rng.random(lengths.shape) * (10**lengths - low)).astype(np.int64)
+        for a_, b_ in zip(a.tolist(), b.tolist()):
+            seen.setdefault(f"{a_}+{b_}", str(a_ + b_))
+            if len(seen) == n:
+                break
     # Shuffle: the short sums run out first, so the order of discovery is not a fair split.
     order = rng.permutation(n)
     questions, answers = list(seen), list(seen.values())

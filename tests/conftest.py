@@ -27,6 +27,12 @@ if BACKEND == "jax":
         os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+    # XLA's CPU compiler at its default level (3) spends 1.5-1.9 s on each small program - one
+    # per weight shape for the initializers alone - and level 2 about 0.2 s. Measured on four
+    # recipes' build, evaluate, fit and evaluate: CPU time 82 s -> 60 s, and none trained slower.
+    _flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" not in _flags:
+        os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_optimization_level=2".strip()
 
 import keras  # noqa: E402
 
