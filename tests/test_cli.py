@@ -245,6 +245,7 @@ def test_filters_plots_the_first_layer_of_a_trained_cnn(capsys, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.once  # the bookkeeping; notebook 01 runs compare_regularizers on every backend
 def test_compare_regularization_writes_results_for_every_variant(capsys, tmp_path):
     status, out, _ = _run(capsys, "compare-regularization", "--epochs", "2", "--train-size", "64",
                           "--out", str(tmp_path))  # fmt: skip
@@ -256,6 +257,7 @@ def test_compare_regularization_writes_results_for_every_variant(capsys, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.once  # the bookkeeping; notebook 04 runs compare_rnns on every backend
 def test_compare_rnn_races_the_cells_and_resumes_without_rerunning(capsys, tmp_path, monkeypatch):
     import cookbook.experiments.compare_rnn as compare
 

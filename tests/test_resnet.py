@@ -116,6 +116,7 @@ def test_depths_must_be_six_n_plus_two():
 
 
 @pytest.mark.slow
+@pytest.mark.once  # the bookkeeping; notebook 03 runs compare_depth on every backend
 def test_compare_depth_trains_both_nets_plots_and_resumes(tmp_path, capsys):
     out = tmp_path / "depth"
     assert main(["compare-depth", "--depths", "8", "--epochs", "2", "--out", str(out)]) == 0

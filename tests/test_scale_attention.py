@@ -24,6 +24,7 @@ def test_the_blocks_are_the_recipes_at_one_width():
 
 
 @pytest.mark.slow
+@pytest.mark.once  # the bookkeeping; notebook 05 measures every block on every backend
 def test_every_block_is_measured_and_a_rerun_measures_only_what_is_new(tmp_path, monkeypatch):
     results = scale_attention((16, 32), out=tmp_path, **TINY)
     for block in ("softmax", "linear", "lstm"):
@@ -52,6 +53,7 @@ def test_a_block_slower_than_the_limit_stops_growing(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.once  # the processes and files; the steps measured are notebook 05's on every backend
 def test_cookbook_scale_attention_runs_each_block_in_its_own_process(tmp_path, capsys):
     argv = ["scale-attention", "--lengths", "16,32", "--blocks", "linear", "--width", "16", "--heads", "2",
             "--steps", "1", "--out", str(tmp_path)]  # fmt: skip
