@@ -6,7 +6,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from cookbook.backend import BACKENDS, select_backend
 from cookbook.catalogue import load_recipe, recipe_info, registry
@@ -652,58 +654,63 @@ def _scale_attention(args) -> None:
     print(f"wrote {Path(args.out) / 'results.json'} and {png}")
 
 
-COMMANDS = {
-    "list": _list, "show": _show, "train": _train, "copy": _copy, "generate": _generate, "sample": _sample, "doctor": _doctor,
-    "tune": _tune,
-    "bench": _bench,
-    "attention": _attention, "scale-attention": _scale_attention,
-    "edges": _edges, "filters": _filters, "evaluate": _evaluate, "compare-regularization": _compare_regularization,
-    "compare-rnn": _compare_rnn, "compare-depth": _compare_depth,
-}  # fmt: skip
-NEEDS_KERAS = {
-    "show",
-    "train",
-    "generate",
-    "attention",
-    "doctor",
-    "edges",
-    "filters",
-    "evaluate",
-    "compare-regularization",
-    "compare-rnn",
-    "compare-depth",
-    "scale-attention",
-    "sample",
-    "tune",
+class Command(NamedTuple):
+    """What `main` knows of a command besides its arguments: one row per command."""
+
+    run: Callable[[argparse.Namespace], None]
+    needs_keras: bool = True  # False: nothing Keras here (bench starts a process per backend)
+    takes_recipe: bool = False  # its first argument names a recipe: an unknown one fails before Keras loads
+    trained: Callable[[argparse.Namespace], list[Path]] | None = None  # folders whose backend it picks
+
+
+def _model_folder(args) -> list[Path]:
+    return [Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent]
+
+
+def _model_or_runs(args) -> list[Path]:
+    return _model_folder(args) if args.model else sorted(Path("runs").glob(f"{args.recipe}-functional-*"))
+
+
+def _searches(args) -> list[Path]:
+    return [] if args.join else sorted(Path(args.dir).glob(f"{args.recipe}-{args.api}-*"))
+
+
+COMMANDS: dict[str, Command] = {
+    "list": Command(_list, needs_keras=False),
+    "show": Command(_show, takes_recipe=True),
+    "train": Command(_train, takes_recipe=True),
+    "tune": Command(_tune, takes_recipe=True, trained=_searches),
+    "bench": Command(_bench, needs_keras=False),
+    "copy": Command(_copy, needs_keras=False, takes_recipe=True),
+    "generate": Command(_generate, takes_recipe=True, trained=_model_or_runs),
+    "attention": Command(_attention, takes_recipe=True, trained=_model_or_runs),
+    "sample": Command(_sample, takes_recipe=True, trained=_model_or_runs),
+    "doctor": Command(_doctor),
+    "edges": Command(_edges),
+    "filters": Command(_filters, trained=_model_folder),
+    "evaluate": Command(_evaluate, trained=_model_folder),
+    "compare-regularization": Command(_compare_regularization),
+    "compare-rnn": Command(_compare_rnn),
+    "compare-depth": Command(_compare_depth),
+    "scale-attention": Command(_scale_attention),
 }
-
-
-def _made_with(args) -> list[Path]:
-    """The run or tuning folders a command works on, whose backend it picks by default."""
-    if args.command in ("evaluate", "filters"):
-        return [Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent]
-    if args.command in ("generate", "attention", "sample"):
-        if args.model:
-            return [Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent]
-        return sorted(Path("runs").glob(f"{args.recipe}-functional-*"))
-    if args.command == "tune" and not args.join:
-        return sorted(Path(args.dir).glob(f"{args.recipe}-{args.api}-*"))
-    return []
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    command = COMMANDS[args.command]
     try:
-        if args.command in ("show", "train", "copy", "generate", "attention", "sample", "tune"):
+        if command.takes_recipe:
             recipe_info(args.recipe)  # unknown recipe: fail before the slow Keras import
         if getattr(args, "workers", 0):  # the chief builds small models: let it not hold a GPU's memory
             os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
             os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-        if args.command in NEEDS_KERAS or getattr(args, "backend", None):  # list, copy, bench: no Keras here
-            select_backend(args.backend, trained=_made_with(args), announce=True)
+        if command.needs_keras or getattr(args, "backend", None):
+            trained = command.trained(args) if command.trained else []
+            select_backend(args.backend, trained=trained, announce=True)
         if getattr(args, "unsafe", False):
             print(f"cookbook: --unsafe: safe_mode is off; {UNSAFE_RISK}", file=sys.stderr)
-        COMMANDS[args.command](args)
+        command.run(args)
     except CookbookError as error:
         print(f"cookbook: error: {error}", file=sys.stderr)
         return 2

@@ -176,10 +176,10 @@ def interleave(originals: np.ndarray, copies: np.ndarray, columns: int = 8) -> n
     return np.concatenate(rows)
 
 
-def judge(model, recipe, data, out: str | Path) -> dict:
-    """After training: ``out/samples.png`` (64 samples) and the quality score; for an autoencoder
-    (plain or variational) also ``reconstructions.png`` and ``latent.png`` (the test images' codes),
-    and for a VAE the held-out -ELBO."""
+def judge(model, recipe, data, out: str | Path, kind: str) -> dict:
+    """After training (``kind``: gan, autoencoder or vae, cookbook.protocol.KINDS): ``out/samples.png``
+    (64 samples) and the quality score; for an autoencoder (plain or variational) also
+    ``reconstructions.png`` and ``latent.png`` (the test images' codes), and for a VAE the held-out -ELBO."""
     from cookbook.plots import plot_latent, plot_samples
 
     out, bounds = Path(out), pixel_range(recipe)
@@ -188,9 +188,9 @@ def judge(model, recipe, data, out: str | Path) -> dict:
                  f"{data.name}: {columns * 8} samples" + (", one class per column" if classes_of(model) else ""),
                  columns)  # fmt: skip
     report = {"quality": score(model, data.name, bounds=bounds)}
-    if hasattr(recipe, "negative_elbo"):
+    if kind == "vae":
         report["elbo"] = recipe.negative_elbo(model, data.x_test)
-    if hasattr(recipe, "encode"):  # an autoencoder: what it rebuilds, and where its codes fall
+    if kind in ("autoencoder", "vae"):  # what it rebuilds, and where its codes fall
         originals = data.x_test[:32]
         copies = np.asarray(model.predict(originals, verbose=0))
         plot_samples(interleave(originals, copies), out / "reconstructions.png",

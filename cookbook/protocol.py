@@ -55,6 +55,32 @@ OPTIONAL = {
     "CHARACTERS": "a character-level page's alphabet in id order (`cookbook attention` labels its maps)",
 }
 
+# The kinds of task, decided in one place (``task_kind``) from a page's TASK, the optional names it
+# defines and the kind of data it trains on. Each kind is reported in its own way after training
+# (``cookbook.training.REPORTS``): the compiled metrics on the test split, and then what it names here.
+KINDS = {
+    "classification": "a label (or a number) per example: the compiled metrics alone",
+    "segmentation": "a label per pixel (data kind 'segmentation'): IoU and Dice per class, masks.png",
+    "translation": "target tokens the model writes one by one (data kind 'translation', greedy_decode): "
+    "the greedy exact match and translations.txt",
+    "language": "the next character (data kind 'language', generate): sample.txt",
+    "gan": "generated images, trained by the model's own train step (TASK['loss'] None): samples.png "
+    "and the quality score",
+    "autoencoder": "images rebuilt through codes (a generative page with a loss; encode): as gan, and "
+    "reconstructions.png and latent.png",
+    "vae": "an autoencoder with a bound (negative_elbo): as autoencoder, and the held-out -ELBO",
+}
+
+
+def task_kind(recipe, data_kind: str) -> str:
+    """The kind of task (a key of ``KINDS``) the page ``recipe`` solves on data of ``data_kind``
+    (``cookbook.data.Dataset.kind``)."""
+    if recipe.TASK["family"] == "generative":
+        if recipe.TASK["loss"] is None:
+            return "gan"
+        return "vae" if hasattr(recipe, "negative_elbo") else "autoencoder"
+    return data_kind if data_kind in ("segmentation", "translation", "language") else "classification"
+
 
 def _conforms(value, hint) -> bool:
     origin, args = typing.get_origin(hint), typing.get_args(hint)

@@ -18,6 +18,7 @@ from cookbook.data import Dataset, load_dataset
 from cookbook.errors import CookbookError
 from cookbook.generative import judge, pixel_range, sample_grid_callback, to_range
 from cookbook.history import read_history
+from cookbook.protocol import task_kind
 
 APIS = ("functional", "sequential")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -371,42 +372,65 @@ def copy_recipe(name: str, destination: str | Path, force: bool = False) -> Path
     return target
 
 
+def _segmentation(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
+    from cookbook.plots import plot_masks
+
+    predicted = model.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(axis=-1)
+    images = center_crop(data.x_test[:8], predicted.shape[1])
+    plot_masks(images, y_test[:8], predicted[:8], data.class_names, out / "masks.png")
+    return {"segmentation": segmentation_scores(y_test, predicted, data.class_names)}
+
+
+def _language(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
+    """What the numbers mean: a sample from the trained model."""
+    sample = recipe.generate(model, SAMPLE_PROMPT, length=400, temperature=0.8, seed=seed)
+    (out / "sample.txt").write_text(sample + "\n")
+    return {"sample": sample}
+
+
+def _translation(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
+    """The score that counts: targets the model writes itself."""
+    written = recipe.greedy_decode(model, data.x_test, batch_size=max(batch_size, 256))
+    translations = translation_report(recipe, data.x_test, y_test, written)
+    (out / "translations.txt").write_text(translations["examples"] + "\n")
+    return {"greedy_exact_match": translations["exact_match"]}
+
+
+def _generated(kind: str):
+    return lambda model, recipe, data, out, y_test, batch_size, seed: judge(model, recipe, data, out, kind)
+
+
+# What `cookbook train` and `cookbook evaluate` report for each kind of task (cookbook.protocol.KINDS),
+# after the compiled metrics on the test split.
+REPORTS = {
+    "classification": lambda *_: {},
+    "segmentation": _segmentation,
+    "translation": _translation,
+    "language": _language,
+    "gan": _generated("gan"),
+    "autoencoder": _generated("autoencoder"),
+    "vae": _generated("vae"),
+}
+
+
 def report_on_test_split(
     model, recipe: ModuleType, data: Dataset, out: str | Path, batch_size: int, seed: int = 0
 ) -> dict:
     """What a trained model scores on the test split, as `cookbook train` ends with it: the compiled
-    metrics, and per task kind its own (a segmentation's IoU and Dice with ``masks.png``, a
-    translation's greedy exact match with ``translations.txt``, a language model's ``sample.txt``,
-    a generative model's samples and quality score). The pictures and texts go into ``out``."""
-    task, out = recipe.TASK, Path(out)
-    report: dict = {}
-    if task["family"] == "generative":
-        x_test = to_range(data.x_test, pixel_range(recipe))
-        test = {}
-        if task["loss"] is not None:  # a VAE's reconstruction (a GAN's game has no test loss)
-            test = model.evaluate(x_test, x_test, batch_size=batch_size, verbose=0, return_dict=True)
-        report.update(judge(model, recipe, data, out))  # quality (and a VAE's elbo)
-    else:
-        y_test = data.y_test
-        if data.kind == "segmentation" and model.output_shape[1] != y_test.shape[1]:
-            y_test = center_crop(y_test, model.output_shape[1])  # padding="valid": the mask's centre
-        test = model.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
-    report["test"] = {key: float(value) for key, value in test.items()}
-    if data.kind == "segmentation":
-        from cookbook.plots import plot_masks
-
-        predicted = model.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(axis=-1)
-        report["segmentation"] = segmentation_scores(y_test, predicted, data.class_names)
-        images = center_crop(data.x_test[:8], predicted.shape[1])
-        plot_masks(images, y_test[:8], predicted[:8], data.class_names, out / "masks.png")
-    if data.kind == "language":  # what the numbers mean: a sample from the trained model
-        report["sample"] = recipe.generate(model, SAMPLE_PROMPT, length=400, temperature=0.8, seed=seed)
-        (out / "sample.txt").write_text(report["sample"] + "\n")
-    if data.kind == "translation":  # the score that counts: targets the model writes itself
-        written = recipe.greedy_decode(model, data.x_test, batch_size=max(batch_size, 256))
-        translations = translation_report(recipe, data.x_test, y_test, written)
-        (out / "translations.txt").write_text(translations["examples"] + "\n")
-        report["greedy_exact_match"] = translations["exact_match"]
+    metrics, and what its kind of task reports (``REPORTS``: a segmentation's IoU and Dice with
+    ``masks.png``, a translation's greedy exact match with ``translations.txt``, a language model's
+    ``sample.txt``, a generative model's samples and quality score). Pictures and texts go into ``out``."""
+    kind, out = task_kind(recipe, data.kind), Path(out)
+    x_test, y_test = data.x_test, data.y_test
+    if kind in ("gan", "autoencoder", "vae"):  # the images are their own targets
+        x_test = y_test = to_range(data.x_test, pixel_range(recipe))
+    elif kind == "segmentation" and model.output_shape[1] != y_test.shape[1]:
+        y_test = center_crop(y_test, model.output_shape[1])  # padding="valid": the mask's centre
+    test = {}
+    if kind != "gan":  # a GAN's game has no test loss
+        test = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
+    report = {"test": {key: float(value) for key, value in test.items()}}
+    report.update(REPORTS[kind](model, recipe, data, out, y_test, batch_size, seed))
     return report
 
 

@@ -53,6 +53,17 @@ def test_a_reader_that_stops_early_gets_no_error(tmp_path):
     assert process.wait(timeout=60) == 0 and err == "", err
 
 
+@pytest.mark.once  # the parser and the command table: no Keras involved
+def test_every_command_has_one_row_in_the_table_and_a_recipe_where_it_says_so():
+    from cookbook.cli import COMMANDS, build_parser
+
+    (subcommands,) = [action for action in build_parser()._actions if action.dest == "command"]
+    assert list(COMMANDS) == list(subcommands.choices)  # the same commands, in the help's order
+    for name, parser in subcommands.choices.items():
+        positional = [action.dest for action in parser._actions if not action.option_strings]
+        assert (positional[:1] == ["recipe"]) == COMMANDS[name].takes_recipe, name
+
+
 BAD_INPUT = {
     "unknown recipe": (["train", "resnet9000"], "unknown recipe 'resnet9000'"),
     "unknown backend": (["train", "mlp", "--backend", "theano"], "invalid choice: 'theano'"),

@@ -34,6 +34,7 @@ def gpt2_small():
     return gpt.build_functional(preset="gpt2_small")
 
 
+@pytest.mark.once  # weight shapes come from Keras' layers: the same count on every backend
 def test_gpt2_small_has_the_published_size(gpt2_small):
     """GPT-2 small: 124,439,808 weights with the readout tied to the token table (Radford et al., 2019)."""
     block = (

@@ -120,3 +120,25 @@ def test_contributing_describes_the_protocol_as_the_types_hold_it():
     assert optional_rows == set(Task.__optional_keys__)
     named = set(re.findall(r"`(\w+)`", section))
     assert PROTOCOL_NAMES <= named, f"CONTRIBUTING.md does not name {sorted(PROTOCOL_NAMES - named)}"
+
+
+# What each page is, as a reader of CONTRIBUTING.md's table of task kinds expects it.
+KIND_OF = {"unet": "segmentation", "transformer_seq2seq": "translation", "gpt": "language",
+           "gan": "gan", "conditional_gan": "gan", "wgan_gp": "gan", "autoencoder": "autoencoder",
+           "vae": "vae"}  # fmt: skip
+
+
+@pytest.mark.once  # the pages' TASK and names, the datasets' kinds
+def test_each_page_has_the_kind_of_task_its_table_row_says_and_every_kind_a_report():
+    from cookbook.data import load_dataset
+    from cookbook.protocol import KINDS, task_kind
+    from cookbook.training import REPORTS
+
+    assert list(REPORTS) == list(KINDS)
+    found = {
+        name: task_kind(load_recipe(name), load_dataset(registry()[name].dataset).kind) for name in RECIPES
+    }
+    assert found == {name: KIND_OF.get(name, "classification") for name in RECIPES}
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    table = text[text.index("| kind | when | reported |") :].split("\n\n")[0]
+    assert re.findall(r"^\| (\w+) \|", table, re.M)[1:] == list(KINDS)  # (the header row first)

@@ -13,6 +13,7 @@ from recipes import bidirectional, cnn_rnn, deep_rnn, gru, jordan_rnn, lstm, seq
 
 
 @pytest.mark.slow
+@pytest.mark.once  # weight shapes come from Keras' layers: the same count on every backend
 @pytest.mark.parametrize("units, features", [(1, 1), (16, 8), (128, 8), (33, 5)])
 def test_gate_counts_give_the_parameter_formulas(units, features):
     def built(layer):

@@ -24,6 +24,7 @@ PUBLISHED = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_
 
 
 @pytest.mark.slow
+@pytest.mark.once  # weight shapes come from Keras' layers: the same count on every backend
 @pytest.mark.parametrize("preset", PUBLISHED)
 def test_presets_have_the_published_parameter_counts(preset):
     model = resnet.build_functional(preset=preset)
@@ -32,6 +33,7 @@ def test_presets_have_the_published_parameter_counts(preset):
 
 
 @pytest.mark.slow
+@pytest.mark.once  # weight shapes come from Keras' layers: the same count on every backend
 def test_resnet50_with_conv_biases_is_keras_applications_resnet50():
     ours = resnet.build_functional(preset="resnet50", conv_bias=True)
     theirs = keras.applications.ResNet50(weights=None)
@@ -45,6 +47,7 @@ def test_resnet50_with_conv_biases_is_keras_applications_resnet50():
 
 
 @pytest.mark.slow
+@pytest.mark.once  # weight shapes come from Keras' layers: the same count on every backend
 def test_explicit_settings_win_over_the_preset():
     model = resnet.build_sequential(preset="resnet18", input_shape=(32, 32, 3), num_classes=10)
     assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)

@@ -46,6 +46,7 @@ def test_each_position_sees_the_whole_sequence():
     assert np.abs(first(changed) - first(ids)).max() > 1e-4
 
 
+@pytest.mark.once  # weight shapes come from Keras' layers: the same count on every backend
 def test_bert_base_has_the_published_size():
     """BERT-base: 109,482,240 weights (embeddings with 2 token types, 12 blocks, the pooler).
     A one-segment classifier has no token-type table (2 x 768) and adds a 2-class head."""

@@ -95,6 +95,7 @@ def test_a_short_fit_learns_to_write_dates(dataset):
 
 
 @pytest.mark.slow
+@pytest.mark.once  # weight shapes come from Keras' layers: the same count on every backend
 @pytest.mark.parametrize("preset, width, ffn_width, counted", [("base", 512, 2048, 63_082_496),
                                                               ("big", 1024, 4096, 214_245_376)])  # fmt: skip
 def test_the_papers_models_have_their_layers_weights(preset, width, ffn_width, counted):

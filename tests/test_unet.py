@@ -21,6 +21,7 @@ def test_same_padding_returns_a_mask_as_large_as_the_image(side, depth):
 
 
 @pytest.mark.slow
+@pytest.mark.once  # weight shapes come from Keras' layers: the same count on every backend
 def test_the_original_preset_follows_the_papers_arithmetic():
     # Ronneberger et al., Fig. 1: 572 -> 568 ... 64 -> pool -> 32 -> 28 at the bottom -> ... 388.
     assert unet.level_sides(572, 4, "valid") == [(568, 388), (280, 196), (136, 100), (64, 52)]

@@ -39,6 +39,7 @@ def test_without_positions_moving_the_patches_moves_nothing(api):
     assert np.abs(model.predict(shuffled, verbose=0) - model.predict(images, verbose=0)).max() > 1e-3
 
 
+@pytest.mark.once  # weight shapes come from Keras' layers: the same count on every backend
 def test_vit_b16_has_the_published_size():
     """ViT-B/16 at 224x224 with a 1,000-class head, counted from the paper's layer list."""
     model = vit.build_functional(preset="vit_b16")
