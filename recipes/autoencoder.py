@@ -121,6 +121,7 @@ def build_sequential(**overrides) -> keras.Sequential:
                             name="autoencoder_sequential")  # fmt: skip
 
 
+# same as gan._chain
 def _network(inputs, layers, name: str) -> keras.Model:
     x = inputs
     for layer in layers:

@@ -72,6 +72,7 @@ def _config(overrides: dict) -> dict:
     return config
 
 
+# same as lstm._inputs
 def _inputs(config: dict) -> list:
     """The input, then an Embedding when the steps are word ids: (batch, time, features)."""
     if not config["vocabulary_size"]:

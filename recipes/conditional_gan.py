@@ -88,6 +88,7 @@ def label_planes(images, labels, num_classes: int):
     return ops.concatenate([images, code * ops.ones_like(images[..., :1])], axis=-1)
 
 
+# same as gan._generator_layers
 def _generator_layers(config: dict) -> list:
     """(batch, latent_dim + num_classes) -> (batch, side, side, channels) in [-1, 1]."""
     start, first = config["start"], config["filters"][0]
@@ -105,6 +106,7 @@ def _generator_layers(config: dict) -> list:
     return [*layers, keras.layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32")]
 
 
+# same as gan._discriminator_layers
 def _discriminator_layers(config: dict) -> list:
     """(batch, side, side, channels + num_classes) -> (batch, 1): a logit, above 0 for "real"."""
     layers = []
@@ -120,6 +122,7 @@ def _discriminator_layers(config: dict) -> list:
 REAL_LABEL = 0.9  # not 1: a less certain discriminator keeps the generator's gradient alive (Salimans 2016)
 
 
+# same as gan.discriminator_loss
 def discriminator_loss(real_logits, fake_logits):
     """Cross-entropy of calling real pairs real (0.9) and generated ones fake (0)."""
     real = ops.binary_crossentropy(ops.full_like(real_logits, REAL_LABEL), real_logits, from_logits=True)
@@ -158,6 +161,7 @@ class ConditionalGAN(keras.Model):
     def _judge(self, images, labels):
         return self.discriminator(label_planes(images, labels, self.num_classes), training=True)
 
+    # same as gan.GAN.train_step
     def train_step(self, *args):  # TensorFlow and PyTorch pass (data,); JAX passes (state, data)
         if keras.backend.backend() == "jax":
             return self._stateless(self._game, *args)
@@ -185,6 +189,7 @@ class ConditionalGAN(keras.Model):
         """One optimizer step on ``network``'s weights down the gradient of ``loss_of()``: the backend's tool."""
         return getattr(self, f"_update_{keras.backend.backend()}")(network.trainable_variables, loss_of)
 
+    # same as gan.GAN._update_tensorflow
     def _update_tensorflow(self, weights, loss_of):
         import tensorflow as tf
 
@@ -195,6 +200,7 @@ class ConditionalGAN(keras.Model):
         self.optimizer.apply(tape.gradient(loss, weights), weights)
         return loss
 
+    # same as gan.GAN._update_torch
     def _update_torch(self, weights, loss_of):
         import torch
 
@@ -205,6 +211,7 @@ class ConditionalGAN(keras.Model):
             self.optimizer.apply([weight.value.grad for weight in weights], weights)
         return loss.detach()
 
+    # same as gan.GAN._update_jax
     def _update_jax(self, weights, loss_of):
         import jax
 
@@ -223,6 +230,7 @@ class ConditionalGAN(keras.Model):
         self.optimizer.apply(grads, weights)  # recorded by the step's scope, like every assignment
         return loss
 
+    # same as gan.GAN._stateless
     def _stateless(self, step, state, data):
         """JAX traces a pure function of the model's state: run ``step`` in a scope that holds that state
         and records every assignment, then return the state it ends with."""
@@ -238,6 +246,7 @@ class ConditionalGAN(keras.Model):
                 "generator": keras.saving.serialize_keras_object(self.generator),
                 "discriminator": keras.saving.serialize_keras_object(self.discriminator)}  # fmt: skip
 
+    # same as gan.GAN.from_config
     @classmethod
     def from_config(cls, config):
         networks = {name: keras.saving.deserialize_keras_object(config.pop(name)) for name in NETWORKS}
@@ -259,6 +268,7 @@ def build_sequential(**overrides) -> ConditionalGAN:
                           name="conditional_gan_sequential")  # fmt: skip
 
 
+# same as gan._chain
 def _chain(inputs, layers, name: str) -> keras.Model:
     x = inputs
     for layer in layers:

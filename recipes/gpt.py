@@ -166,6 +166,7 @@ class DecoderBlock(keras.layers.Layer):
         self.ordered = parts.pop("weight_order")  # tracked first: fixes the order of self.weights
         self.parts = parts
 
+    # same as transformer_classifier.EncoderBlock.build
     def build(self, input_shape):
         self.parts["attention"].build(input_shape, input_shape)
         for name in ("attention_norm", "ffn_norm", "expand"):

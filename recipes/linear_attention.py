@@ -163,6 +163,7 @@ def connect(parts: dict, x, keep):
 class EncoderBlock(keras.layers.Layer):
     """One encoder block as a layer a Sequential model can stack; Keras hands it the padding mask."""
 
+    # same as transformer_classifier.EncoderBlock.__init__
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.config = dict(config)

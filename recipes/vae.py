@@ -135,6 +135,7 @@ def _encoder_layers(config: dict) -> list:
             keras.layers.Dense(2 * config["latent_dim"], dtype="float32")]  # fmt: skip
 
 
+# same as autoencoder._decoder_layers
 def _decoder_layers(config: dict) -> list:
     """(batch, latent_dim) -> (batch, height, width, channels) in [0, 1]."""
     (rows, columns), last = config["start"], config["filters"][-1]

@@ -80,6 +80,7 @@ def _config(overrides: dict) -> dict:
     return {**config, "start": shape[0] // scale}
 
 
+# same as gan._generator_layers
 def _generator_layers(config: dict) -> list:
     """(batch, latent_dim) -> (batch, side, side, channels) in [-1, 1]: DCGAN's generator."""
     start, first = config["start"], config["filters"][0]
@@ -166,6 +167,7 @@ class WGANGP(keras.Model):
         gap = ops.mean(self.critic(real, training=True)) - ops.mean(self.critic(fake, training=True))
         return -gap + self.penalty_weight * gradient_penalty(self.critic, real, fake, mix)
 
+    # same as gan.GAN.train_step
     def train_step(self, *args):  # TensorFlow and PyTorch pass (data,); JAX passes (state, data)
         if keras.backend.backend() == "jax":
             return self._stateless(self._game, *args)
@@ -193,6 +195,7 @@ class WGANGP(keras.Model):
         """One optimizer step on ``network``'s weights down the gradient of ``loss_of()``: the backend's tool."""
         return getattr(self, f"_update_{keras.backend.backend()}")(network.trainable_variables, loss_of)
 
+    # same as gan.GAN._update_tensorflow
     def _update_tensorflow(self, weights, loss_of):
         import tensorflow as tf
 
@@ -203,6 +206,7 @@ class WGANGP(keras.Model):
         self.optimizer.apply(tape.gradient(loss, weights), weights)
         return loss
 
+    # same as gan.GAN._update_torch
     def _update_torch(self, weights, loss_of):
         import torch
 
@@ -213,6 +217,7 @@ class WGANGP(keras.Model):
             self.optimizer.apply([weight.value.grad for weight in weights], weights)
         return loss.detach()
 
+    # same as gan.GAN._update_jax
     def _update_jax(self, weights, loss_of):
         import jax
 
@@ -231,6 +236,7 @@ class WGANGP(keras.Model):
         self.optimizer.apply(grads, weights)  # recorded by the step's scope, like every assignment
         return loss
 
+    # same as gan.GAN._stateless
     def _stateless(self, step, state, data):
         """JAX traces a pure function of the model's state: run ``step`` in a scope that holds that state
         and records every assignment, then return the state it ends with."""
@@ -246,6 +252,7 @@ class WGANGP(keras.Model):
                 "generator": keras.saving.serialize_keras_object(self.generator),
                 "critic": keras.saving.serialize_keras_object(self.critic)}  # fmt: skip
 
+    # same as gan.GAN.from_config
     @classmethod
     def from_config(cls, config):
         networks = {name: keras.saving.deserialize_keras_object(config.pop(name)) for name in NETWORKS}
@@ -263,6 +270,7 @@ def build_sequential(**overrides) -> WGANGP:
     return WGANGP(generator, critic, **{name: config[name] for name in SETTINGS}, name="wgan_gp_sequential")
 
 
+# same as gan._chain
 def _chain(inputs, layers, name: str) -> keras.Model:
     x = inputs
     for layer in layers:
