@@ -111,9 +111,16 @@ def made_up_batches(model, count: int):
     return x, random.integers(0, model.output_shape[-1], (count, *model.output_shape[1:-1]))
 
 
-def measure(name: str, batch_size: int | None = None, steps: int = 50, repeats: int = 5,
-            precision: str = "float32", jit: str = "auto", settings: dict | None = None,
-            peak: float | None = None) -> dict:  # fmt: skip
+def measure(
+    name: str,
+    batch_size: int | None = None,
+    steps: int = 50,
+    repeats: int = 5,
+    precision: str = "float32",
+    jit: str = "auto",
+    settings: dict | None = None,
+    peak: float | None = None,
+) -> dict:
     """One row of the table: first step, median milliseconds per step, samples per second, memory,
     and for a Transformer its model TFLOP/s and MFU against ``peak`` (or the device's known peak)."""
     import keras
@@ -134,8 +141,10 @@ def measure(name: str, batch_size: int | None = None, steps: int = 50, repeats: 
         model = compile_model(build(recipe, "functional", **built), task, recipe=recipe)
         if tuple(model.input_shape[1:]) != x.shape[1:] or "preset" in settings:
             if task["loss"] != "sparse_categorical_crossentropy":
-                raise CookbookError(f"{name}: these settings change the data's shapes, and bench makes up "
-                                    "data for classifiers and token models only")  # fmt: skip
+                raise CookbookError(
+                    f"{name}: these settings change the data's shapes, and bench makes up "
+                    "data for classifiers and token models only"
+                )
             x, y = made_up_batches(model, len(x))
         if jit != "auto":
             model.jit_compile = jit == "on"
@@ -159,17 +168,30 @@ def measure(name: str, batch_size: int | None = None, steps: int = 50, repeats: 
     tflops = flops / step / 1e12 if flops and step > 0 else None
     peak = peak or peak_tflops(device_kind(backend), precision)
     return {
-        "recipe": name, "backend": keras.backend.backend(), "jit": jit, "jit_compile": bool(model.jit_compile),
-        "precision": precision, "batch_size": batch, "steps": steps, "repeats": repeats,
-        "first_step_s": round(first, 3), "ms_per_step": round(1000 * step, 3),
-        "ms_min": round(1000 * min(per_step), 3), "ms_max": round(1000 * max(per_step), 3),
+        "recipe": name,
+        "backend": keras.backend.backend(),
+        "jit": jit,
+        "jit_compile": bool(model.jit_compile),
+        "precision": precision,
+        "batch_size": batch,
+        "steps": steps,
+        "repeats": repeats,
+        "first_step_s": round(first, 3),
+        "ms_per_step": round(1000 * step, 3),
+        "ms_min": round(1000 * min(per_step), 3),
+        "ms_max": round(1000 * max(per_step), 3),
         "fit_overhead_ms": round(1000 * fixed, 1),
-        "samples_per_s": round(batch / step, 1) if step > 0 else float("nan"), "peak_memory_mb": round(peak_memory_mb(keras.backend.backend()), 1),
-        "parameters": model.count_params(), "threads": threads(keras.backend.backend()), "device": describe_backend(),
-        "python": platform.python_version(), "settings": " ".join(f"{k}={v}" for k, v in settings.items()),
-        "model_tflops": tflops and float(f"{tflops:.6g}"), "peak_tflops": peak,
+        "samples_per_s": round(batch / step, 1) if step > 0 else float("nan"),
+        "peak_memory_mb": round(peak_memory_mb(keras.backend.backend()), 1),
+        "parameters": model.count_params(),
+        "threads": threads(keras.backend.backend()),
+        "device": describe_backend(),
+        "python": platform.python_version(),
+        "settings": " ".join(f"{k}={v}" for k, v in settings.items()),
+        "model_tflops": tflops and float(f"{tflops:.6g}"),
+        "peak_tflops": peak,
         "mfu": float(f"{tflops / peak:.6g}") if tflops and peak else None,
-    }  # fmt: skip
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,8 +211,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.recipes:
         try:
             settings = parse_settings(args.settings, load_recipe(name).DEFAULTS)
-            row = measure(name, args.batch_size, args.steps, args.repeats, args.precision, args.jit, settings,
-                          args.peak_tflops)  # fmt: skip
+            row = measure(
+                name,
+                args.batch_size,
+                args.steps,
+                args.repeats,
+                args.precision,
+                args.jit,
+                settings,
+                args.peak_tflops,
+            )
         except Exception as error:  # one recipe failing on one backend is a row, not the end of the run
             import keras
 

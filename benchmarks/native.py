@@ -89,13 +89,27 @@ def measure(
     per_step = [one_pass(steps) / steps for _ in range(repeats)]
     ms = statistics.median(per_step)
     return {
-        "recipe": name, "backend": f"{backend} (native)", "native": True, "jit": jit, "jit_compile": jit != "eager",
-        "precision": "float32", "batch_size": batch, "steps": steps, "repeats": repeats,
-        "first_step_s": round(first, 3), "ms_per_step": round(1000 * ms, 3), "ms_min": round(1000 * min(per_step), 3),
-        "ms_max": round(1000 * max(per_step), 3), "fit_overhead_ms": None, "samples_per_s": round(batch / ms, 1),
-        "peak_memory_mb": round(peak_memory_mb(backend), 1), "parameters": parameters, "threads": threads(backend),
-        "device": device, "python": platform.python_version(),
-    }  # fmt: skip
+        "recipe": name,
+        "backend": f"{backend} (native)",
+        "native": True,
+        "jit": jit,
+        "jit_compile": jit != "eager",
+        "precision": "float32",
+        "batch_size": batch,
+        "steps": steps,
+        "repeats": repeats,
+        "first_step_s": round(first, 3),
+        "ms_per_step": round(1000 * ms, 3),
+        "ms_min": round(1000 * min(per_step), 3),
+        "ms_max": round(1000 * max(per_step), 3),
+        "fit_overhead_ms": None,
+        "samples_per_s": round(batch / ms, 1),
+        "peak_memory_mb": round(peak_memory_mb(backend), 1),
+        "parameters": parameters,
+        "threads": threads(backend),
+        "device": device,
+        "python": platform.python_version(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +127,13 @@ def main(argv: list[str] | None = None) -> int:
             Exception
         ) as error:  # one network failing (torch.compile, say) is a row, not the end of the run
             backend, jit = FRAMEWORKS[args.framework]
-            row = {"recipe": name, "backend": f"{backend} (native)", "native": True, "jit": jit,
-                   "error": f"{type(error).__name__}: {error}".splitlines()[0]}  # fmt: skip
+            row = {
+                "recipe": name,
+                "backend": f"{backend} (native)",
+                "native": True,
+                "jit": jit,
+                "error": f"{type(error).__name__}: {error}".splitlines()[0],
+            }
         print(json.dumps(row), flush=True)
     return 0
 

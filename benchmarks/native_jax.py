@@ -45,15 +45,21 @@ def _cnn_weights(config: dict) -> list:
         channels = filters
     for _ in config["filters"]:
         height, width = height // 2, width // 2  # each stage ends in a 2x2 max pooling
-    return [*weights, *_dense_weights("dense", height * width * channels, config["dense_units"]),
-            *_dense_weights("out", config["dense_units"], config["num_classes"])]  # fmt: skip
+    return [
+        *weights,
+        *_dense_weights("dense", height * width * channels, config["dense_units"]),
+        *_dense_weights("out", config["dense_units"], config["num_classes"]),
+    ]
 
 
 def _lstm_weights(config: dict) -> list:
     (_, features), units = config["input_shape"], config["units"]
-    return [("lstm/kernel", (features, 4 * units), features**-0.5),
-            ("lstm/recurrent_kernel", (units, 4 * units), units**-0.5), ("lstm/bias", (4 * units,), 0),
-            *_dense_weights("out", units, config["num_classes"])]  # fmt: skip
+    return [
+        ("lstm/kernel", (features, 4 * units), features**-0.5),
+        ("lstm/recurrent_kernel", (units, 4 * units), units**-0.5),
+        ("lstm/bias", (4 * units,), 0),
+        *_dense_weights("out", units, config["num_classes"]),
+    ]
 
 
 def _norm_weights(name: str, width: int) -> list:
@@ -63,16 +69,24 @@ def _norm_weights(name: str, width: int) -> list:
 def _transformer_weights(config: dict) -> list:
     width, heads, ffn = config["width"], config["heads"], config["ffn_width"]
     head_width, (tokens,) = width // heads, config["input_shape"]
-    weights = [("embedding", (config["vocabulary_size"], width), 0.05),
-               ("positions", (config["max_length"] or tokens, width), 0.02)]  # fmt: skip
+    weights = [
+        ("embedding", (config["vocabulary_size"], width), 0.05),
+        ("positions", (config["max_length"] or tokens, width), 0.02),
+    ]
     for b in range(config["blocks"]):
         weights += _norm_weights(f"block{b}/attention_norm", width)
         for part in ("query", "key", "value"):
-            weights += [(f"block{b}/{part}/kernel", (width, heads, head_width), width**-0.5),
-                        (f"block{b}/{part}/bias", (heads, head_width), 0)]  # fmt: skip
-        weights += [(f"block{b}/output/kernel", (heads, head_width, width), width**-0.5),
-                    (f"block{b}/output/bias", (width,), 0), *_norm_weights(f"block{b}/ffn_norm", width),
-                    *_dense_weights(f"block{b}/expand", width, ffn), *_dense_weights(f"block{b}/contract", ffn, width)]  # fmt: skip
+            weights += [
+                (f"block{b}/{part}/kernel", (width, heads, head_width), width**-0.5),
+                (f"block{b}/{part}/bias", (heads, head_width), 0),
+            ]
+        weights += [
+            (f"block{b}/output/kernel", (heads, head_width, width), width**-0.5),
+            (f"block{b}/output/bias", (width,), 0),
+            *_norm_weights(f"block{b}/ffn_norm", width),
+            *_dense_weights(f"block{b}/expand", width, ffn),
+            *_dense_weights(f"block{b}/contract", ffn, width),
+        ]
     return [
         *weights,
         *_norm_weights("final_norm", width),
@@ -115,8 +129,9 @@ def _cnn(params, x, key, training, config):  # x: (batch, height, width, channel
     if training and config["shift"]:
         x = random_shift(x, config["shift"], shift_key)
     for i in range(2 * len(config["filters"])):
-        x = lax.conv_general_dilated(x, params[f"conv{i}/kernel"], (1, 1), "SAME",
-                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))  # fmt: skip
+        x = lax.conv_general_dilated(
+            x, params[f"conv{i}/kernel"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
         x = jax.nn.relu(x + params[f"conv{i}/bias"])
         if i % 2:  # (batch, height / 2, width / 2, filters)
             x = lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
@@ -188,8 +203,10 @@ def weight_names(name: str, config: dict) -> list[str]:
 
 def init(name: str, config: dict, key) -> dict:
     weights = NETWORKS[name][0](config)
-    return {weight: jnp.ones(shape) if start == "ones" else start * jax.random.normal(each, shape)
-            for (weight, shape, start), each in zip(weights, jax.random.split(key, len(weights)))}  # fmt: skip
+    return {
+        weight: jnp.ones(shape) if start == "ones" else start * jax.random.normal(each, shape)
+        for (weight, shape, start), each in zip(weights, jax.random.split(key, len(weights)))
+    }
 
 
 def apply(name: str, config: dict, params: dict, x, key=None, training: bool = False):

@@ -125,8 +125,12 @@ class LSTM(nn.Module):
 
     def keras_layout(self) -> list:  # both order the gates input, forget, cell, output
         lstm = self.lstm
-        return [(lstm.weight_ih_l0, _transposed), (lstm.weight_hh_l0, _transposed),
-                (lstm.bias_ih_l0, torch.as_tensor), *_linear(self.out)]  # fmt: skip
+        return [
+            (lstm.weight_ih_l0, _transposed),
+            (lstm.weight_hh_l0, _transposed),
+            (lstm.bias_ih_l0, torch.as_tensor),
+            *_linear(self.out),
+        ]
 
 
 class EncoderBlock(nn.Module):
@@ -199,8 +203,13 @@ class TransformerClassifier(nn.Module):
     def keras_layout(self) -> list:
         blocks = [pair for block in self.blocks for pair in block.keras_layout()]
         norm = [(self.final_norm.weight, torch.as_tensor), (self.final_norm.bias, torch.as_tensor)]
-        return [(self.embedding.weight, torch.as_tensor), (self.positions, torch.as_tensor), *blocks, *norm,
-                *_linear(self.out)]  # fmt: skip
+        return [
+            (self.embedding.weight, torch.as_tensor),
+            (self.positions, torch.as_tensor),
+            *blocks,
+            *norm,
+            *_linear(self.out),
+        ]
 
 
 NETWORKS = {"mlp": MLP, "cnn": CNN, "lstm": LSTM, "transformer_classifier": TransformerClassifier}

@@ -90,9 +90,20 @@ def _measure_on(label: str, backend: str, command: list[str]) -> list[dict]:
     return rows
 
 
-def run(recipes=DEFAULT_RECIPES, backends=None, batch_size=None, steps=50, repeats=5, precision="float32",
-        jit="auto", out="runs/bench", command: str | None = None, native=(), settings=(),
-        peak_tflops: float | None = None) -> list[dict]:  # fmt: skip
+def run(
+    recipes=DEFAULT_RECIPES,
+    backends=None,
+    batch_size=None,
+    steps=50,
+    repeats=5,
+    precision="float32",
+    jit="auto",
+    out="runs/bench",
+    command: str | None = None,
+    native=(),
+    settings=(),
+    peak_tflops: float | None = None,
+) -> list[dict]:
     """Measure each recipe on each backend, and the hand-written networks in each ``native`` framework;
     write ``OUT/bench.md`` and ``OUT/bench.csv``; return the rows."""
     recipes, backends, native = list(recipes), list(backends or installed_backends()), list(native)
@@ -102,8 +113,11 @@ def run(recipes=DEFAULT_RECIPES, backends=None, batch_size=None, steps=50, repea
     keras_options = [*options, "--precision", precision, "--jit", jit]
     keras_options += [f"--set={pair}" for pair in settings]
     keras_options += ["--peak-tflops", str(peak_tflops)] if peak_tflops else []
-    rows = [row for backend in backends
-            for row in _measure_on(backend, backend, ["benchmarks.measure", *recipes, *keras_options])]  # fmt: skip
+    rows = [
+        row
+        for backend in backends
+        for row in _measure_on(backend, backend, ["benchmarks.measure", *recipes, *keras_options])
+    ]
     written = [name for name in recipes if name in NATIVE_RECIPES]
     for framework in native:
         command_line = ["benchmarks.native", framework, *written, *options]
@@ -141,9 +155,13 @@ def _percent(value) -> str:
 
 def goals(rows: list[dict]) -> list[str]:
     """Where the recipes stand against hand-written eager PyTorch (issue #9's goals), per recipe."""
-    lines = ["", "Against hand-written eager PyTorch (goals: the best Keras backend ≤ 1.0×, Keras on PyTorch ≤ 1.5×):",
-             "", "| recipe | native PyTorch ms | best Keras backend | its ms | × native | Keras on PyTorch × native |",
-             "|---|---:|---|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "",
+        "Against hand-written eager PyTorch (goals: the best Keras backend ≤ 1.0×, Keras on PyTorch ≤ 1.5×):",
+        "",
+        "| recipe | native PyTorch ms | best Keras backend | its ms | × native | Keras on PyTorch × native |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
     for name in dict.fromkeys(row["recipe"] for row in rows):
         measured = [row for row in rows if row["recipe"] == name and row.get("times_native") is not None]
         keras_rows = [row for row in measured if not row.get("native")]
@@ -152,24 +170,32 @@ def goals(rows: list[dict]) -> list[str]:
             continue
         best = min(keras_rows, key=lambda row: row["ms_per_step"])
         on_torch = [row["times_native"] for row in keras_rows if row["backend"] == "torch"]
-        lines.append(f"| {name} | {eager[0]['ms_per_step']:.2f} | {best['backend']} | {best['ms_per_step']:.2f} "
-                     f"| {best['times_native']:.2f} | {_ratio(on_torch[0] if on_torch else None)} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {eager[0]['ms_per_step']:.2f} | {best['backend']} | {best['ms_per_step']:.2f} "
+            f"| {best['times_native']:.2f} | {_ratio(on_torch[0] if on_torch else None)} |"
+        )
     return lines if len(lines) > 5 else []
 
 
 def table(rows: list[dict], command: str) -> str:
     """The Markdown report: the command, the machine, each backend's device line, the table, the goals."""
     lines = [
-        "# cookbook bench", "",
-        f"`{command}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+        "# cookbook bench",
+        "",
+        f"`{command}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
         f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
-    ]  # fmt: skip
+    ]
     devices = {row["backend"]: (row["device"], row["threads"]) for row in rows if "device" in row}
     lines += [f"- {device}; threads: {threads}" for device, threads in devices.values()]
     flops = any(row.get("model_tflops") for row in rows)
-    lines += ["", "| recipe | backend | jit | precision | batch | first step (s) | ms/step | samples/s "
-              "| fit's fixed ms | peak MB | × fastest | × native PyTorch |" + (" model TFLOP/s | MFU |" if flops else ""),
-              "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if flops else "")]  # fmt: skip
+    lines += [
+        "",
+        "| recipe | backend | jit | precision | batch | first step (s) | ms/step | samples/s "
+        "| fit's fixed ms | peak MB | × fastest | × native PyTorch |"
+        + (" model TFLOP/s | MFU |" if flops else ""),
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if flops else ""),
+    ]
     for row in rows:
         if "error" in row:
             lines.append(f"| {row['recipe']} | {row['backend']} | failed: {row['error']} |||||||||| |")
@@ -183,15 +209,21 @@ def table(rows: list[dict], command: str) -> str:
             + (f" {_significant(row.get('model_tflops'))} | {_percent(row.get('mfu'))} |" if flops else "")
         )
     lines += goals(rows)
-    lines += ["", "ms/step: per repeat, `fit` over `steps` and over `2 x steps` batches; the difference over "
-              "`steps`, median of the repeats, after the first step (tracing and compiling) and a warm-up "
-              "pass. Fit's fixed ms: what the shorter pass took beyond its steps (starting `fit`, reading "
-              "the logs back). The hand-written (native) networks have no `fit`: their ms/step is a pass of "
-              "`steps` training steps over `steps`. Peak MB: the GPU's peak allocation where "
-              "there is one, else the process's peak resident memory (Keras and the backend included)."]  # fmt: skip
+    lines += [
+        "",
+        "ms/step: per repeat, `fit` over `steps` and over `2 x steps` batches; the difference over "
+        "`steps`, median of the repeats, after the first step (tracing and compiling) and a warm-up "
+        "pass. Fit's fixed ms: what the shorter pass took beyond its steps (starting `fit`, reading "
+        "the logs back). The hand-written (native) networks have no `fit`: their ms/step is a pass of "
+        "`steps` training steps over `steps`. Peak MB: the GPU's peak allocation where "
+        "there is one, else the process's peak resident memory (Keras and the backend included).",
+    ]
     if flops:
-        lines += ["", "Model TFLOP/s: PaLM's estimate of a Transformer's training FLOPs per token, 6 N + 12 L T d "
-                  "(N weights outside the embedding tables, L attention layers, T tokens, d attention width), "
-                  "times the tokens of a step, over the step time (benchmarks/flops.py). MFU: that over the "
-                  "device's 16-bit peak (given with --peak-tflops, or known for H100, H200 and A100)."]  # fmt: skip
+        lines += [
+            "",
+            "Model TFLOP/s: PaLM's estimate of a Transformer's training FLOPs per token, 6 N + 12 L T d "
+            "(N weights outside the embedding tables, L attention layers, T tokens, d attention width), "
+            "times the tokens of a step, over the step time (benchmarks/flops.py). MFU: that over the "
+            "device's 16-bit peak (given with --peak-tflops, or known for H100, H200 and A100).",
+        ]
     return "\n".join(lines) + "\n"

@@ -109,16 +109,20 @@ def model_input(recipe, model, data, example: int = 0, text: str | None = None) 
             raise ValueError(f"--example must be in 0..{len(data.x_test) - 1}; got {example}")
         x = data.x_test[example : example + 1]
     if tuple(model.input_shape[1:]) != x.shape[1:]:
-        raise ValueError(f"the model reads {tuple(model.input_shape[1:])}, {data.name} has {x.shape[1:]}: "
-                         "another recipe's model, or give --dataset")  # fmt: skip
+        raise ValueError(
+            f"the model reads {tuple(model.input_shape[1:])}, {data.name} has {x.shape[1:]}: "
+            "another recipe's model, or give --dataset"
+        )
     if data.kind == "language":
         shown = len(ids) if text is not None else 64  # the first characters; causal rows see no further
         return x, {model.input_shape[1]: _characters(x[0, :shown], recipe.CHARACTERS)}
     if data.kind == "translation":
         source_length = x.shape[1] - model.output_shape[1]
         source, target = x[0, :source_length], x[0, source_length:]
-        return x, {source_length: _characters(source[source > 0], recipe.CHARACTERS),
-                   len(target): _characters(target, recipe.CHARACTERS)}  # fmt: skip
+        return x, {
+            source_length: _characters(source[source > 0], recipe.CHARACTERS),
+            len(target): _characters(target, recipe.CHARACTERS),
+        }
     return x, {}
 
 

@@ -65,8 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="output folder (default: runs/RECIPE-API-BACKEND)")
     train.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", default=[])
     train.add_argument("--learning-rate", type=float, help="(default: the recipe's)")
-    train.add_argument("--hyperparameters", metavar="JSON",
-                       help="a best_hyperparameters.json from `tune --export`; the options given here win")  # fmt: skip
+    train.add_argument(
+        "--hyperparameters",
+        metavar="JSON",
+        help="a best_hyperparameters.json from `tune --export`; the options given here win",
+    )
     _backend_option(train)
 
     tune = commands.add_parser("tune", help="hyperparameter search with keras-tuner; resumable")
@@ -82,9 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--export", metavar="FOLDER", help="best hyperparameters, trials, retrained model")
     tune.add_argument("--max-failures", type=int, default=3, help="consecutive failed trials that stop it")
     tune.add_argument("--seed", type=int)
-    tune.add_argument("--objective", metavar="NAME",
-                      help="what a trial is scored by: val_loss or val_METRIC (default: the recipe's headline, "
-                           "val_exact_match for seq2seq, else val_accuracy, else val_loss)")  # fmt: skip
+    tune.add_argument(
+        "--objective",
+        metavar="NAME",
+        help="what a trial is scored by: val_loss or val_METRIC (default: the recipe's headline, "
+        "val_exact_match for seq2seq, else val_accuracy, else val_loss)",
+    )
     tune.add_argument(
         "--workers",
         type=int,
@@ -113,11 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--jit", choices=("auto", "on", "off"), default="auto", help="jit_compile for compile()"
     )
     bench.add_argument(
-        "--native", nargs="?", const="torch,torch-compile,jax", metavar="FRAMEWORKS",
+        "--native",
+        nargs="?",
+        const="torch,torch-compile,jax",
+        metavar="FRAMEWORKS",
         help="also time hand-written networks: torch, torch-compile, jax (default: all three)",
-    )  # fmt: skip
-    bench.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", default=[],
-                       help="a recipe setting, e.g. preset=gpt2_small (data of the new shapes is made up)")  # fmt: skip
+    )
+    bench.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        metavar="KEY=VALUE",
+        default=[],
+        help="a recipe setting, e.g. preset=gpt2_small (data of the new shapes is made up)",
+    )
     bench.add_argument("--peak-tflops", type=float, help="the device's peak, for MFU (default: known GPUs)")
     bench.add_argument("--out", default="runs/bench", help="bench.md and bench.csv go here")
     _backend_option(tune)
@@ -132,8 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("recipe", help="a text-generating recipe (gpt)")
     generate.add_argument("--prompt", default="Return the ")
     generate.add_argument("--length", type=int, default=300, help="characters to sample")
-    generate.add_argument("--temperature", type=float, default=0.8,
-                          help="1 samples the model as it is; lower is safer, 0 always picks the likeliest")  # fmt: skip
+    generate.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        help="1 samples the model as it is; lower is safer, 0 always picks the likeliest",
+    )
     generate.add_argument("--seed", type=int, help="for the same text again")
     generate.add_argument(
         "--model", help="a model.keras (default: runs/RECIPE-functional-BACKEND/model.keras)"
@@ -143,8 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     attention = commands.add_parser("attention", help="plot where a trained model's attention looks (PNG)")
     attention.add_argument("recipe", help="an attention recipe: transformer_classifier, gpt, vit, ...")
-    attention.add_argument("--layer", type=int, default=-1,
-                           help="which attention layer, counted from 0 in weight order (default: the last)")  # fmt: skip
+    attention.add_argument(
+        "--layer",
+        type=int,
+        default=-1,
+        help="which attention layer, counted from 0 in weight order (default: the last)",
+    )
     attention.add_argument("--example", type=int, default=0, help="which test example to look at")
     attention.add_argument("--text", help="your own input: any text for gpt, a date for transformer_seq2seq")
     attention.add_argument("--dataset", help="the data the model was trained on (default: the recipe's)")
@@ -159,14 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
         "sample", help="draw images from a trained generative model (PNG) and score them"
     )
     sample.add_argument("recipe", help="a generative recipe: gan, conditional_gan, vae")
-    sample.add_argument("--label", type=int,
-                        help="the class to draw, for a conditional model (default: each class in a column)")  # fmt: skip
+    sample.add_argument(
+        "--label",
+        type=int,
+        help="the class to draw, for a conditional model (default: each class in a column)",
+    )
     sample.add_argument("--n", type=int, help="images in the grid (default: 8 rows)")
     sample.add_argument("--seed", type=int, default=0, help="another seed, other images")
     sample.add_argument("--score", type=int, default=1000, help="samples the classifier judges (0: no score)")
-    sample.add_argument("--classifier",
-                        help="a classifier's model.keras (default: the one `cookbook train cnn` wrote, "
-                             "if it was trained on the model's dataset)")  # fmt: skip
+    sample.add_argument(
+        "--classifier",
+        help="a classifier's model.keras (default: the one `cookbook train cnn` wrote, "
+        "if it was trained on the model's dataset)",
+    )
     sample.add_argument("--model", help="a model.keras (default: runs/RECIPE-functional-BACKEND/model.keras)")
     sample.add_argument("--out", help="PNG path (default: samples-SEED.png next to the model)")
     _unsafe_option(sample)
@@ -176,8 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     _backend_option(doctor)
 
     edges = commands.add_parser("edges", help="Sobel and Scharr edge maps of a photo (PNG)")
-    edges.add_argument("--image", default="china.jpg",
-                       help="china.jpg or flower.jpg (scikit-learn's sample photos) or a path")  # fmt: skip
+    edges.add_argument(
+        "--image",
+        default="china.jpg",
+        help="china.jpg or flower.jpg (scikit-learn's sample photos) or a path",
+    )
     edges.add_argument("--out", default="runs/edges")
     _backend_option(edges)
 
@@ -194,18 +225,21 @@ def build_parser() -> argparse.ArgumentParser:
     _unsafe_option(evaluate)
     _backend_option(evaluate)
 
-    compare = commands.add_parser("compare-regularization",
-                                  help="train every regulariser, report the train/validation gap")  # fmt: skip
+    compare = commands.add_parser(
+        "compare-regularization", help="train every regulariser, report the train/validation gap"
+    )
     compare.add_argument("--epochs", type=int, default=60)
-    compare.add_argument("--train-size", type=int, default=300,
-                         help="training examples used: few make overfitting visible")  # fmt: skip
+    compare.add_argument(
+        "--train-size", type=int, default=300, help="training examples used: few make overfitting visible"
+    )
     compare.add_argument("--dataset", default="digits")
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--out", default="runs/compare-regularization")
     _backend_option(compare)
 
-    rnn = commands.add_parser("compare-rnn",
-                              help="race the recurrent cells on the adding problem at growing lengths")  # fmt: skip
+    rnn = commands.add_parser(
+        "compare-rnn", help="race the recurrent cells on the adding problem at growing lengths"
+    )
     rnn.add_argument("--lengths", default="25,50,100,200", help="comma-separated sequence lengths")
     rnn.add_argument("--cells", default="simple_rnn,jordan_rnn,lstm,gru,bidirectional")
     rnn.add_argument("--units", type=int, default=32)
@@ -215,8 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     rnn.add_argument("--out", default="runs/compare-rnn")
     _backend_option(rnn)
 
-    depth = commands.add_parser("compare-depth",
-                                help="train resnet with and without its shortcuts at growing depths")  # fmt: skip
+    depth = commands.add_parser(
+        "compare-depth", help="train resnet with and without its shortcuts at growing depths"
+    )
     depth.add_argument("--depths", default="20,56", help="comma-separated depths, each 6n + 2")
     depth.add_argument("--epochs", type=int, default=20)
     depth.add_argument("--dataset", default="digits")
@@ -224,16 +259,18 @@ def build_parser() -> argparse.ArgumentParser:
     depth.add_argument("--out", default="runs/compare-depth")
     _backend_option(depth)
 
-    scale = commands.add_parser("scale-attention",
-                                help="time and memory of a training step as T grows: softmax, linear, LSTM")  # fmt: skip
+    scale = commands.add_parser(
+        "scale-attention", help="time and memory of a training step as T grows: softmax, linear, LSTM"
+    )
     scale.add_argument("--lengths", default="128,256,512,1024,2048,4096", help="comma-separated, rising")
     scale.add_argument("--blocks", default="softmax,linear,lstm")
     scale.add_argument("--width", type=int, default=64)
     scale.add_argument("--heads", type=int, default=4)
     scale.add_argument("--batch-size", type=int, default=4)
     scale.add_argument("--steps", type=int, default=3, help="timed steps per length, after one to compile")
-    scale.add_argument("--max-step-seconds", type=float, default=60,
-                       help="a block whose step takes longer stops growing")  # fmt: skip
+    scale.add_argument(
+        "--max-step-seconds", type=float, default=60, help="a block whose step takes longer stops growing"
+    )
     scale.add_argument("--out", default="runs/scale-attention")
     _backend_option(scale)
     return parser
@@ -273,23 +310,29 @@ def _show(args) -> None:
     if arithmetic:
         print("\nOutput size per axis (valid: floor((in - k)/s) + 1, same: ceil(in/s)):")
         print("\n".join("  " + line for line in arithmetic))
-    print(f"\nparameters: sequential {report['sequential_parameters']:,}, "
-          f"functional {report['functional_parameters']:,}")  # fmt: skip
+    print(
+        f"\nparameters: sequential {report['sequential_parameters']:,}, "
+        f"functional {report['functional_parameters']:,}"
+    )
     verdict = "the same network" if report["agree"] else "DIFFERENT networks"
     if len(report.get("differences", {})) > 1:
         verdict += (
             " (" + ", ".join(f"{name} {value:.1e}" for name, value in report["differences"].items()) + ")"
         )
-    print(f"outputs after copying the weights across: max |difference| = "
-          f"{report['max_difference']:.2e} -> {verdict}")  # fmt: skip
+    print(
+        f"outputs after copying the weights across: max |difference| = "
+        f"{report['max_difference']:.2e} -> {verdict}"
+    )
 
 
 def _quality_line(quality: dict) -> str:
     if "note" in quality:
         return quality["note"]
     shares = " ".join(f"{digit}:{share:.0%}" for digit, share in enumerate(quality["histogram"]))
-    line = (f"{quality['samples']} samples through the classifier: mean confidence {quality['confidence']:.3f}, "
-            f"classes with >= 2 % of them {quality['coverage']:.0%}  [{shares}]")  # fmt: skip
+    line = (
+        f"{quality['samples']} samples through the classifier: mean confidence {quality['confidence']:.3f}, "
+        f"classes with >= 2 % of them {quality['coverage']:.0%}  [{shares}]"
+    )
     if "label_accuracy" in quality:
         line += f"\nclassified as the label asked for: {quality['label_accuracy']:.1%}"
         if len(quality["per_label"]) > 1:
@@ -303,10 +346,18 @@ def _train(args) -> None:
     from cookbook.training import train
 
     metrics = train(
-        args.recipe, api=args.api, epochs=args.epochs, batch_size=args.batch_size,
-        dataset=args.dataset, seed=args.seed, precision=args.precision, out=args.out,
-        settings=args.settings, learning_rate=args.learning_rate, hyperparameters=args.hyperparameters,
-    )  # fmt: skip
+        args.recipe,
+        api=args.api,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        dataset=args.dataset,
+        seed=args.seed,
+        precision=args.precision,
+        out=args.out,
+        settings=args.settings,
+        learning_rate=args.learning_rate,
+        hyperparameters=args.hyperparameters,
+    )
     out = args.out or f"runs/{args.recipe}-{args.api}-{metrics['backend']}"
     written = "model.keras, history.csv, curves.png, metrics.json"
     _print_report(metrics, out, written + (", samples/epoch-*.png" if "quality" in metrics else ""))
@@ -324,19 +375,38 @@ def _tune(args) -> None:
     if args.export:
         result = search.export(folder, args.export)
         test = ", ".join(f"{key} {value:.4f}" for key, value in result["test"].items())
-        print(f"best trial {result['trial']} ({result['objective']} {result['score']:.4f} at epoch "
-              f"{result['epochs']}) retrained for {result['epochs']} epochs: test {test}")  # fmt: skip
-        print(f"wrote {args.export}/best_hyperparameters.json, best.json, trials.csv, scores.png, "
-              f"model.keras, history.csv, curves.png, metrics.json")  # fmt: skip
+        print(
+            f"best trial {result['trial']} ({result['objective']} {result['score']:.4f} at epoch "
+            f"{result['epochs']}) retrained for {result['epochs']} epochs: test {test}"
+        )
+        print(
+            f"wrote {args.export}/best_hyperparameters.json, best.json, trials.csv, scores.png, "
+            f"model.keras, history.csv, curves.png, metrics.json"
+        )
         print(f"the same model again: {result['command']}")
     elif not args.summary:
-        given = (args.recipe, args.algo, args.max_trials, args.epochs, args.dir, args.api, args.dataset,
-                 args.resume, args.max_failures, args.seed)  # fmt: skip
+        given = (
+            args.recipe,
+            args.algo,
+            args.max_trials,
+            args.epochs,
+            args.dir,
+            args.api,
+            args.dataset,
+            args.resume,
+            args.max_failures,
+            args.seed,
+        )
         if args.workers or args.time_limit is not None or args.oracle:  # the chief's options (checked there)
             from tuning import distributed
 
-            distributed.tune(*given, workers=args.workers, time_limit=args.time_limit, oracle=args.oracle,
-                             objective=args.objective)  # fmt: skip
+            distributed.tune(
+                *given,
+                workers=args.workers,
+                time_limit=args.time_limit,
+                oracle=args.oracle,
+                objective=args.objective,
+            )
         else:
             search.tune(*given, objective=args.objective)
     if args.summary or not args.export:
@@ -348,13 +418,27 @@ def _bench(args) -> None:
 
     recipes = args.recipes or DEFAULT_RECIPES
     backends = args.backends.split(",") if args.backends else None
-    given = [f"--{key.replace('_', '-')} {value}" for key, value in vars(args).items()
-             if key in ("backends", "batch_size", "steps", "repeats", "precision", "jit", "native", "peak_tflops")
-             and value is not None] + [f"--set {pair}" for pair in args.settings]  # fmt: skip
+    given = [
+        f"--{key.replace('_', '-')} {value}"
+        for key, value in vars(args).items()
+        if key in ("backends", "batch_size", "steps", "repeats", "precision", "jit", "native", "peak_tflops")
+        and value is not None
+    ] + [f"--set {pair}" for pair in args.settings]
     native = args.native.split(",") if args.native else ()
-    run(recipes, backends, args.batch_size, args.steps, args.repeats, args.precision, args.jit, args.out,
-        command=" ".join(["cookbook bench", *recipes, *given]), native=native, settings=args.settings,
-        peak_tflops=args.peak_tflops)  # fmt: skip
+    run(
+        recipes,
+        backends,
+        args.batch_size,
+        args.steps,
+        args.repeats,
+        args.precision,
+        args.jit,
+        args.out,
+        command=" ".join(["cookbook bench", *recipes, *given]),
+        native=native,
+        settings=args.settings,
+        peak_tflops=args.peak_tflops,
+    )
     print(Path(args.out, "bench.md").read_text())
     print(f"wrote {args.out}/bench.md and bench.csv")
 
@@ -574,15 +658,25 @@ def _compare_regularization(args) -> None:
     if args.train_size < 10 or args.epochs < 1:
         raise CookbookError("--train-size must be at least 10 and --epochs at least 1")
     n = min(args.train_size, len(data.x_train))
-    print(f"training {len(regularization.VARIANTS)} variants on {n} {data.name} examples, "
-          f"{args.epochs} epochs each ({keras.backend.backend()} backend)")  # fmt: skip
+    print(
+        f"training {len(regularization.VARIANTS)} variants on {n} {data.name} examples, "
+        f"{args.epochs} epochs each ({keras.backend.backend()} backend)"
+    )
     results = {}
     progress = keras.utils.Progbar(len(regularization.VARIANTS), unit_name="variant")
     for variant in regularization.VARIANTS:
-        results.update(regularization.compare_regularizers(
-            data.x_train[:n], data.y_train[:n], data.x_val, data.y_val, variants=(variant,),
-            epochs=args.epochs, seed=args.seed, num_classes=data.num_classes,
-        ))  # fmt: skip
+        results.update(
+            regularization.compare_regularizers(
+                data.x_train[:n],
+                data.y_train[:n],
+                data.x_val,
+                data.y_val,
+                variants=(variant,),
+                epochs=args.epochs,
+                seed=args.seed,
+                num_classes=data.num_classes,
+            )
+        )
         progress.add(1)
     print(f"\n{'regularizer':<12} {'train acc':>9} {'val acc':>9} {'gap':>7}")
     for variant, r in results.items():
@@ -605,10 +699,19 @@ def _compare_rnn(args) -> None:
     except ValueError:
         raise CookbookError(f"--lengths expects comma-separated integers, got {args.lengths!r}") from None
     cells = [cell.strip() for cell in args.cells.split(",") if cell.strip()]
-    print(f"{len(cells)} cells x {len(lengths)} lengths, {args.epochs} epochs on {args.train_size} "
-          f"sequences each ({keras.backend.backend()} backend)")  # fmt: skip
-    results = compare_rnns(lengths, cells, units=args.units, epochs=args.epochs,
-                           train_size=args.train_size, seed=args.seed, out=args.out)  # fmt: skip
+    print(
+        f"{len(cells)} cells x {len(lengths)} lengths, {args.epochs} epochs on {args.train_size} "
+        f"sequences each ({keras.backend.backend()} backend)"
+    )
+    results = compare_rnns(
+        lengths,
+        cells,
+        units=args.units,
+        epochs=args.epochs,
+        train_size=args.train_size,
+        seed=args.seed,
+        out=args.out,
+    )
     print(f"\nfraction of test sums solved (within {TOLERANCE}), mean squared error, ms per training step")
     print(f"(always answering 1.0: solved {GUESS_SOLVED:.3f}, error {1 / 6:.4f})")
     print(table(results))
@@ -626,8 +729,10 @@ def _compare_depth(args) -> None:
         depths = [int(n) for n in args.depths.split(",")]
     except ValueError:
         raise CookbookError(f"--depths expects comma-separated integers, got {args.depths!r}") from None
-    print(f"resnet and plain nets at depths {depths}, {args.epochs} epochs each on {args.dataset} "
-          f"({keras.backend.backend()} backend)")  # fmt: skip
+    print(
+        f"resnet and plain nets at depths {depths}, {args.epochs} epochs each on {args.dataset} "
+        f"({keras.backend.backend()} backend)"
+    )
     results = compare_depth(depths, epochs=args.epochs, dataset=args.dataset, seed=args.seed, out=args.out)
     print("\n" + table(results))
     png = plot_depth_comparison(results, Path(args.out) / "depth.png")
@@ -645,10 +750,20 @@ def _scale_attention(args) -> None:
     except ValueError:
         raise CookbookError(f"--lengths expects comma-separated integers, got {args.lengths!r}") from None
     blocks = [block.strip() for block in args.blocks.split(",") if block.strip()]
-    print(f"{', '.join(blocks)} at T = {lengths}: batch {args.batch_size}, width {args.width}, "
-          f"{args.steps} timed steps each ({keras.backend.backend()} backend, one process per block)")  # fmt: skip
-    results = scale_attention(lengths, blocks, width=args.width, heads=args.heads, batch_size=args.batch_size,
-                              steps=args.steps, out=args.out, max_step_seconds=args.max_step_seconds)  # fmt: skip
+    print(
+        f"{', '.join(blocks)} at T = {lengths}: batch {args.batch_size}, width {args.width}, "
+        f"{args.steps} timed steps each ({keras.backend.backend()} backend, one process per block)"
+    )
+    results = scale_attention(
+        lengths,
+        blocks,
+        width=args.width,
+        heads=args.heads,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        out=args.out,
+        max_step_seconds=args.max_step_seconds,
+    )
     print("\n" + table(results))
     png = plot_attention_scaling(results, Path(args.out) / "scaling.png")
     print(f"wrote {Path(args.out) / 'results.json'} and {png}")

@@ -74,10 +74,16 @@ def load_digits_sequences() -> Dataset:
     images = load_digits()
     squeeze = [x[..., 0] for x in (images.x_train, images.x_val, images.x_test)]  # (N, 8 steps, 8)
     return Dataset(
-        "digits_sequences", "sequence",
-        squeeze[0], images.y_train, squeeze[1], images.y_val, squeeze[2], images.y_test,
+        "digits_sequences",
+        "sequence",
+        squeeze[0],
+        images.y_train,
+        squeeze[1],
+        images.y_val,
+        squeeze[2],
+        images.y_test,
         class_names=images.class_names,
-    )  # fmt: skip
+    )
 
 
 def load_digit_tokens() -> Dataset:
@@ -91,10 +97,17 @@ def load_digit_tokens() -> Dataset:
         for x in (images.x_train, images.x_val, images.x_test)
     ]  # (N, 64)
     return Dataset(
-        "digit_tokens", "text",
-        tokens[0], images.y_train, tokens[1], images.y_val, tokens[2], images.y_test,
-        class_names=images.class_names, vocabulary_size=18,
-    )  # fmt: skip
+        "digit_tokens",
+        "text",
+        tokens[0],
+        images.y_train,
+        tokens[1],
+        images.y_val,
+        tokens[2],
+        images.y_test,
+        class_names=images.class_names,
+        vocabulary_size=18,
+    )
 
 
 def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
@@ -157,11 +170,13 @@ def load_digit_sums(frames: int = 3) -> Dataset:
     """
     images = load_digits()
     parts = []
-    for offset, (x, y, n, shift) in enumerate([
-        (images.x_train, images.y_train, 12_000, 1),
-        (images.x_val, images.y_val, 1000, 0),
-        (images.x_test, images.y_test, 1000, 0),
-    ]):  # fmt: skip
+    for offset, (x, y, n, shift) in enumerate(
+        [
+            (images.x_train, images.y_train, 12_000, 1),
+            (images.x_val, images.y_val, 1000, 0),
+            (images.x_test, images.y_test, 1000, 0),
+        ]
+    ):
         parts += make_digit_sums(x, y, n, frames, seed=SPLIT_SEED + offset, shift=shift)
     return Dataset("digit_sums", "frames", *parts, class_names=[str(s) for s in range(9 * frames + 1)])
 
@@ -265,9 +280,16 @@ def load_signals() -> Dataset:
     """Generated waveforms for 1-D convolutions: 6,000 training, 1,000 validation, 2,000 test signals."""
     x, y = make_signals(9000)
     return Dataset(
-        "signals", "signal", x[3000:], y[3000:], x[2000:3000], y[2000:3000], x[:2000], y[:2000],
+        "signals",
+        "signal",
+        x[3000:],
+        y[3000:],
+        x[2000:3000],
+        y[2000:3000],
+        x[:2000],
+        y[:2000],
         class_names=list(WAVEFORMS),
-    )  # fmt: skip
+    )
 
 
 SHAPES = ("background", "circle", "square", "triangle")
@@ -312,9 +334,16 @@ def load_shapes() -> Dataset:
     """Generated segmentation scenes, 32x32: 2,000 training, 300 validation, 500 test."""
     x, y = make_shapes(2800)
     return Dataset(
-        "shapes", "segmentation", x[800:], y[800:], x[500:800], y[500:800], x[:500], y[:500],
+        "shapes",
+        "segmentation",
+        x[800:],
+        y[800:],
+        x[500:800],
+        y[500:800],
+        x[:500],
+        y[:500],
         class_names=list(SHAPES),
-    )  # fmt: skip
+    )
 
 
 def make_addition(n: int = 40_000, digits: int = 3) -> tuple[list[str], list[str]]:
@@ -387,8 +416,9 @@ def load_docstrings(window: int = 128) -> Dataset:
         count = (stop - start - 1) // window  # whole windows that still have a next character
         starts = start + window * np.arange(count)[:, None] + np.arange(window)  # (count, window)
         parts += [ids[starts], ids[starts + 1]]
-    return Dataset("docstrings", "language", *parts, class_names=list(CHARACTERS),
-                   vocabulary_size=len(CHARACTERS))  # fmt: skip
+    return Dataset(
+        "docstrings", "language", *parts, class_names=list(CHARACTERS), vocabulary_size=len(CHARACTERS)
+    )
 
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July",
@@ -405,9 +435,17 @@ def write_date(date, form: str, case: str = "as is") -> str:
     day, month = date.day, MONTHS[date.month - 1]
     suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
     text = form.format(
-        d=day, dd=f"{day:02}", o=f"{day}{suffix}", M=month, m=month[:3], n=date.month, mm=f"{date.month:02}",
-        y=date.year, W=WEEKDAYS[date.weekday()], w=WEEKDAYS[date.weekday()][:3],
-    )  # fmt: skip
+        d=day,
+        dd=f"{day:02}",
+        o=f"{day}{suffix}",
+        M=month,
+        m=month[:3],
+        n=date.month,
+        mm=f"{date.month:02}",
+        y=date.year,
+        W=WEEKDAYS[date.weekday()],
+        w=WEEKDAYS[date.weekday()][:3],
+    )
     return {"as is": text, "lower": text.lower(), "upper": text.upper()}[case]
 
 
@@ -477,10 +515,16 @@ def _keras_images(name: str, class_names: list[str], val_size: int) -> Dataset:
     y_test = np.asarray(y_test).reshape(-1).astype("int32")
     # The published test set stays the test set; validation comes off the training set.
     return Dataset(
-        name, "image",
-        x_train[:-val_size], y_train[:-val_size], x_train[-val_size:], y_train[-val_size:],
-        x_test, y_test, class_names,
-    )  # fmt: skip
+        name,
+        "image",
+        x_train[:-val_size],
+        y_train[:-val_size],
+        x_train[-val_size:],
+        y_train[-val_size:],
+        x_test,
+        y_test,
+        class_names,
+    )
 
 
 def load_imdb(vocabulary_size: int = 20_000, length: int = 200) -> Dataset:
@@ -499,10 +543,17 @@ def load_imdb(vocabulary_size: int = 20_000, length: int = 200) -> Dataset:
     y_train, y_test = (np.asarray(y).astype("int32") for y in (y_train, y_test))
     val = len(x_train) // 5
     return Dataset(
-        "imdb", "text",
-        x_train[:-val], y_train[:-val], x_train[-val:], y_train[-val:], x_test, y_test,
-        ["negative", "positive"], vocabulary_size=vocabulary_size,
-    )  # fmt: skip
+        "imdb",
+        "text",
+        x_train[:-val],
+        y_train[:-val],
+        x_train[-val:],
+        y_train[-val:],
+        x_test,
+        y_test,
+        ["negative", "positive"],
+        vocabulary_size=vocabulary_size,
+    )
 
 
 PETS_FILES = {  # Parkhi et al. (2012); the md5 sums torchvision checks too

@@ -96,8 +96,12 @@ def sample_grid_callback(folder: str | Path, title: str, bounds=(0, 1)):
         def on_epoch_end(self, epoch, logs=None):
             losses = ", ".join(f"{key} {value:.3f}" for key, value in (logs or {}).items())
             columns = classes_of(self.model) or 8  # a conditional model: one class per column
-            plot_samples(draw(self.model, columns * 8, bounds=bounds), folder / f"epoch-{epoch + 1:03d}.png",
-                         f"{title}, epoch {epoch + 1}: {losses}", columns)  # fmt: skip
+            plot_samples(
+                draw(self.model, columns * 8, bounds=bounds),
+                folder / f"epoch-{epoch + 1:03d}.png",
+                f"{title}, epoch {epoch + 1}: {losses}",
+                columns,
+            )
 
     return SampleGrid()
 
@@ -128,8 +132,9 @@ def sample_quality(images: np.ndarray, classifier, num_classes: int = 10, labels
     if labels is not None:
         obeyed = probabilities.argmax(axis=-1) == labels
         report["label_accuracy"] = float(obeyed.mean())
-        report["per_label"] = {str(label): round(float(obeyed[labels == label].mean()), 4)
-                               for label in np.unique(labels)}  # fmt: skip
+        report["per_label"] = {
+            str(label): round(float(obeyed[labels == label].mean()), 4) for label in np.unique(labels)
+        }
     return report
 
 
@@ -147,8 +152,9 @@ def find_classifier(dataset: str, backend: str, runs: str | Path = "runs") -> Pa
     )
 
 
-def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bounds=(0, 1),
-          labels=None) -> dict:  # fmt: skip
+def score(
+    model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bounds=(0, 1), labels=None
+) -> dict:
     """The quality score of ``n`` samples, when a classifier of ``dataset`` is at hand: ``classifier``,
     or the one `cookbook train cnn` wrote for this dataset and backend. A conditional model is asked
     for ``labels`` (default: every class in turn) and scored on obeying them."""
@@ -171,8 +177,11 @@ def score(model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bo
 
 def interleave(originals: np.ndarray, copies: np.ndarray, columns: int = 8) -> np.ndarray:
     """Rows of originals, each followed by the row of their copies: one grid to compare them in."""
-    rows = [part[start : start + columns] for start in range(0, len(originals), columns)
-            for part in (originals, copies)]  # fmt: skip
+    rows = [
+        part[start : start + columns]
+        for start in range(0, len(originals), columns)
+        for part in (originals, copies)
+    ]
     return np.concatenate(rows)
 
 
@@ -184,17 +193,23 @@ def judge(model, recipe, data, out: str | Path, kind: str) -> dict:
 
     out, bounds = Path(out), pixel_range(recipe)
     columns = classes_of(model) or 8  # a conditional model: one class per column
-    plot_samples(draw(model, columns * 8, bounds=bounds), out / "samples.png",
-                 f"{data.name}: {columns * 8} samples" + (", one class per column" if classes_of(model) else ""),
-                 columns)  # fmt: skip
+    plot_samples(
+        draw(model, columns * 8, bounds=bounds),
+        out / "samples.png",
+        f"{data.name}: {columns * 8} samples" + (", one class per column" if classes_of(model) else ""),
+        columns,
+    )
     report = {"quality": score(model, data.name, bounds=bounds)}
     if kind == "vae":
         report["elbo"] = recipe.negative_elbo(model, data.x_test)
     if kind in ("autoencoder", "vae"):  # what it rebuilds, and where its codes fall
         originals = data.x_test[:32]
         copies = np.asarray(model.predict(originals, verbose=0))
-        plot_samples(interleave(originals, copies), out / "reconstructions.png",
-                     f"{data.name} test images (odd rows) and their reconstructions (even rows)")  # fmt: skip
+        plot_samples(
+            interleave(originals, copies),
+            out / "reconstructions.png",
+            f"{data.name} test images (odd rows) and their reconstructions (even rows)",
+        )
         codes = recipe.encode(model, data.x_test)  # a VAE's: (mean, log_var); the means are placed
         codes = codes[0] if isinstance(codes, tuple) else codes
         plot_latent(codes, data.y_test, out / "latent.png", f"{data.name}: codes of the test images")

@@ -31,10 +31,11 @@ def compare_builds(recipe: ModuleType, **overrides) -> dict:
     sequential = build(recipe, "sequential", **overrides)
     functional = build(recipe, "functional", **overrides)
     report = {
-        "sequential": sequential, "functional": functional,
+        "sequential": sequential,
+        "functional": functional,
         "sequential_parameters": sequential.count_params(),
         "functional_parameters": functional.count_params(),
-    }  # fmt: skip
+    }
     try:
         functional.set_weights(sequential.get_weights())
     except ValueError as error:  # different weight shapes: not the same network

@@ -46,8 +46,12 @@ def plot_edge_maps(image: np.ndarray, maps: np.ndarray, operators, png: str | Pa
     fig, axes = plt.subplots(len(operators), 4, figsize=(16, 3.2 * len(operators)), squeeze=False)
     for row, name in enumerate(operators):
         gx, gy = maps[..., 2 * row], maps[..., 2 * row + 1]
-        panels = [(image, "photo"), (gx, f"{name} d/dx"), (gy, f"{name} d/dy"),
-                  (np.hypot(gx, gy), f"{name} magnitude")]  # fmt: skip
+        panels = [
+            (image, "photo"),
+            (gx, f"{name} d/dx"),
+            (gy, f"{name} d/dy"),
+            (np.hypot(gx, gy), f"{name} magnitude"),
+        ]
         for ax, (picture, label) in zip(axes[row], panels):
             ax.imshow(
                 picture, cmap=None if picture.ndim == 3 else ("magma" if "magnitude" in label else "gray")
@@ -179,13 +183,16 @@ def plot_attention(
     columns, rows = _panels(len(panels), 3)
     side = 3.2 if max(queries, keys) <= 20 else 4.4
     plt = _pyplot()
-    fig, axes = plt.subplots(rows, columns, figsize=(side * columns, side * rows * max(queries / keys, 0.45) + 0.8),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(side * columns, side * rows * max(queries / keys, 0.45) + 0.8), squeeze=False
+    )
     for ax, (picture, label) in zip(axes.flat, panels):
         ax.imshow(picture, cmap="magma", vmin=0, aspect="auto")
         ax.set_title(label)
-        for labels, set_ticks, set_names in ((query_labels, ax.set_yticks, ax.set_yticklabels),
-                                             (key_labels, ax.set_xticks, ax.set_xticklabels)):  # fmt: skip
+        for labels, set_ticks, set_names in (
+            (query_labels, ax.set_yticks, ax.set_yticklabels),
+            (key_labels, ax.set_xticks, ax.set_xticklabels),
+        ):
             if labels is not None and len(labels) <= 64:
                 set_ticks(range(len(labels)))
                 set_names(

@@ -276,8 +276,15 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     backup = out / "backup"
     # What a saved state fits: resuming with another network or data would fail deep inside Keras.
-    run = {"recipe": name, "api": api, "dataset": data.name, "precision": precision,
-           "batch_size": batch_size, "learning_rate": learning_rate, "settings": settings}  # fmt: skip
+    run = {
+        "recipe": name,
+        "api": api,
+        "dataset": data.name,
+        "precision": precision,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "settings": settings,
+    }
     run = json.loads(json.dumps(run, default=list))
     saved = backup.exists() and any(path.name != "run.json" for path in backup.iterdir())
     if saved:  # an interrupted run: resume it
@@ -308,9 +315,12 @@ def train(
             side = model.output_shape[1]
             y_train, y_val, y_test = (center_crop(y, side) for y in (y_train, y_val, y_test))
         compile_model(
-            model, task, learning_rate=learning_rate, recipe=recipe,
+            model,
+            task,
+            learning_rate=learning_rate,
+            recipe=recipe,
             total_steps=epochs * math.ceil(len(data.x_train) / batch_size),
-        )  # fmt: skip
+        )
         callbacks = [
             keras.callbacks.BackupAndRestore(str(backup)),
             keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
@@ -341,13 +351,22 @@ def train(
         keras.config.set_dtype_policy(previous_policy)
 
     metrics = {
-        "recipe": name, "api": api, "backend": keras.backend.backend(),
-        "keras_version": keras.__version__, "dataset": data.name, "precision": precision,
-        "seed": seed, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-        "schedule": task.get("schedule", "constant"), "settings": settings,
-        "parameters": model.count_params(), "train_seconds": round(train_seconds, 2),
+        "recipe": name,
+        "api": api,
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "dataset": data.name,
+        "precision": precision,
+        "seed": seed,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "schedule": task.get("schedule", "constant"),
+        "settings": settings,
+        "parameters": model.count_params(),
+        "train_seconds": round(train_seconds, 2),
         "test": report.pop("test"),
-    }  # fmt: skip
+    }
     if generative:  # no test loss for a GAN's game: its last epoch's losses
         history = read_history(out / "history.csv")
         metrics["final"] = {key: values[-1] for key, values in history.items() if key != "epoch"}

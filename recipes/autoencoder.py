@@ -89,8 +89,13 @@ def _encoder_layers(config: dict) -> list:
         keras.layers.Conv2D(f, config["kernel_size"], strides=2, padding="same", activation="relu")
         for f in config["filters"]
     ]
-    return [*noise, *layers, keras.layers.Flatten(), keras.layers.Dense(config["hidden"], activation="relu"),
-            keras.layers.Dense(config["latent_dim"])]  # fmt: skip
+    return [
+        *noise,
+        *layers,
+        keras.layers.Flatten(),
+        keras.layers.Dense(config["hidden"], activation="relu"),
+        keras.layers.Dense(config["latent_dim"]),
+    ]
 
 
 def _decoder_layers(config: dict) -> list:
@@ -113,12 +118,15 @@ def _decoder_layers(config: dict) -> list:
 
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
-    encoder = keras.Sequential([keras.Input(shape=config["input_shape"]), *_encoder_layers(config)],
-                               name="encoder")  # fmt: skip
-    decoder = keras.Sequential([keras.Input(shape=(config["latent_dim"],)), *_decoder_layers(config)],
-                               name="decoder")  # fmt: skip
-    return keras.Sequential([keras.Input(shape=config["input_shape"]), encoder, decoder],
-                            name="autoencoder_sequential")  # fmt: skip
+    encoder = keras.Sequential(
+        [keras.Input(shape=config["input_shape"]), *_encoder_layers(config)], name="encoder"
+    )
+    decoder = keras.Sequential(
+        [keras.Input(shape=(config["latent_dim"],)), *_decoder_layers(config)], name="decoder"
+    )
+    return keras.Sequential(
+        [keras.Input(shape=config["input_shape"]), encoder, decoder], name="autoencoder_sequential"
+    )
 
 
 # same as gan._chain

@@ -115,8 +115,12 @@ def _discriminator_layers(config: dict) -> list:
             keras.layers.Conv2D(filters, config["kernel_size"], strides=2, padding="same"),
             keras.layers.LeakyReLU(0.2),
         ]
-    return [*layers, keras.layers.Flatten(), keras.layers.Dropout(config["dropout"]),
-            keras.layers.Dense(1, dtype="float32")]  # fmt: skip
+    return [
+        *layers,
+        keras.layers.Flatten(),
+        keras.layers.Dropout(config["dropout"]),
+        keras.layers.Dense(1, dtype="float32"),
+    ]
 
 
 REAL_LABEL = 0.9  # not 1: a less certain discriminator keeps the generator's gradient alive (Salimans 2016)
@@ -234,17 +238,25 @@ class ConditionalGAN(keras.Model):
     def _stateless(self, step, state, data):
         """JAX traces a pure function of the model's state: run ``step`` in a scope that holds that state
         and records every assignment, then return the state it ends with."""
-        groups = (self.trainable_variables, self.non_trainable_variables, self.optimizer.variables,
-                  self.metrics_variables)  # fmt: skip
+        groups = (
+            self.trainable_variables,
+            self.non_trainable_variables,
+            self.optimizer.variables,
+            self.metrics_variables,
+        )
         mapping = [pair for group, values in zip(groups, state) for pair in zip(group, values)]
         with keras.StatelessScope(mapping) as self._step_scope:
             logs = step(data)
         return logs, tuple([self._step_scope.get_current_value(v) for v in group] for group in groups)
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim, "num_classes": self.num_classes,
-                "generator": keras.saving.serialize_keras_object(self.generator),
-                "discriminator": keras.saving.serialize_keras_object(self.discriminator)}  # fmt: skip
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "num_classes": self.num_classes,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+        }
 
     # same as gan.GAN.from_config
     @classmethod
@@ -264,8 +276,13 @@ def build_sequential(**overrides) -> ConditionalGAN:
         [keras.Input(shape=(side, side, channels + config["num_classes"])), *_discriminator_layers(config)],
         name="discriminator",
     )
-    return ConditionalGAN(generator, discriminator, config["latent_dim"], config["num_classes"],
-                          name="conditional_gan_sequential")  # fmt: skip
+    return ConditionalGAN(
+        generator,
+        discriminator,
+        config["latent_dim"],
+        config["num_classes"],
+        name="conditional_gan_sequential",
+    )
 
 
 # same as gan._chain
@@ -285,5 +302,10 @@ def build_functional(**overrides) -> ConditionalGAN:
     )  # (batch, side, side, ch + classes)
     generator = _chain(noise, _generator_layers(config), name="generator")
     discriminator = _chain(image, _discriminator_layers(config), name="discriminator")
-    return ConditionalGAN(generator, discriminator, config["latent_dim"], config["num_classes"],
-                          name="conditional_gan_functional")  # fmt: skip
+    return ConditionalGAN(
+        generator,
+        discriminator,
+        config["latent_dim"],
+        config["num_classes"],
+        name="conditional_gan_functional",
+    )

@@ -66,9 +66,11 @@ class EdgeFilters(keras.layers.Layer):
     def build(self, input_shape):
         kernel = edge_kernels(self.operators)
         self.kernel = self.add_weight(
-            shape=kernel.shape, initializer=keras.initializers.Constant(kernel),
-            trainable=False, name="kernel",
-        )  # fmt: skip
+            shape=kernel.shape,
+            initializer=keras.initializers.Constant(kernel),
+            trainable=False,
+            name="kernel",
+        )
 
     def call(self, images):  # (batch, height, width, channels)
         grey = keras.ops.mean(images, axis=-1, keepdims=True)  # edges live in luminance

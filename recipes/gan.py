@@ -96,8 +96,12 @@ def _discriminator_layers(config: dict) -> list:
             keras.layers.Conv2D(filters, config["kernel_size"], strides=2, padding="same"),
             keras.layers.LeakyReLU(0.2),
         ]
-    return [*layers, keras.layers.Flatten(), keras.layers.Dropout(config["dropout"]),
-            keras.layers.Dense(1, dtype="float32")]  # fmt: skip
+    return [
+        *layers,
+        keras.layers.Flatten(),
+        keras.layers.Dropout(config["dropout"]),
+        keras.layers.Dense(1, dtype="float32"),
+    ]
 
 
 REAL_LABEL = 0.9  # not 1: a less certain discriminator keeps the generator's gradient alive (Salimans 2016)
@@ -205,17 +209,24 @@ class GAN(keras.Model):
     def _stateless(self, step, state, data):
         """JAX traces a pure function of the model's state: run ``step`` in a scope that holds that state
         and records every assignment, then return the state it ends with."""
-        groups = (self.trainable_variables, self.non_trainable_variables, self.optimizer.variables,
-                  self.metrics_variables)  # fmt: skip
+        groups = (
+            self.trainable_variables,
+            self.non_trainable_variables,
+            self.optimizer.variables,
+            self.metrics_variables,
+        )
         mapping = [pair for group, values in zip(groups, state) for pair in zip(group, values)]
         with keras.StatelessScope(mapping) as self._step_scope:
             logs = step(data)
         return logs, tuple([self._step_scope.get_current_value(v) for v in group] for group in groups)
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim,
-                "generator": keras.saving.serialize_keras_object(self.generator),
-                "discriminator": keras.saving.serialize_keras_object(self.discriminator)}  # fmt: skip
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+        }
 
     @classmethod
     def from_config(cls, config):

@@ -123,8 +123,18 @@ def build_functional(**overrides) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"regularization_{config['regularizer']}_functional")
 
 
-def compare_regularizers(x_train, y_train, x_val, y_val, variants=VARIANTS, epochs=60,
-                         batch_size=32, seed=0, verbose=0, **overrides) -> dict:  # fmt: skip
+def compare_regularizers(
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    variants=VARIANTS,
+    epochs=60,
+    batch_size=32,
+    seed=0,
+    verbose=0,
+    **overrides,
+) -> dict:
     """Train one model per variant on the same data; return accuracies and the gap.
 
     Both accuracies are measured with ``evaluate`` (regularisers off), so the gap

@@ -157,11 +157,27 @@ def connect(parts: dict, x):
 class ResidualBlock(keras.layers.Layer):
     """One residual block as a single layer, so that a Sequential model can stack it."""
 
-    def __init__(self, in_channels, filters, stride=1, block="basic", residual=True,
-                 zero_init_residual=False, conv_bias=False, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        in_channels,
+        filters,
+        stride=1,
+        block="basic",
+        residual=True,
+        zero_init_residual=False,
+        conv_bias=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        self.settings = dict(in_channels=in_channels, filters=filters, stride=stride, block=block,
-                             residual=residual, zero_init_residual=zero_init_residual, conv_bias=conv_bias)  # fmt: skip
+        self.settings = dict(
+            in_channels=in_channels,
+            filters=filters,
+            stride=stride,
+            block=block,
+            residual=residual,
+            zero_init_residual=zero_init_residual,
+            conv_bias=conv_bias,
+        )
         parts = residual_parts(**self.settings)
         self.ordered = parts.pop("weight_order")  # tracked first: fixes the order of self.weights
         self.parts = parts
@@ -207,9 +223,17 @@ def _block_settings(config: dict) -> list[dict]:
         filters = config["filters"] * 2**stage
         for index in range(count):
             stride = 2 if stage > 0 and index == 0 else 1
-            blocks.append(dict(in_channels=channels, filters=filters, stride=stride, block=config["block"],
-                               residual=config["residual"], zero_init_residual=config["zero_init_residual"],
-                               conv_bias=config["conv_bias"]))  # fmt: skip
+            blocks.append(
+                dict(
+                    in_channels=channels,
+                    filters=filters,
+                    stride=stride,
+                    block=config["block"],
+                    residual=config["residual"],
+                    zero_init_residual=config["zero_init_residual"],
+                    conv_bias=config["conv_bias"],
+                )
+            )
             channels = EXPANSION[config["block"]] * filters
     return blocks
 

@@ -131,8 +131,12 @@ def _encoder_layers(config: dict) -> list:
         keras.layers.Conv2D(f, config["kernel_size"], strides=2, padding="same", activation="relu")
         for f in config["filters"]
     ]
-    return [*layers, keras.layers.Flatten(), keras.layers.Dense(config["hidden"], activation="relu"),
-            keras.layers.Dense(2 * config["latent_dim"], dtype="float32")]  # fmt: skip
+    return [
+        *layers,
+        keras.layers.Flatten(),
+        keras.layers.Dense(config["hidden"], activation="relu"),
+        keras.layers.Dense(2 * config["latent_dim"], dtype="float32"),
+    ]
 
 
 # same as autoencoder._decoder_layers
@@ -156,10 +160,12 @@ def _decoder_layers(config: dict) -> list:
 
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
-    encoder = keras.Sequential([keras.Input(shape=config["input_shape"]), *_encoder_layers(config)],
-                               name="encoder")  # fmt: skip
-    decoder = keras.Sequential([keras.Input(shape=(config["latent_dim"],)), *_decoder_layers(config)],
-                               name="decoder")  # fmt: skip
+    encoder = keras.Sequential(
+        [keras.Input(shape=config["input_shape"]), *_encoder_layers(config)], name="encoder"
+    )
+    decoder = keras.Sequential(
+        [keras.Input(shape=(config["latent_dim"],)), *_decoder_layers(config)], name="decoder"
+    )
     return keras.Sequential(
         [keras.Input(shape=config["input_shape"]), encoder, Sampling(name="sampling"), decoder],
         name="vae_sequential",
@@ -199,9 +205,13 @@ def negative_elbo(vae, images: np.ndarray, draws: int = 8, seed: int = 0) -> dic
     image (not the mean), plus KL. -ELBO bounds -log p(image) from above: lower is better."""
     mean, log_var = encode(vae, images)
     sampling, decoder = Sampling(seed=seed), vae.get_layer("decoder")
-    reconstruction = np.mean([
-        ops.convert_to_numpy(reconstruction_loss(images, decoder(sampling([mean, log_var], training=True))))
-        for _ in range(draws)
-    ])  # fmt: skip
+    reconstruction = np.mean(
+        [
+            ops.convert_to_numpy(
+                reconstruction_loss(images, decoder(sampling([mean, log_var], training=True)))
+            )
+            for _ in range(draws)
+        ]
+    )
     kl = float(np.mean(ops.convert_to_numpy(kl_divergence(mean, log_var))))
     return {"reconstruction": float(reconstruction), "kl": kl, "negative_elbo": float(reconstruction) + kl}

@@ -240,17 +240,24 @@ class WGANGP(keras.Model):
     def _stateless(self, step, state, data):
         """JAX traces a pure function of the model's state: run ``step`` in a scope that holds that state
         and records every assignment, then return the state it ends with."""
-        groups = (self.trainable_variables, self.non_trainable_variables, self.optimizer.variables,
-                  self.metrics_variables)  # fmt: skip
+        groups = (
+            self.trainable_variables,
+            self.non_trainable_variables,
+            self.optimizer.variables,
+            self.metrics_variables,
+        )
         mapping = [pair for group, values in zip(groups, state) for pair in zip(group, values)]
         with keras.StatelessScope(mapping) as self._step_scope:
             logs = step(data)
         return logs, tuple([self._step_scope.get_current_value(v) for v in group] for group in groups)
 
     def get_config(self):
-        return {**super().get_config(), **{name: getattr(self, name) for name in SETTINGS},
-                "generator": keras.saving.serialize_keras_object(self.generator),
-                "critic": keras.saving.serialize_keras_object(self.critic)}  # fmt: skip
+        return {
+            **super().get_config(),
+            **{name: getattr(self, name) for name in SETTINGS},
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "critic": keras.saving.serialize_keras_object(self.critic),
+        }
 
     # same as gan.GAN.from_config
     @classmethod

@@ -17,8 +17,9 @@ CURRENT = keras.backend.backend()
 
 def _hide_packages(monkeypatch, *packages):
     real = importlib.util.find_spec
-    monkeypatch.setattr(_backend.importlib.util, "find_spec",
-                        lambda name, *a: None if name in packages else real(name, *a))  # fmt: skip
+    monkeypatch.setattr(
+        _backend.importlib.util, "find_spec", lambda name, *a: None if name in packages else real(name, *a)
+    )
 
 
 @pytest.mark.once  # select_backend's precedence: names and files

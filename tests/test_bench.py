@@ -16,14 +16,31 @@ from cookbook.cli import main
 def test_bench_measures_in_a_process_of_its_own_and_writes_the_table(tmp_path, capsys):
     backend = keras.backend.backend()
     native = "jax" if backend == "jax" else "torch"  # (a framework this backend's test run has installed)
-    command = ["bench", "perceptron", "mlp", "--backends", backend, "--batch-size", "16", "--steps", "3",
-               "--repeats", "2", "--native", native, "--out", str(tmp_path)]  # fmt: skip
+    command = [
+        "bench",
+        "perceptron",
+        "mlp",
+        "--backends",
+        backend,
+        "--batch-size",
+        "16",
+        "--steps",
+        "3",
+        "--repeats",
+        "2",
+        "--native",
+        native,
+        "--out",
+        str(tmp_path),
+    ]
     assert main(command) == 0
     with open(tmp_path / "bench.csv") as file:
         rows = list(csv.DictReader(file))
     assert [(row["recipe"], row["backend"]) for row in rows] == [
-        ("perceptron", backend), ("mlp", backend), ("mlp", f"{native} (native)")  # only mlp is hand-written
-    ]  # fmt: skip
+        ("perceptron", backend),
+        ("mlp", backend),
+        ("mlp", f"{native} (native)"),  # only mlp is hand-written
+    ]
     assert rows[0]["times_native"] == ""  # (× native: the ratio to hand-written eager PyTorch, when measured)
     if native == "jax" or float(rows[1]["ms_per_step"]) <= 0:
         assert rows[1]["times_native"] == ""
@@ -55,9 +72,23 @@ def test_each_row_is_compared_with_the_fastest_backend_and_a_failure_is_a_row(tm
         ms = measured[backend]
         if ms is None:
             return [{"recipe": "mlp", "backend": backend, "error": "RuntimeError: out of memory"}]
-        return [{"recipe": "mlp", "backend": backend, "jit": "auto", "jit_compile": False, "precision": "float32",
-                 "batch_size": 32, "first_step_s": 1.0, "ms_per_step": ms, "samples_per_s": 32_000 / ms, "fit_overhead_ms": 5.0,
-                 "peak_memory_mb": 1.0, "device": backend, "threads": "2 cores"}]  # fmt: skip
+        return [
+            {
+                "recipe": "mlp",
+                "backend": backend,
+                "jit": "auto",
+                "jit_compile": False,
+                "precision": "float32",
+                "batch_size": 32,
+                "first_step_s": 1.0,
+                "ms_per_step": ms,
+                "samples_per_s": 32_000 / ms,
+                "fit_overhead_ms": 5.0,
+                "peak_memory_mb": 1.0,
+                "device": backend,
+                "threads": "2 cores",
+            }
+        ]
 
     monkeypatch.setattr(bench, "_measure_on", fake_measure_on)
     monkeypatch.setattr(bench, "installed_backends", lambda: list(measured))

@@ -46,8 +46,9 @@ def test_list_shows_every_recipe_with_family_and_data(capsys):
 @pytest.mark.once  # a pipe closed by its reader: no Keras involved
 def test_a_reader_that_stops_early_gets_no_error(tmp_path):
     """`cookbook list | head -3`: when the reader has gone, the command ends quietly with status 0."""
-    process = subprocess.Popen([sys.executable, "-m", "cookbook", "list"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cookbook", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     process.stdout.close()  # gone before the first line is written
     err = process.stderr.read()
     assert process.wait(timeout=60) == 0 and err == "", err
@@ -128,8 +129,19 @@ def test_show_fits_the_input_to_a_dataset(capsys):
 
 def test_train_writes_model_history_curves_and_metrics(capsys, tmp_path):
     out_dir = tmp_path / "mlp"
-    status, out, _ = _run(capsys, "train", "mlp", "--epochs", "3", "--api", "sequential",
-                          "--set", "hidden_units=32", "--out", str(out_dir))  # fmt: skip
+    status, out, _ = _run(
+        capsys,
+        "train",
+        "mlp",
+        "--epochs",
+        "3",
+        "--api",
+        "sequential",
+        "--set",
+        "hidden_units=32",
+        "--out",
+        str(out_dir),
+    )
     assert status == 0
     assert {p.name for p in out_dir.iterdir()} >= {"model.keras", "history.csv", "curves.png", "metrics.json"}
     metrics = json.loads((out_dir / "metrics.json").read_text())
@@ -149,8 +161,14 @@ def test_train_writes_model_history_curves_and_metrics(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_train_with_mixed_precision_keeps_the_output_in_float32(tmp_path):
-    metrics = train("cnn", epochs=1, precision="mixed_bfloat16", out=tmp_path, verbose=0,
-                    settings={"filters": (8,), "dense_units": 16})  # fmt: skip
+    metrics = train(
+        "cnn",
+        epochs=1,
+        precision="mixed_bfloat16",
+        out=tmp_path,
+        verbose=0,
+        settings={"filters": (8,), "dense_units": 16},
+    )
     assert metrics["precision"] == "mixed_bfloat16"
     model = keras.saving.load_model(tmp_path / "model.keras")
     assert model.layers[-1].dtype_policy.name == "float32"
@@ -190,8 +208,14 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
 
 def test_a_resume_with_other_settings_is_refused_in_one_line(tmp_path):
     with pytest.raises(CookbookError, match="interrupted"):
-        train("mlp", epochs=3, out=tmp_path, settings={"hidden_units": (16,)}, verbose=0,
-              callbacks=[_StopAfter(epoch=0)])  # fmt: skip
+        train(
+            "mlp",
+            epochs=3,
+            out=tmp_path,
+            settings={"hidden_units": (16,)},
+            verbose=0,
+            callbacks=[_StopAfter(epoch=0)],
+        )
     with pytest.raises(CookbookError, match="holds an interrupted run of another configuration .* delete"):
         train("mlp", epochs=3, out=tmp_path, settings={"hidden_units": (32,)}, verbose=0)
     metrics = train("mlp", epochs=3, out=tmp_path, settings={"hidden_units": (16,)}, verbose=0)
@@ -258,8 +282,9 @@ def test_filters_plots_the_first_layer_of_a_trained_cnn(capsys, tmp_path):
 @pytest.mark.slow
 @pytest.mark.once  # the bookkeeping; notebook 01 runs compare_regularizers on every backend
 def test_compare_regularization_writes_results_for_every_variant(capsys, tmp_path):
-    status, out, _ = _run(capsys, "compare-regularization", "--epochs", "2", "--train-size", "64",
-                          "--out", str(tmp_path))  # fmt: skip
+    status, out, _ = _run(
+        capsys, "compare-regularization", "--epochs", "2", "--train-size", "64", "--out", str(tmp_path)
+    )
     assert status == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results) == {"none", "dropout", "l1", "l2", "l1l2", "dropconnect"}
@@ -272,8 +297,21 @@ def test_compare_regularization_writes_results_for_every_variant(capsys, tmp_pat
 def test_compare_rnn_races_the_cells_and_resumes_without_rerunning(capsys, tmp_path, monkeypatch):
     import cookbook.experiments.compare_rnn as compare
 
-    argv = ["compare-rnn", "--lengths", "2,3", "--cells", "simple_rnn,lstm", "--units", "8",
-            "--epochs", "2", "--train-size", "128", "--out", str(tmp_path)]  # fmt: skip
+    argv = [
+        "compare-rnn",
+        "--lengths",
+        "2,3",
+        "--cells",
+        "simple_rnn,lstm",
+        "--units",
+        "8",
+        "--epochs",
+        "2",
+        "--train-size",
+        "128",
+        "--out",
+        str(tmp_path),
+    ]
     status, out, _ = _run(capsys, *argv)
     assert status == 0 and "T=3" in out and (tmp_path / "solved.png").stat().st_size > 10_000
     results = json.loads((tmp_path / "results.json").read_text())["results"]
@@ -318,9 +356,23 @@ def test_backend_flag_overrides_the_environment(tmp_path):
         pytest.skip("only one backend installed")
     env = {**os.environ, "KERAS_BACKEND": current}
     result = subprocess.run(
-        [sys.executable, "-m", "cookbook", "train", "perceptron", "--epochs", "1",
-         "--backend", other, "--out", str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "cookbook",
+            "train",
+            "perceptron",
+            "--epochs",
+            "1",
+            "--backend",
+            other,
+            "--out",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp_path / "metrics.json").read_text())["backend"] == other

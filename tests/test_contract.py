@@ -46,8 +46,12 @@ def test_recipe_declares_what_the_harness_reads(name):
 def test_recipe_imports_only_keras_numpy_and_the_standard_library(name):
     """A backend package only inside a function: a per-backend train step (gan) imports its own."""
     tree = ast.parse(registry()[name].path.read_text())
-    in_functions = {id(node) for function in ast.walk(tree) if isinstance(function, ast.FunctionDef)
-                    for node in ast.walk(function)}  # fmt: skip
+    in_functions = {
+        id(node)
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef)
+        for node in ast.walk(function)
+    }
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -232,8 +236,12 @@ def test_each_recipe_file_copied_alone_imports_and_builds(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     result = subprocess.run(
         [sys.executable, "-c", _ALONE, json.dumps(folders)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["backend"] == keras.backend.backend()

@@ -19,8 +19,10 @@ from cookbook.errors import CookbookError
 def test_offline_datasets_split_without_overlap(name, dataset):
     data = dataset(name)
     sizes = [len(data.x_train), len(data.x_val), len(data.x_test)]
-    assert min(sizes) > 0 and all(len(x) == len(y) for x, y in
-                                  [(data.x_train, data.y_train), (data.x_val, data.y_val), (data.x_test, data.y_test)])  # fmt: skip
+    assert min(sizes) > 0 and all(
+        len(x) == len(y)
+        for x, y in [(data.x_train, data.y_train), (data.x_val, data.y_val), (data.x_test, data.y_test)]
+    )
     assert data.x_train.dtype == (
         np.int32 if data.kind in ("text", "language", "translation") else np.float32
     )  # ids or values
@@ -81,9 +83,11 @@ def _fake_mnist_npz(tmp_path, rng):
     path = tmp_path / "mnist.npz"
     np.savez(
         path,
-        x_train=rng.integers(0, 256, (6000, 28, 28), dtype=np.uint8), y_train=np.arange(6000) % 10,
-        x_test=rng.integers(0, 256, (100, 28, 28), dtype=np.uint8), y_test=np.arange(100) % 10,
-    )  # fmt: skip
+        x_train=rng.integers(0, 256, (6000, 28, 28), dtype=np.uint8),
+        y_train=np.arange(6000) % 10,
+        x_test=rng.integers(0, 256, (100, 28, 28), dtype=np.uint8),
+        y_test=np.arange(100) % 10,
+    )
     return lambda *args, **kwargs: str(path)
 
 

@@ -45,8 +45,9 @@ def test_notebook_runs_in_smoke_mode(path, tmp_path, monkeypatch):
     assert os.environ["KERAS_BACKEND"] == keras.backend.backend()  # the kernel inherits this backend
     notebook = nbformat.read(path, as_version=4)
     started = time.perf_counter()
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()  # fmt: skip
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     print(f"{path.name}: {time.perf_counter() - started:.0f} s on {keras.backend.backend()}")
     first_output = "".join(output.get("text", "") for output in notebook.cells[2].outputs)
     assert f"backend {keras.backend.backend()}" in first_output  # it really ran on this backend

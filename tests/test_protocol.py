@@ -79,10 +79,15 @@ def _harness_reads() -> dict[str, list[str]]:
                     and node.value.id == "recipe"
                 ):
                     name = node.attr
-                elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                      and node.func.id in ("hasattr", "getattr") and len(node.args) >= 2
-                      and isinstance(node.args[0], ast.Name) and node.args[0].id == "recipe"
-                      and isinstance(node.args[1], ast.Constant)):  # fmt: skip
+                elif (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id in ("hasattr", "getattr")
+                    and len(node.args) >= 2
+                    and isinstance(node.args[0], ast.Name)
+                    and node.args[0].id == "recipe"
+                    and isinstance(node.args[1], ast.Constant)
+                ):
                     name = node.args[1].value
                 if name:
                     found.setdefault(name, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")

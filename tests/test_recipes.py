@@ -82,9 +82,13 @@ def test_dropconnect_drops_weights_while_training_only():
 def test_compare_regularizers_reports_the_gap(dataset):
     digits = dataset("digits")
     results = regularization.compare_regularizers(
-        digits.x_train[:200], digits.y_train[:200], digits.x_val, digits.y_val,
-        variants=("none", "dropout"), epochs=30,
-    )  # fmt: skip
+        digits.x_train[:200],
+        digits.y_train[:200],
+        digits.x_val,
+        digits.y_val,
+        variants=("none", "dropout"),
+        epochs=30,
+    )
     assert set(results) == {"none", "dropout"}
     for r in results.values():
         assert r["gap"] == pytest.approx(r["train_accuracy"] - r["val_accuracy"])

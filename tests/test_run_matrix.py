@@ -37,9 +37,14 @@ def test_a_run_that_names_its_tests_is_not_split():
 @pytest.mark.once  # argument lists and exit codes
 @pytest.mark.parametrize(
     "statuses, passed, words",
-    [((0, 0), True, "passed"), ((0, 5), True, "passed"), ((5, 5), False, "FAILED (no test ran)"),
-     ((1, 0), False, "FAILED (exit 1)"), ((5, 2), False, "FAILED (exit 2)")],
-)  # fmt: skip
+    [
+        ((0, 0), True, "passed"),
+        ((0, 5), True, "passed"),
+        ((5, 5), False, "FAILED (no test ran)"),
+        ((1, 0), False, "FAILED (exit 1)"),
+        ((5, 2), False, "FAILED (exit 2)"),
+    ],
+)
 def test_a_backend_passes_when_no_part_failed_and_one_ran_tests(statuses, passed, words):
     runs = [run_matrix.Run("jax", part, [], 0, status=status) for part, status in zip(("a", "b"), statuses)]
     assert run_matrix.verdict(runs) == (passed, words)

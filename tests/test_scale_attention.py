@@ -55,8 +55,21 @@ def test_a_block_slower_than_the_limit_stops_growing(tmp_path):
 @pytest.mark.slow
 @pytest.mark.once  # the processes and files; the steps measured are notebook 05's on every backend
 def test_cookbook_scale_attention_runs_each_block_in_its_own_process(tmp_path, capsys):
-    argv = ["scale-attention", "--lengths", "16,32", "--blocks", "linear", "--width", "16", "--heads", "2",
-            "--steps", "1", "--out", str(tmp_path)]  # fmt: skip
+    argv = [
+        "scale-attention",
+        "--lengths",
+        "16,32",
+        "--blocks",
+        "linear",
+        "--width",
+        "16",
+        "--heads",
+        "2",
+        "--steps",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "linear: time ~ T^" in printed and f"wrote {tmp_path / 'results.json'}" in printed

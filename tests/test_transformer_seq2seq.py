@@ -96,8 +96,9 @@ def test_a_short_fit_learns_to_write_dates(dataset):
 
 @pytest.mark.slow
 @pytest.mark.once  # weight shapes come from Keras' layers: the same count on every backend
-@pytest.mark.parametrize("preset, width, ffn_width, counted", [("base", 512, 2048, 63_082_496),
-                                                              ("big", 1024, 4096, 214_245_376)])  # fmt: skip
+@pytest.mark.parametrize(
+    "preset, width, ffn_width, counted", [("base", 512, 2048, 63_082_496), ("big", 1024, 4096, 214_245_376)]
+)
 def test_the_papers_models_have_their_layers_weights(preset, width, ffn_width, counted):
     """Vaswani et al.'s base and big models, counted from their layer lists: one 37,000-token table
     (the paper's shared BPE vocabulary) for the source, the target and the readout; 6 encoder and
@@ -181,8 +182,15 @@ def test_text_outside_the_vocabulary_is_a_clear_error():
 def test_dates_are_written_many_ways_and_read_back_to_the_same_day(dataset):
     day = datetime.date(2021, 3, 3)
     written = {write_date(day, form) for form in DATE_FORMATS}
-    assert {"3 March 2021", "March 3rd, 2021", "the 3rd of March 2021", "Wednesday, 3 March 2021",
-            "Wed Mar 3 2021", "03.03.2021", "3/3/2021"} <= written  # fmt: skip
+    assert {
+        "3 March 2021",
+        "March 3rd, 2021",
+        "the 3rd of March 2021",
+        "Wednesday, 3 March 2021",
+        "Wed Mar 3 2021",
+        "03.03.2021",
+        "3/3/2021",
+    } <= written
     assert write_date(datetime.date(1999, 2, 11), "{o} {M} {y}", "upper") == "11TH FEBRUARY 1999"
     assert write_date(datetime.date(1999, 2, 22), "{o} {M} {y}") == "22nd February 1999"
     data = dataset("dates")

@@ -35,8 +35,10 @@ ONCE = pytest.mark.once
 
 
 def _statuses(folder: Path) -> dict[str, str]:
-    return {json.loads(p.read_text())["trial_id"]: json.loads(p.read_text())["status"]
-            for p in folder.glob("trial_*/trial.json")}  # fmt: skip
+    return {
+        json.loads(p.read_text())["trial_id"]: json.loads(p.read_text())["status"]
+        for p in folder.glob("trial_*/trial.json")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +125,25 @@ def test_the_options_given_win_over_the_hyperparameters_file(tmp_path, capsys):
     path = tmp_path / "best_hyperparameters.json"
     path.write_text(json.dumps({"learning_rate": 0.003, "batch_size": 64, "hidden_units": "16", "epochs": 3}))
     out = tmp_path / "run"
-    assert main(["train", "mlp", "--hyperparameters", str(path), "--epochs", "1", "--learning-rate", "0.01",
-                 "--set", "hidden_units=8,4", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "mlp",
+                "--hyperparameters",
+                str(path),
+                "--epochs",
+                "1",
+                "--learning-rate",
+                "0.01",
+                "--set",
+                "hidden_units=8,4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["epochs"], metrics["batch_size"], metrics["learning_rate"]) == (1, 64, 0.01)
     assert metrics["settings"] == {"hidden_units": [8, 4]}
@@ -190,14 +209,34 @@ def test_every_space_names_only_what_cookbook_train_takes():
 @ONCE
 def test_the_objective_is_the_headline_a_recipe_compiles(tmp_path):
     """Exact match for the seq2seq recipes (a name their fit really logs), else accuracy, else loss."""
-    assert {name: search.headline(load_recipe(name).TASK)
-            for name in ("seq2seq_rnn", "transformer_seq2seq", "mlp", "gpt", "autoencoder", "vae")} == {
-        "seq2seq_rnn": "val_exact_match", "transformer_seq2seq": "val_exact_match", "mlp": "val_accuracy",
-        "gpt": "val_accuracy", "autoencoder": "val_loss", "vae": "val_loss"}  # fmt: skip
-    directions = {name: search.direction(name) for name in
-                  ("val_exact_match", "val_accuracy", "val_loss", "val_bits_per_character", "val_reconstruction_loss")}  # fmt: skip
-    assert directions == {"val_exact_match": "max", "val_accuracy": "max", "val_loss": "min",
-                          "val_bits_per_character": "min", "val_reconstruction_loss": "min"}  # fmt: skip
+    assert {
+        name: search.headline(load_recipe(name).TASK)
+        for name in ("seq2seq_rnn", "transformer_seq2seq", "mlp", "gpt", "autoencoder", "vae")
+    } == {
+        "seq2seq_rnn": "val_exact_match",
+        "transformer_seq2seq": "val_exact_match",
+        "mlp": "val_accuracy",
+        "gpt": "val_accuracy",
+        "autoencoder": "val_loss",
+        "vae": "val_loss",
+    }
+    directions = {
+        name: search.direction(name)
+        for name in (
+            "val_exact_match",
+            "val_accuracy",
+            "val_loss",
+            "val_bits_per_character",
+            "val_reconstruction_loss",
+        )
+    }
+    assert directions == {
+        "val_exact_match": "max",
+        "val_accuracy": "max",
+        "val_loss": "min",
+        "val_bits_per_character": "min",
+        "val_reconstruction_loss": "min",
+    }
     recipe = load_recipe("seq2seq_rnn")  # what its fit logs, less Keras' "val_" of the validation pass
     data = load_dataset("addition")
     model = compile_model(recipe.build_functional(units=8), recipe.TASK, recipe=recipe)
@@ -228,8 +267,21 @@ def test_a_search_records_its_objective_and_a_resume_keeps_it(tmp_path, capsys):
 def test_a_killed_search_resumes_and_runs_every_trial_exactly_once(tmp_path):
     """SIGKILL in the middle of the second trial, then --resume: three trials, each completed once."""
     runs = tmp_path / "runs"
-    command = [sys.executable, "-m", "cookbook", "tune", "mlp", "--epochs", "30", "--max-trials", "3",
-               "--dir", str(runs), "--backend", keras.backend.backend()]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "cookbook",
+        "tune",
+        "mlp",
+        "--epochs",
+        "30",
+        "--max-trials",
+        "3",
+        "--dir",
+        str(runs),
+        "--backend",
+        keras.backend.backend(),
+    ]
     folder = search.project(runs, "mlp", "functional")
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -271,8 +323,25 @@ def test_a_chief_and_two_workers_finish_a_search_when_a_worker_is_killed(tmp_pat
     """SIGKILL one worker in the middle of its trial: the chief restarts it with its id, it runs
     that trial again, and every trial ends exactly once."""
     runs = tmp_path / "runs"
-    command = [sys.executable, "-m", "cookbook", "tune", "mlp", "--epochs", "6", "--max-trials", "4",
-               "--workers", "2", "--time-limit", "400", "--dir", str(runs), "--backend", keras.backend.backend()]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "cookbook",
+        "tune",
+        "mlp",
+        "--epochs",
+        "6",
+        "--max-trials",
+        "4",
+        "--workers",
+        "2",
+        "--time-limit",
+        "400",
+        "--dir",
+        str(runs),
+        "--backend",
+        keras.backend.backend(),
+    ]
     folder = search.project(runs, "mlp", "functional")
     chief = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -303,8 +372,25 @@ def test_a_chief_and_two_workers_finish_a_search_when_a_worker_is_killed(tmp_pat
 @ONCE
 def test_the_time_limit_stops_the_workers_and_resume_finishes(tmp_path, capsys):
     runs = tmp_path / "runs"
-    assert main(["tune", "perceptron", "--epochs", "1", "--max-trials", "2", "--workers", "1",
-                 "--time-limit", "0.5", "--dir", str(runs)]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "tune",
+                "perceptron",
+                "--epochs",
+                "1",
+                "--max-trials",
+                "2",
+                "--workers",
+                "1",
+                "--time-limit",
+                "0.5",
+                "--dir",
+                str(runs),
+            ]
+        )
+        == 2
+    )
     assert "the time limit (0.5 s) stopped the search with 0 trials ended" in capsys.readouterr().err
     folder = search.project(runs, "perceptron", "functional")
     pid = json.loads((folder / "workers/workers.json").read_text())["worker0"]["pid"]
@@ -357,8 +443,14 @@ def test_ctrl_c_stops_with_one_line_and_resume_finishes_the_search(tmp_path, mon
 
 @ONCE
 def test_a_nan_loss_fails_the_trial(tmp_path, monkeypatch):
-    monkeypatch.setattr(search.spaces, "training", lambda hp, task: {
-        "learning_rate": hp.Choice("learning_rate", [1e30]), "batch_size": hp.Choice("batch_size", [32])})  # fmt: skip
+    monkeypatch.setattr(
+        search.spaces,
+        "training",
+        lambda hp, task: {
+            "learning_rate": hp.Choice("learning_rate", [1e30]),
+            "batch_size": hp.Choice("batch_size", [32]),
+        },
+    )
     with pytest.raises(CookbookError, match="stopped after 1 failed trials in a row .*NaN in epoch 1"):
         search.tune("mlp", max_trials=2, epochs=2, directory=tmp_path, max_failures=1, verbose=0)
     (row,) = search.trials(search.project(tmp_path, "mlp", "functional"))

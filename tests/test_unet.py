@@ -108,8 +108,17 @@ def test_iou_and_dice_by_hand():
 @pytest.mark.slow
 def test_training_a_valid_unet_scores_the_cropped_centre(tmp_path, monkeypatch):
     x, y = make_shapes(360, size=44, seed=2)  # valid, depth 1: 44 -> 40 -> 20 -> 16 -> 32 -> 28
-    scenes = Dataset("shapes", "segmentation", x[:256], y[:256], x[256:296], y[256:296], x[296:], y[296:],
-                     class_names=list(SHAPES))  # fmt: skip
+    scenes = Dataset(
+        "shapes",
+        "segmentation",
+        x[:256],
+        y[:256],
+        x[256:296],
+        y[256:296],
+        x[296:],
+        y[296:],
+        class_names=list(SHAPES),
+    )
     monkeypatch.setitem(DATASETS, "shapes", lambda: scenes)
     settings = {"padding": "valid", "depth": 1, "filters": 8}
     metrics = train("unet", epochs=3, batch_size=16, settings=settings, out=tmp_path, verbose=0)

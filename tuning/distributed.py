@@ -120,8 +120,22 @@ def tune(
     """``search.tune`` with this process as the chief of ``workers`` worker processes, serving the oracle
     at ``oracle`` (HOST:PORT; default: loopback, a free port) until the search ends or ``time_limit``
     seconds have passed; returns the project folder."""
-    prepared = search.prepare(name, algorithm, max_trials, epochs, directory, api, dataset, resume,
-                              max_failures, seed, workers, time_limit, oracle, objective)  # fmt: skip
+    prepared = search.prepare(
+        name,
+        algorithm,
+        max_trials,
+        epochs,
+        directory,
+        api,
+        dataset,
+        resume,
+        max_failures,
+        seed,
+        workers,
+        time_limit,
+        oracle,
+        objective,
+    )
     if prepared.tuner is not None:
         supervise(prepared.tuner, prepared.options, prepared.folder, workers, time_limit, oracle, verbose)
     return prepared.folder
@@ -144,11 +158,30 @@ def supervise(tuner, options: dict, folder: Path, workers: int, time_limit, addr
     for i in range(workers):
         gpu = gpus[i % len(gpus)] if gpus else None
         # workers may share a GPU: each allocates what it needs instead of most of the memory at once
-        env = {**os.environ, "COOKBOOK_CHIEF_PID": str(os.getpid()), "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-               "TF_FORCE_GPU_ALLOW_GROWTH": "true", **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {})}  # fmt: skip
-        command = [sys.executable, "-m", "cookbook", "tune", options["recipe"], "--dir", str(folder.parent),
-                   "--api", options["api"], "--backend", keras.backend.backend(), "--join", join,
-                   "--worker-id", f"worker{i}"]  # fmt: skip
+        env = {
+            **os.environ,
+            "COOKBOOK_CHIEF_PID": str(os.getpid()),
+            "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+            "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+            **({"CUDA_VISIBLE_DEVICES": gpu} if gpu else {}),
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "cookbook",
+            "tune",
+            options["recipe"],
+            "--dir",
+            str(folder.parent),
+            "--api",
+            options["api"],
+            "--backend",
+            keras.backend.backend(),
+            "--join",
+            join,
+            "--worker-id",
+            f"worker{i}",
+        ]
         pool.append(_Worker(f"worker{i}", command, env, folder / "workers" / f"worker{i}.log", gpu))
     started = time.monotonic()
     try:
@@ -198,8 +231,15 @@ def _watch(pool, oracle, options, folder, started, time_limit) -> None:
 
 def _record(pool, folder: Path) -> None:
     """workers/workers.json: each worker's process id, restarts, GPU and log (to watch or stop one)."""
-    record = {worker.tuner_id: {"pid": worker.process.pid, "restarts": worker.restarts, "gpu": worker.gpu,
-                                "log": str(worker.log)} for worker in pool}  # fmt: skip
+    record = {
+        worker.tuner_id: {
+            "pid": worker.process.pid,
+            "restarts": worker.restarts,
+            "gpu": worker.gpu,
+            "log": str(worker.log),
+        }
+        for worker in pool
+    }
     path = folder / "workers" / "workers.json"
     path.with_suffix(".tmp").write_text(json.dumps(record, indent=1) + "\n")
     path.with_suffix(".tmp").replace(path)

@@ -111,8 +111,9 @@ def hypermodel(name: str, api: str, data, epochs: int | None = None):
             settings = {**data_overrides(recipe, data), **spaces.architecture(hp, name)}
             model = build(recipe, api, **settings)
             steps = epochs * math.ceil(len(data.x_train) / training["batch_size"]) if epochs else None
-            return compile_model(model, recipe.TASK, learning_rate=training["learning_rate"],
-                                 total_steps=steps, recipe=recipe)  # fmt: skip
+            return compile_model(
+                model, recipe.TASK, learning_rate=training["learning_rate"], total_steps=steps, recipe=recipe
+            )
 
         def fit(self, hp, model, *args, **kwargs):
             callbacks = [*kwargs.pop("callbacks", []), _fail_on_nan()]
@@ -143,8 +144,11 @@ def make_tuner(model, options: dict, folder: Path, resume: bool):
     algorithm = options["algorithm"]
     if algorithm == "hyperband":  # it sets its own number of trials from the epoch budget
         return keras_tuner.Hyperband(model, max_epochs=options["epochs"], factor=3, **common)
-    tuner = {"random": keras_tuner.RandomSearch, "bayesian": keras_tuner.BayesianOptimization,
-             "grid": keras_tuner.GridSearch}[algorithm]  # fmt: skip
+    tuner = {
+        "random": keras_tuner.RandomSearch,
+        "bayesian": keras_tuner.BayesianOptimization,
+        "grid": keras_tuner.GridSearch,
+    }[algorithm]
     return tuner(model, max_trials=options["max_trials"], **common)
 
 
@@ -255,8 +259,13 @@ def prepare(
         given = {key: before[key] for key in given}
     elif recorded.exists():
         raise CookbookError(f"{folder} already holds a search: --resume it, or choose another --dir")
-    defaults = {"algorithm": "random", "max_trials": 10, "epochs": task["epochs"], "seed": 0,
-                "objective": headline(task)}  # fmt: skip
+    defaults = {
+        "algorithm": "random",
+        "max_trials": 10,
+        "epochs": task["epochs"],
+        "seed": 0,
+        "objective": headline(task),
+    }
     given = {key: defaults.get(key) if value is None else value for key, value in given.items()}
     algorithm, max_trials, epochs = given["algorithm"], given["max_trials"], given["epochs"]
     if algorithm not in ALGORITHMS:
@@ -272,9 +281,17 @@ def prepare(
     if (time_limit is not None or oracle) and not workers:
         raise CookbookError("--time-limit and --oracle are the chief's: they need --workers")
     data = load_dataset(given["dataset"] or task["dataset"], task["datasets"])
-    options = {"recipe": name, "api": api, "dataset": data.name, "algorithm": algorithm,
-               "max_trials": max_trials, "epochs": epochs, "max_failures": max_failures, "seed": given["seed"],
-               "objective": given["objective"]}  # fmt: skip
+    options = {
+        "recipe": name,
+        "api": api,
+        "dataset": data.name,
+        "algorithm": algorithm,
+        "max_trials": max_trials,
+        "epochs": epochs,
+        "max_failures": max_failures,
+        "seed": given["seed"],
+        "objective": given["objective"],
+    }
 
     keras.utils.set_random_seed(options["seed"])
     tuner = make_tuner(hypermodel(name, api, data, epochs), options, folder, resume)
@@ -306,8 +323,19 @@ def tune(
     left out (None) from the search it resumes; those given must be the same, except ``max_failures``.
     ``objective``: what a trial is scored by (default: the recipe's ``headline``).
     With workers: ``tuning.distributed.tune``."""
-    search = prepare(name, algorithm, max_trials, epochs, directory, api, dataset, resume, max_failures, seed,
-                     objective=objective)  # fmt: skip
+    search = prepare(
+        name,
+        algorithm,
+        max_trials,
+        epochs,
+        directory,
+        api,
+        dataset,
+        resume,
+        max_failures,
+        seed,
+        objective=objective,
+    )
     if search.tuner is not None:
         run_search(search.tuner, search.recipe, search.data, search.options, search.folder, verbose)
     return search.folder
@@ -345,12 +373,18 @@ def trials(folder: str | Path) -> list[dict]:
         trial = json.loads(path.read_text())
         timed = path.with_name("cookbook.json")
         timed = json.loads(timed.read_text()) if timed.exists() else {}
-        rows.append({
-            "trial": trial["trial_id"], "status": trial["status"], "score": trial.get("score"),
-            "epochs": _epochs(trial), "hyperparameters": trial["hyperparameters"]["values"],
-            "seconds": timed.get("seconds"), "tuner": timed.get("tuner"),
-            "reason": (trial.get("message") or "").strip()
-        })  # fmt: skip
+        rows.append(
+            {
+                "trial": trial["trial_id"],
+                "status": trial["status"],
+                "score": trial.get("score"),
+                "epochs": _epochs(trial),
+                "hyperparameters": trial["hyperparameters"]["values"],
+                "seconds": timed.get("seconds"),
+                "tuner": timed.get("tuner"),
+                "reason": (trial.get("message") or "").strip(),
+            }
+        )
     sign = -1 if direction(_objective_of(folder)) == "max" else 1  # best first
     return sorted(rows, key=lambda row: (row["score"] is None, sign * (row["score"] or 0), row["trial"]))
 
@@ -365,8 +399,10 @@ def summary(folder: str | Path) -> str:
     search = json.loads((Path(folder) / "search.json").read_text())
     scored_by = _objective_of(Path(folder))
     better = "higher" if direction(scored_by) == "max" else "lower"
-    lines = [f"{search['recipe']} ({search['api']}, {search['algorithm']}): {len(rows)} trials, "
-             f"scored by {scored_by} at the best epoch ({better} is better)"]  # fmt: skip
+    lines = [
+        f"{search['recipe']} ({search['api']}, {search['algorithm']}): {len(rows)} trials, "
+        f"scored by {scored_by} at the best epoch ({better} is better)"
+    ]
     by = any(row["tuner"] not in (None, "tuner0") for row in rows)  # a distributed search: who ran it
     by_column = f"{'by':9}  " if by else ""
     lines.append(
@@ -376,8 +412,9 @@ def summary(folder: str | Path) -> str:
         score = "" if row["score"] is None else f"{row['score']:.4f}"
         epoch = "" if row["epochs"] is None else str(row["epochs"])
         seconds = "" if row["seconds"] is None else f"{row['seconds']:.1f}"
-        values = ", ".join(f"{key}={value}" for key, value in row["hyperparameters"].items()
-                           if not key.startswith("tuner/"))  # fmt: skip
+        values = ", ".join(
+            f"{key}={value}" for key, value in row["hyperparameters"].items() if not key.startswith("tuner/")
+        )
         reason = (
             f"  ({row['reason'].splitlines()[-1]})" if row["status"] == "FAILED" and row["reason"] else ""
         )
@@ -414,14 +451,36 @@ def export(folder: str | Path, out: str | Path, verbose: str | int = "auto") -> 
         writer = csv.writer(file)
         writer.writerow(["trial", "status", "score", "epochs", "seconds", *names, "reason"])
         for row in rows:
-            writer.writerow([row["trial"], row["status"], row["score"], row["epochs"], row["seconds"],
-                             *(row["hyperparameters"].get(n) for n in names), row["reason"]])  # fmt: skip
+            writer.writerow(
+                [
+                    row["trial"],
+                    row["status"],
+                    row["score"],
+                    row["epochs"],
+                    row["seconds"],
+                    *(row["hyperparameters"].get(n) for n in names),
+                    row["reason"],
+                ]
+            )
     _plot_scores(rows, _objective_of(folder), out / "scores.png")
 
-    metrics = train(search["recipe"], api=search["api"], dataset=search["dataset"], seed=search["seed"],
-                    out=out, hyperparameters=hyperparameters, verbose=verbose)  # fmt: skip
-    result = {"trial": best["trial"], "objective": _objective_of(folder), "score": best["score"],
-              "epochs": values["epochs"], "hyperparameters": values, "test": metrics["test"]}  # fmt: skip
+    metrics = train(
+        search["recipe"],
+        api=search["api"],
+        dataset=search["dataset"],
+        seed=search["seed"],
+        out=out,
+        hyperparameters=hyperparameters,
+        verbose=verbose,
+    )
+    result = {
+        "trial": best["trial"],
+        "objective": _objective_of(folder),
+        "score": best["score"],
+        "epochs": values["epochs"],
+        "hyperparameters": values,
+        "test": metrics["test"],
+    }
     if "greedy_exact_match" in metrics:
         result["greedy_exact_match"] = metrics["greedy_exact_match"]
     command = ["cookbook", "train", search["recipe"], "--hyperparameters", str(hyperparameters)]

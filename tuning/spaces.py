@@ -18,8 +18,11 @@ from cookbook.training import parse_values
 
 def _mlp(hp) -> dict:
     # A first hidden layer of 32 to 256 units, 1 to 3 layers, each next one half as wide
-    networks = [",".join(str(max(width // 2**i, 4)) for i in range(depth))
-                for width in (32, 64, 128, 256) for depth in (1, 2, 3)]  # fmt: skip
+    networks = [
+        ",".join(str(max(width // 2**i, 4)) for i in range(depth))
+        for width in (32, 64, 128, 256)
+        for depth in (1, 2, 3)
+    ]
     return {"hidden_units": hp.Choice("hidden_units", networks)}
 
 

@@ -29,9 +29,13 @@ def blocks_per_stage(depth: int) -> int:
 
 
 def compare_depth(
-    depths=(20, 56), epochs: int = 20, dataset: str = "digits", seed: int = 0,
-    out: str | Path | None = None, verbose: bool = True,
-) -> dict:  # fmt: skip
+    depths=(20, 56),
+    epochs: int = 20,
+    dataset: str = "digits",
+    seed: int = 0,
+    out: str | Path | None = None,
+    verbose: bool = True,
+) -> dict:
     """``{"resnet-20": {"loss": [...], "val_accuracy": [...], "seconds": s}, "plain-20": ...}``.
 
     With ``out``, results.json is rewritten after every run and a rerun with the same
@@ -46,8 +50,13 @@ def compare_depth(
     resnet = load_recipe("resnet")
     data = load_dataset(dataset, resnet.TASK["datasets"])
     batch_size = resnet.TASK["batch_size"]
-    settings = {"depths": list(depths), "epochs": epochs, "dataset": data.name, "seed": seed,
-                "backend": keras.backend.backend()}  # fmt: skip
+    settings = {
+        "depths": list(depths),
+        "epochs": epochs,
+        "dataset": data.name,
+        "seed": seed,
+        "backend": keras.backend.backend(),
+    }
     path = Path(out) / "results.json" if out else None
     results: dict = {}
     if path and path.exists():
@@ -67,14 +76,22 @@ def compare_depth(
             steps = epochs * math.ceil(len(data.x_train) / batch_size)
             compile_model(model, resnet.TASK, total_steps=steps)
             started = time.perf_counter()
-            history = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-                                epochs=epochs, batch_size=batch_size, verbose=0)  # fmt: skip
+            history = model.fit(
+                data.x_train,
+                data.y_train,
+                validation_data=(data.x_val, data.y_val),
+                epochs=epochs,
+                batch_size=batch_size,
+                verbose=0,
+            )
             results[name] = {
-                "depth": depth, "residual": residual, "parameters": model.count_params(),
+                "depth": depth,
+                "residual": residual,
+                "parameters": model.count_params(),
                 "loss": [float(v) for v in history.history["loss"]],
                 "val_accuracy": [float(v) for v in history.history["val_accuracy"]],
                 "seconds": round(time.perf_counter() - started, 1),
-            }  # fmt: skip
+            }
             if path:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
@@ -88,6 +105,8 @@ def table(results: dict) -> str:
         f"{'network':<12} {'parameters':>10} {'first loss':>10} {'last loss':>10} {'val acc':>8} {'time':>7}"
     ]
     for name, r in results.items():
-        lines.append(f"{name:<12} {r['parameters']:>10,} {r['loss'][0]:>10.4f} {r['loss'][-1]:>10.4f} "
-                     f"{r['val_accuracy'][-1]:>8.3f} {r['seconds']:>6.0f}s")  # fmt: skip
+        lines.append(
+            f"{name:<12} {r['parameters']:>10,} {r['loss'][0]:>10.4f} {r['loss'][-1]:>10.4f} "
+            f"{r['val_accuracy'][-1]:>8.3f} {r['seconds']:>6.0f}s"
+        )
     return "\n".join(lines)

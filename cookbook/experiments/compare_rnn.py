@@ -72,8 +72,14 @@ def race(cell: str, length: int, units: int, epochs: int, train_size: int, test_
     schedule = keras.optimizers.schedules.CosineDecay(1e-2, decay_steps=epochs * steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0), loss="mse")
     seconds: list[float] = []
-    model.fit(x[:train_size], y[:train_size], epochs=epochs, batch_size=batch_size, verbose=0,
-              callbacks=[_epoch_timer(seconds)])  # fmt: skip
+    model.fit(
+        x[:train_size],
+        y[:train_size],
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+        callbacks=[_epoch_timer(seconds)],
+    )
     error = model.predict(x[train_size:], batch_size=256, verbose=0)[:, 0] - y[train_size:]
     warm = seconds[1:] or seconds  # the first epoch pays for compilation
     return {
@@ -84,10 +90,16 @@ def race(cell: str, length: int, units: int, epochs: int, train_size: int, test_
 
 
 def compare_rnns(
-    lengths=(25, 50, 100, 200), cells=CELLS, units: int = 32, epochs: int = 10,
-    train_size: int = 10_000, test_size: int = 1000, seed: int = 0, out: str | Path | None = None,
+    lengths=(25, 50, 100, 200),
+    cells=CELLS,
+    units: int = 32,
+    epochs: int = 10,
+    train_size: int = 10_000,
+    test_size: int = 1000,
+    seed: int = 0,
+    out: str | Path | None = None,
     verbose: bool = True,
-) -> dict:  # fmt: skip
+) -> dict:
     """Race the cells at every length: ``{cell: {length: {"solved", "mse", "step_ms"}}}``.
 
     With ``out``, results.json is rewritten after every race, and a rerun with the same
@@ -103,8 +115,15 @@ def compare_rnns(
         raise CookbookError(f"sequence lengths must be at least 2 (one marker per half); got {list(lengths)}")
     if units < 1 or epochs < 1 or train_size < 64 or test_size < 1:
         raise CookbookError("--units and --epochs must be at least 1, --train-size at least 64")
-    settings = {"task": "adding", "units": units, "epochs": epochs, "train_size": train_size, "test_size": test_size,
-                "seed": seed, "backend": keras.backend.backend()}  # fmt: skip
+    settings = {
+        "task": "adding",
+        "units": units,
+        "epochs": epochs,
+        "train_size": train_size,
+        "test_size": test_size,
+        "seed": seed,
+        "backend": keras.backend.backend(),
+    }
     path = Path(out) / "results.json" if out else None
     results: dict = {}
     if path and path.exists():

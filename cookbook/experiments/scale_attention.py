@@ -79,8 +79,16 @@ def _rss_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def measure(block: str, length: int, width: int, heads: int, batch_size: int, steps: int, seed: int = 0,
-            baseline_mib: float = 0.0) -> dict:  # fmt: skip
+def measure(
+    block: str,
+    length: int,
+    width: int,
+    heads: int,
+    batch_size: int,
+    steps: int,
+    seed: int = 0,
+    baseline_mib: float = 0.0,
+) -> dict:
     """Time ``steps`` training steps of one block at one length, after a first (compiling) step."""
     import keras
 
@@ -100,8 +108,12 @@ def measure(block: str, length: int, width: int, heads: int, batch_size: int, st
         model.train_on_batch(x, y)
         seconds.append(time.perf_counter() - started)
     memory = _gpu_peak_mib() if on_gpu else _rss_peak_mib() - baseline_mib
-    return {"step_ms": 1000 * float(np.median(seconds)), "first_step_s": first, "peak_mib": memory,
-            "memory": "GPU allocator peak" if on_gpu else "process peak RSS growth"}  # fmt: skip
+    return {
+        "step_ms": 1000 * float(np.median(seconds)),
+        "first_step_s": first,
+        "peak_mib": memory,
+        "memory": "GPU allocator peak" if on_gpu else "process peak RSS growth",
+    }
 
 
 def _says_out_of_memory(message: str) -> bool:
@@ -130,8 +142,15 @@ def _run_block(block, lengths, options, emit, max_step_seconds: float, isolate: 
             if "stopped" in result or result["step_ms"] / 1000 > max_step_seconds:
                 return
         return
-    command = [sys.executable, "-m", "cookbook.experiments.scale_attention", block, json.dumps(lengths), json.dumps(options),
-               str(max_step_seconds)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "cookbook.experiments.scale_attention",
+        block,
+        json.dumps(lengths),
+        json.dumps(options),
+        str(max_step_seconds),
+    ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy()) as child:
         done = []
         for line in child.stdout:
@@ -146,10 +165,18 @@ def _run_block(block, lengths, options, emit, max_step_seconds: float, isolate: 
 
 
 def scale_attention(
-    lengths=(128, 256, 512, 1024, 2048, 4096), blocks=BLOCKS, width: int = 64, heads: int = 4,
-    batch_size: int = 4, steps: int = 3, seed: int = 0, out: str | Path | None = None,
-    max_step_seconds: float = 60.0, isolate: bool = True, verbose: bool = True,
-) -> dict:  # fmt: skip
+    lengths=(128, 256, 512, 1024, 2048, 4096),
+    blocks=BLOCKS,
+    width: int = 64,
+    heads: int = 4,
+    batch_size: int = 4,
+    steps: int = 3,
+    seed: int = 0,
+    out: str | Path | None = None,
+    max_step_seconds: float = 60.0,
+    isolate: bool = True,
+    verbose: bool = True,
+) -> dict:
     """``{block: {length: {"step_ms", "first_step_s", "peak_mib", "memory"} or {"stopped": why}}}``.
 
     With ``out``, results.json is rewritten after every measurement and a rerun with the same
@@ -190,8 +217,10 @@ def scale_attention(
             progress.add(len(lengths) - len(todo))
         if todo:
             _run_block(block, todo, options, lambda n, r, b=block: emit(b, n, r), max_step_seconds, isolate)
-    return {block: {str(n): results[block][str(n)] for n in lengths if str(n) in results.get(block, {})}
-            for block in blocks}  # fmt: skip
+    return {
+        block: {str(n): results[block][str(n)] for n in lengths if str(n) in results.get(block, {})}
+        for block in blocks
+    }
 
 
 def growth(by_length: dict, key: str) -> float | None:
