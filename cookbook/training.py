@@ -143,7 +143,12 @@ SAMPLE_PROMPT = "Return the "  # how many docstrings begin
 
 
 def compile_model(
-    model, task: dict, learning_rate: float | None = None, total_steps: int | None = None, recipe=None
+    model,
+    task: dict,
+    learning_rate: float | None = None,
+    total_steps: int | None = None,
+    recipe=None,
+    example: tuple | None = None,
 ):
     """Compile with the recipe's optimizer, loss and metrics.
 
@@ -152,6 +157,9 @@ def compile_model(
 
     ``TASK["schedule"] = "cosine"`` decays the learning rate to zero over ``total_steps``
     (the whole run); without ``total_steps`` (a short test fit) it stays constant.
+
+    ``example``, inputs and targets the model will train on (``(x, y)``), lets the optimizer,
+    loss and metrics create their variables now: see `build_training_state`.
     """
     import keras
 
@@ -165,11 +173,35 @@ def compile_model(
     optimizer = keras.optimizers.get({"class_name": task["optimizer"], "config": options})
     if task["loss"] is None:  # the model's own train step holds its losses (a GAN's)
         model.compile(optimizer=optimizer)
+        if model.built:  # as Keras does when it loads a model: see build_training_state
+            model.optimizer.build(model.trainable_variables)
         return model
     metrics = [getattr(recipe, name, name) if recipe else name for name in task["metrics"]]
     loss = getattr(recipe, task["loss"], task["loss"]) if recipe else task["loss"]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    if example is not None:
+        build_training_state(model, *example)
     return model
+
+
+def build_training_state(model, x, y) -> None:
+    """Create the optimizer's, loss's and metrics' variables before the first step.
+
+    On TensorFlow, Keras otherwise creates them inside the first traced train (or test) step;
+    a ``tf.function`` may create variables only on its first trace, so the step is then traced
+    a second time. Building them here first halved the first epoch of small recipes on two
+    CPU cores (resnet 5.8 -> 1.8 s, transformer_seq2seq 6.9 -> 4.0 s, unet 10.1 -> 6.0 s).
+    JAX and PyTorch build this state before their first step anyway. Keras runs the same
+    build (``Model._symbolic_build``, on shapes only) on TensorFlow under a distribution
+    strategy; without this method the first step builds the state as before.
+    """
+    import keras
+
+    build = getattr(model, "_symbolic_build", None)
+    if keras.backend.backend() != "tensorflow" or build is None or model.optimizer is None:
+        return
+    first = keras.tree.map_structure(lambda array: array[:1], (x, y))
+    build(data_batch=(*first, None))
 
 
 def center_crop(masks, side: int):
@@ -320,6 +352,7 @@ def train(
             learning_rate=learning_rate,
             recipe=recipe,
             total_steps=epochs * math.ceil(len(data.x_train) / batch_size),
+            example=(data.x_train, data.x_train if generative else y_train),  # (a VAE's targets: its inputs)
         )
         callbacks = [
             keras.callbacks.BackupAndRestore(str(backup)),

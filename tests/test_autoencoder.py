@@ -21,7 +21,9 @@ def images(dataset):
 
 def _compiled(build, **overrides):
     keras.utils.set_random_seed(0)
-    return compile_model(build(**overrides), autoencoder.TASK, recipe=autoencoder)
+    model = build(**overrides)
+    image = np.zeros((1, *model.input_shape[1:]), "float32")  # the shape of an input, and of its target
+    return compile_model(model, autoencoder.TASK, recipe=autoencoder, example=(image, image))
 
 
 def test_the_loss_is_each_pixels_cross_entropy_summed_over_the_image(images):

@@ -12,7 +12,7 @@ from keras import ops
 from cookbook.cli import main
 from cookbook.errors import CookbookError
 from cookbook.generative import draw, sample_quality, to_range
-from cookbook.training import train
+from cookbook.training import compile_model, train
 from recipes import conditional_gan as cgan
 
 
@@ -24,9 +24,7 @@ def digits(dataset):
 
 def _compiled(build, **overrides):
     keras.utils.set_random_seed(0)
-    model = build(**overrides)
-    model.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
-    return model
+    return compile_model(build(**overrides), cgan.TASK)  # the recipe's Adam, built before the first step
 
 
 def test_the_label_rides_along_the_noise_and_the_image():

@@ -19,9 +19,9 @@ from cookbook import inspection as _inspect
 from cookbook.catalogue import load_recipe, registry
 from cookbook.cli import main
 from cookbook.data import DATASETS
-from cookbook.inspection import compare_builds
+from cookbook.inspection import compare_builds, inference_outputs
 from cookbook.protocol import check_task
-from cookbook.training import compile_model, data_overrides
+from cookbook.training import build_training_state, compile_model, data_overrides
 
 
 @pytest.mark.once  # text, the registry and dicts: the same on every backend
@@ -118,8 +118,8 @@ def _model_and_data(name, dataset, api="functional", n=512):
     data = dataset(recipe.TASK["dataset"])
     builder = recipe.build_functional if api == "functional" else recipe.build_sequential
     model = builder(**data_overrides(recipe, data), **SHALLOWER.get(name, {}))
-    model = compile_model(model, recipe.TASK, recipe=recipe)
-    return model, data.x_train[:n], data.y_train[:n]
+    x, y = data.x_train[:n], data.y_train[:n]
+    return compile_model(model, recipe.TASK, recipe=recipe, example=(x, y)), x, y
 
 
 # Examples for the short fit below (512 unless named). cnn_rnn learns a sum of three digits only
@@ -163,15 +163,6 @@ def test_short_fit_on_the_default_data_lowers_the_loss(name, api, dataset):
         _TRAINED[name] = model, x[:128], y[:128]
 
 
-def _outputs(model, x) -> np.ndarray:
-    """The model's inference outputs, the cheaper way for this backend (measured on 128 examples):
-    ``predict`` compiles on JAX (0.2-0.8 s; an op-by-op call 0.5-4.7 s), while on TensorFlow its
-    tf.function trace costs more than calling the model eagerly (0.12-0.67 s against 0.01-0.12)."""
-    if keras.backend.backend() == "jax":
-        return model.predict(x, verbose=0)
-    return keras.ops.convert_to_numpy(model(x, training=False))
-
-
 @pytest.mark.parametrize("name", SUPERVISED)
 def test_saved_model_reloads_safely_to_the_same_predictions(name, dataset, tmp_path):
     if name in _TRAINED:
@@ -181,8 +172,11 @@ def test_saved_model_reloads_safely_to_the_same_predictions(name, dataset, tmp_p
         model.fit(x, y, epochs=1, batch_size=32, verbose=0)
     model.save(tmp_path / "model.keras")
     reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
-    np.testing.assert_allclose(_outputs(reloaded, x), _outputs(model, x), atol=1e-6)
-    reloaded.fit(x, y, epochs=1, batch_size=32, verbose=0)  # and it trains on from the saved state
+    np.testing.assert_allclose(inference_outputs(reloaded, x), inference_outputs(model, x), atol=1e-6)
+    steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    build_training_state(reloaded, x, y)
+    reloaded.fit(x[:64], y[:64], epochs=1, batch_size=32, verbose=0)  # it trains on from the saved state
+    assert int(keras.ops.convert_to_numpy(reloaded.optimizer.iterations)) == steps + 2
 
 
 # Run inside a fresh interpreter whose only copy of each recipe is the file itself:

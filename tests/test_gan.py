@@ -11,7 +11,7 @@ import pytest
 from cookbook.cli import main
 from cookbook.errors import CookbookError
 from cookbook.generative import draw, sample_quality, to_range
-from cookbook.training import train
+from cookbook.training import compile_model, train
 from recipes import gan
 
 
@@ -22,9 +22,7 @@ def real(dataset):
 
 def _compiled(build, **overrides):
     keras.utils.set_random_seed(0)
-    model = build(**overrides)
-    model.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
-    return model
+    return compile_model(build(**overrides), gan.TASK)  # the recipe's Adam, built before the first step
 
 
 def test_one_step_lowers_each_networks_loss_on_its_own_turn(real):

@@ -77,10 +77,13 @@ def tied(tmp_path_factory):
 
     data = load_dataset("docstrings")
     keras.utils.set_random_seed(0)
-    model = compile_model(
-        gpt.build_functional(tie_embeddings=True, blocks=1), {**gpt.TASK, "learning_rate": 3e-3}, recipe=gpt
-    )
     x, y = data.x_train[:256], data.y_train[:256]
+    model = compile_model(
+        gpt.build_functional(tie_embeddings=True, blocks=1),
+        {**gpt.TASK, "learning_rate": 3e-3},
+        recipe=gpt,
+        example=(x, y),
+    )
     before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
     model.fit(x, y, epochs=1, batch_size=16, verbose=0)  # 16 updates
     after = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
@@ -152,8 +155,9 @@ def trained(tmp_path_factory):
 
     data = load_dataset("docstrings")
     keras.utils.set_random_seed(0)
-    model = compile_model(gpt.build_functional(**TINY), {**gpt.TASK, "learning_rate": 3e-3}, recipe=gpt)
     x, y = data.x_train[:512], data.y_train[:512]
+    task = {**gpt.TASK, "learning_rate": 3e-3}
+    model = compile_model(gpt.build_functional(**TINY), task, recipe=gpt, example=(x, y))
     before = model.evaluate(x, y, verbose=0, return_dict=True)
     model.fit(x, y, epochs=3, batch_size=16, verbose=0)
     after = model.evaluate(x, y, verbose=0, return_dict=True)
@@ -225,8 +229,10 @@ def test_cookbook_generate_bad_input_is_one_line(argv, message, capsys):
 def test_mixed_precision_trains_without_nan(dataset):
     data = dataset("docstrings")
     keras.config.set_dtype_policy("mixed_bfloat16")
-    model = compile_model(gpt.build_functional(**TINY), {**gpt.TASK, "learning_rate": 3e-3}, recipe=gpt)
-    history = model.fit(data.x_train[:128], data.y_train[:128], epochs=2, batch_size=32, verbose=0)
+    x, y = data.x_train[:128], data.y_train[:128]
+    task = {**gpt.TASK, "learning_rate": 3e-3}
+    model = compile_model(gpt.build_functional(**TINY), task, recipe=gpt, example=(x, y))
+    history = model.fit(x, y, epochs=2, batch_size=32, verbose=0)
     losses = history.history["loss"]
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
     assert model.layers[-1].dtype_policy.name == "float32"

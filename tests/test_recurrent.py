@@ -172,7 +172,7 @@ def test_seq2seq_learns_two_digit_sums_and_decodes_them():
     questions, answers = make_addition(10_000, digits=2)  # every two-digit sum there is
     x, y = seq2seq_rnn.one_hot(questions, 5), seq2seq_rnn.indices(answers, 3)
     model = seq2seq_rnn.build_functional(digits=2)
-    compile_model(model, seq2seq_rnn.TASK, recipe=seq2seq_rnn, total_steps=15 * 125)
+    compile_model(model, seq2seq_rnn.TASK, recipe=seq2seq_rnn, total_steps=15 * 125, example=(x, y))
     model.fit(x[:8000], y[:8000], epochs=15, batch_size=64, verbose=0)  # about 90 % here
     held_out = model.evaluate(x[8000:], y[8000:], verbose=0, return_dict=True)["exact_match"]
     decoded = seq2seq_rnn.answer(model, questions[8000:])
@@ -208,7 +208,7 @@ def test_word_ids_are_embedded_and_both_builds_agree_and_learn(recipe):
         sequential.predict(ids[:32], verbose=0), functional.predict(ids[:32], verbose=0), atol=1e-5
     )
     labels = (ids[:, -1] < 25).astype("int32")  # a "review" is positive when its last word is
-    compile_model(functional, recipe.TASK)
+    compile_model(functional, recipe.TASK, example=(ids, labels))
     before = functional.evaluate(ids, labels, verbose=0)[0]
     functional.fit(ids, labels, epochs=4, batch_size=32, verbose=0)
     assert functional.evaluate(ids, labels, verbose=0)[0] < 0.8 * before

@@ -85,10 +85,10 @@ def test_a_short_fit_learns_to_write_dates(dataset):
     """300 updates of a small model: the per-character accuracy of greedy answers beats guessing digits."""
     data = dataset("dates")
     keras.utils.set_random_seed(0)
-    model = compile_model(
-        ts.build_functional(**TINY, dropout=0.0), {**ts.TASK, "learning_rate": 3e-3}, recipe=ts
-    )
-    model.fit(data.x_train[:9600], data.y_train[:9600], epochs=2, batch_size=64, verbose=0)
+    x, y = data.x_train[:9600], data.y_train[:9600]
+    task = {**ts.TASK, "learning_rate": 3e-3}
+    model = compile_model(ts.build_functional(**TINY, dropout=0.0), task, recipe=ts, example=(x, y))
+    model.fit(x, y, epochs=2, batch_size=64, verbose=0)
     written = ts.greedy_decode(model, data.x_test[:500])
     assert (written == data.y_test[:500]).mean() > 0.5  # a digit guessed at random: 0.1
     assert ts.translate(model, ["4 July 1976"])[0].startswith("19")
@@ -135,11 +135,14 @@ def test_a_tied_model_trains_and_reloads_with_the_readout_still_the_table(datase
     row of a character no input holds still moves that character's probability (the readout)."""
     data = dataset("dates")
     keras.utils.set_random_seed(0)
+    x, y = data.x_train[:1024], data.y_train[:1024]
     model = compile_model(
-        ts.build_functional(tie_embeddings=True, blocks=1), {**ts.TASK, "learning_rate": 3e-3}, recipe=ts
+        ts.build_functional(tie_embeddings=True, blocks=1),
+        {**ts.TASK, "learning_rate": 3e-3},
+        recipe=ts,
+        example=(x, y),
     )
     assert model.count_params() == ts.build_functional(blocks=1).count_params() - 69 * 64
-    x, y = data.x_train[:1024], data.y_train[:1024]
     before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
     model.fit(x, y, epochs=1, batch_size=64, verbose=0)  # 16 updates
     assert model.evaluate(x, y, verbose=0, return_dict=True)["loss"] < before - 0.5
@@ -209,8 +212,10 @@ def test_dates_are_written_many_ways_and_read_back_to_the_same_day(dataset):
 def test_mixed_precision_trains_without_nan(dataset):
     data = dataset("dates")
     keras.config.set_dtype_policy("mixed_bfloat16")
-    model = compile_model(ts.build_sequential(**TINY), {**ts.TASK, "learning_rate": 3e-3}, recipe=ts)
-    history = model.fit(data.x_train[:256], data.y_train[:256], epochs=3, batch_size=32, verbose=0)
+    x, y = data.x_train[:256], data.y_train[:256]
+    task = {**ts.TASK, "learning_rate": 3e-3}
+    model = compile_model(ts.build_sequential(**TINY), task, recipe=ts, example=(x, y))
+    history = model.fit(x, y, epochs=3, batch_size=32, verbose=0)
     losses = history.history["loss"]
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
     assert model.layers[-1].dtype_policy.name == "float32"

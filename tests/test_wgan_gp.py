@@ -9,7 +9,7 @@ import pytest
 from keras import ops
 
 from cookbook.generative import draw, to_range
-from cookbook.training import train
+from cookbook.training import compile_model, train
 from recipes import wgan_gp
 
 
@@ -20,9 +20,7 @@ def real(dataset):
 
 def _compiled(build, **overrides):
     keras.utils.set_random_seed(0)
-    model = build(**overrides)
-    model.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.9))
-    return model
+    return compile_model(build(**overrides), wgan_gp.TASK)  # the recipe's Adam, built before the first step
 
 
 def _linear_critic(kernel):

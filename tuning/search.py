@@ -112,7 +112,12 @@ def hypermodel(name: str, api: str, data, epochs: int | None = None):
             model = build(recipe, api, **settings)
             steps = epochs * math.ceil(len(data.x_train) / training["batch_size"]) if epochs else None
             return compile_model(
-                model, recipe.TASK, learning_rate=training["learning_rate"], total_steps=steps, recipe=recipe
+                model,
+                recipe.TASK,
+                learning_rate=training["learning_rate"],
+                total_steps=steps,
+                recipe=recipe,
+                example=(data.x_train, data.y_train),
             )
 
         def fit(self, hp, model, *args, **kwargs):
