@@ -172,13 +172,16 @@ def test_seq2seq_learns_two_digit_sums_and_decodes_them():
     questions, answers = make_addition(10_000, digits=2)  # every two-digit sum there is
     x, y = seq2seq_rnn.one_hot(questions, 5), seq2seq_rnn.indices(answers, 3)
     model = seq2seq_rnn.build_functional(digits=2)
-    compile_model(model, seq2seq_rnn.TASK, recipe=seq2seq_rnn, total_steps=15 * 125, example=(x, y))
-    model.fit(x[:8000], y[:8000], epochs=15, batch_size=64, verbose=0)  # about 90 % here
+    # The recipe's 3e-3 needs 15 epochs for 90 %; at 1e-2 (still decayed to zero), 6 epochs scored
+    # 0.91-0.93 on each backend, 4 epochs 0.76-0.79.
+    task = {**seq2seq_rnn.TASK, "learning_rate": 1e-2}
+    compile_model(model, task, recipe=seq2seq_rnn, total_steps=6 * 125, example=(x, y))
+    model.fit(x[:8000], y[:8000], epochs=6, batch_size=64, verbose=0)
     held_out = model.evaluate(x[8000:], y[8000:], verbose=0, return_dict=True)["exact_match"]
     decoded = seq2seq_rnn.answer(model, questions[8000:])
     right = np.mean([d == a for d, a in zip(decoded, answers[8000:])])
     assert right == pytest.approx(held_out, abs=1e-6)  # the decoded strings and the metric agree
-    assert right > 0.6, f"exact match on unseen two-digit sums: {right:.3f}"
+    assert right > 0.8, f"exact match on unseen two-digit sums: {right:.3f}"
     assert seq2seq_rnn.decode(seq2seq_rnn.one_hot(answers[8000:8010], 3)) == answers[8000:8010]
 
 

@@ -35,10 +35,15 @@ ONCE = pytest.mark.once
 
 
 def _statuses(folder: Path) -> dict[str, str]:
-    return {
-        json.loads(p.read_text())["trial_id"]: json.loads(p.read_text())["status"]
-        for p in folder.glob("trial_*/trial.json")
-    }
+    """Each trial's status, as its trial.json says; a file the search is still writing is left out."""
+    statuses = {}
+    for path in folder.glob("trial_*/trial.json"):
+        try:
+            trial = json.loads(path.read_text())
+        except json.JSONDecodeError:  # keras-tuner writes it in place: caught half-written
+            continue
+        statuses[trial["trial_id"]] = trial["status"]
+    return statuses
 
 
 @pytest.fixture(scope="module")
