@@ -37,9 +37,9 @@ NO_TESTS_RAN = 5
 # A backend's suite in two parts of about the same length (measured on a clean clone: 42-64 % of a
 # backend's seconds are these two files), each part a process of its own.
 PARTS = {"notebooks+contract": ("tests/test_notebooks.py", "tests/test_contract.py"), "rest": ()}
-# Seconds each (backend, part) took on a clean clone (2 cores, two parts at a time), to start the
+# Seconds each (backend, part) took in the full matrix (2 cores, two parts at a time), to start the
 # longest first.
-EXPECTED_SECONDS = {"tensorflow": (1003, 576), "jax": (827, 1147), "torch": (362, 376)}
+EXPECTED_SECONDS = {"tensorflow": (707, 484), "jax": (796, 750), "torch": (435, 517)}
 ONE_THREAD = {  # one core per process: each backend's thread pools at one thread
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
