@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 
 from cookbook.backend import BACKENDS, installed_backends
@@ -250,6 +251,20 @@ def test_an_unknown_schedule_is_a_clear_error():
     task = {**load_recipe("lstm").TASK, "schedule": "step"}
     with pytest.raises(ValueError, match="unknown schedule 'step'; valid: constant, cosine"):
         compile_model(model, task, total_steps=10)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="JAX and PyTorch build it themselves")
+@pytest.mark.parametrize("example", [False, True])
+def test_an_example_batch_lets_tensorflow_trace_the_first_step_once(example):
+    """Without ``example``, Keras creates the optimizer's and metrics' variables inside the first
+    traced step, and tf.function traces the step again; built beforehand, one trace is enough."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    x, y = np.linspace(-1, 1, 256, dtype="float32").reshape(64, 4), np.arange(64) % 3
+    compile_model(model, load_recipe("mlp").TASK, example=(x, y) if example else None)
+    traces, step = [], model.train_step
+    model.train_step = lambda data: (traces.append(data), step(data))[1]  # runs once per trace
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    assert len(traces) == (1 if example else 2)
 
 
 @pytest.mark.once  # copies a file
