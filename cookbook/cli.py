@@ -576,6 +576,8 @@ def _attention(args) -> None:
 def _doctor(args) -> None:
     import importlib.metadata
 
+    import keras  # first: the backend in use is then asked in this process, the others in their own
+
     from cookbook.inspection import probe_backends
 
     print(f"python   {sys.version.split()[0]}")
@@ -588,8 +590,6 @@ def _doctor(args) -> None:
         else:
             gpus = ", ".join(found["gpus"]) or "none (CPU only)"
             print(f"{name:<10} {found['version']:<14} GPUs: {gpus}")
-    import keras
-
     print(f"backend in use: {keras.backend.backend()}, dtype policy: {keras.config.dtype_policy().name}")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import math
 import subprocess
@@ -129,19 +131,42 @@ _PROBES = {
 
 
 def probe_backends(timeout: float = 180) -> dict[str, dict]:
-    """Version and GPUs of each installed backend, each probed in its own process
-    (importing TensorFlow, JAX and torch into one process can make them fight over a GPU)."""
-    found = {}
+    """Version and GPUs of each installed backend.
+
+    The backend Keras already runs on in this process is asked here: it is imported already. Each
+    other one is asked in a process of its own (importing TensorFlow, JAX and torch into one
+    process can make them fight over a GPU), all of them at once.
+    """
+    keras = sys.modules.get("keras")
+    in_use = keras.backend.backend() if keras is not None else None
+    found: dict[str, dict] = {}
+    asking: dict[str, subprocess.Popen] = {}
     for name, (package, extra) in BACKENDS.items():
         if importlib.util.find_spec(package) is None:
             found[name] = {"installed": False, "extra": extra}
+        elif name == in_use:
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                exec(_PROBES[name], {})
+            found[name] = {"installed": True, **json.loads(printed.getvalue().strip().splitlines()[-1])}
+        else:
+            asking[name] = subprocess.Popen(
+                [sys.executable, "-c", _PROBES[name]],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+    for name, process in asking.items():
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            found[name] = {"installed": True, "error": f"no answer in {timeout:.0f} s"}
             continue
-        result = subprocess.run(
-            [sys.executable, "-c", _PROBES[name]], capture_output=True, text=True, timeout=timeout
-        )
-        if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["failed to import"])[-1]
+        if process.returncode != 0:
+            last = (err.strip().splitlines() or ["failed to import"])[-1]
             found[name] = {"installed": True, "error": last}
             continue
-        found[name] = {"installed": True, **json.loads(result.stdout.strip().splitlines()[-1])}
-    return found
+        found[name] = {"installed": True, **json.loads(out.strip().splitlines()[-1])}
+    return {name: found[name] for name in BACKENDS}

@@ -39,7 +39,7 @@ NO_TESTS_RAN = 5
 PARTS = {"notebooks+contract": ("tests/test_notebooks.py", "tests/test_contract.py"), "rest": ()}
 # Seconds each (backend, part) took in the full matrix (2 cores, two parts at a time), to start the
 # longest first.
-EXPECTED_SECONDS = {"tensorflow": (707, 484), "jax": (796, 750), "torch": (435, 517)}
+EXPECTED_SECONDS = {"tensorflow": (483, 303), "jax": (809, 720), "torch": (315, 350)}
 ONE_THREAD = {  # one core per process: each backend's thread pools at one thread
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",

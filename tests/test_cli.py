@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook import inspection
 from cookbook.backend import BACKENDS, installed_backends
 from cookbook.catalogue import load_recipe, registry
 from cookbook.cli import main
@@ -347,7 +348,7 @@ def test_compare_rnn_races_the_cells_and_resumes_without_rerunning(capsys, tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.once  # it probes every installed backend, each in a process of its own, whichever runs the test
+@pytest.mark.once  # it probes every installed backend, whichever runs the test
 def test_doctor_reports_keras_backends_and_policy(capsys):
     status, out, _ = _run(capsys, "doctor")
     assert status == 0
@@ -355,6 +356,34 @@ def test_doctor_reports_keras_backends_and_policy(capsys):
     for name in installed_backends():
         assert any(line.startswith(name) and "GPUs:" in line for line in out.splitlines()), out
     assert f"backend in use: {keras.backend.backend()}, dtype policy: float32" in out
+
+
+@pytest.mark.once  # the same split on every backend; the other backends' probes are stand-ins here
+def test_the_backend_in_use_is_asked_here_and_each_other_in_a_process_of_its_own(monkeypatch):
+    in_use = keras.backend.backend()
+    others = [name for name in installed_backends() if name != in_use]
+    if not others:
+        pytest.skip("only one backend installed")
+    # Stand-ins for the other backends' probes (the real ones import TensorFlow or torch): one
+    # answers, one fails as a broken install does.
+    monkeypatch.setitem(inspection._PROBES, others[0], 'print(\'{"version": "9.9", "gpus": ["GPU 0"]}\')')
+    if len(others) > 1:
+        monkeypatch.setitem(inspection._PROBES, others[1], "raise SystemExit('libcuda.so.1: cannot open')")
+    started, popen = [], subprocess.Popen
+    monkeypatch.setattr(
+        inspection.subprocess, "Popen", lambda command, **kw: started.append(command) or popen(command, **kw)
+    )
+    found = inspection.probe_backends()
+    assert list(found) == list(BACKENDS)
+    assert [command[-1] for command in started] == [inspection._PROBES[name] for name in others]
+    assert found[in_use] == {
+        "installed": True,
+        "version": sys.modules[BACKENDS[in_use][0]].__version__,
+        "gpus": [],
+    }
+    assert found[others[0]] == {"installed": True, "version": "9.9", "gpus": ["GPU 0"]}
+    if len(others) > 1:
+        assert found[others[1]] == {"installed": True, "error": "libcuda.so.1: cannot open"}
 
 
 def test_keras_backend_variable_is_honoured():
