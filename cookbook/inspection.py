@@ -146,8 +146,12 @@ def probe_backends(timeout: float = 180) -> dict[str, dict]:
             found[name] = {"installed": False, "extra": extra}
         elif name == in_use:
             printed = io.StringIO()
-            with contextlib.redirect_stdout(printed):
-                exec(_PROBES[name], {})
+            try:
+                with contextlib.redirect_stdout(printed):
+                    exec(_PROBES[name], {})
+            except Exception as error:  # what a probe process would have printed last
+                found[name] = {"installed": True, "error": f"{type(error).__name__}: {error}"}
+                continue
             found[name] = {"installed": True, **json.loads(printed.getvalue().strip().splitlines()[-1])}
         else:
             asking[name] = subprocess.Popen(

@@ -384,6 +384,8 @@ def test_the_backend_in_use_is_asked_here_and_each_other_in_a_process_of_its_own
     assert found[others[0]] == {"installed": True, "version": "9.9", "gpus": ["GPU 0"]}
     if len(others) > 1:
         assert found[others[1]] == {"installed": True, "error": "libcuda.so.1: cannot open"}
+    monkeypatch.setitem(inspection._PROBES, in_use, "raise RuntimeError('no device')")
+    assert inspection.probe_backends()[in_use] == {"installed": True, "error": "RuntimeError: no device"}
 
 
 def test_keras_backend_variable_is_honoured():
