@@ -243,14 +243,26 @@ def translation_report(recipe, x, y, written, shown: int = 20) -> dict:
     return {"exact_match": float(right.mean()), "examples": "\n".join(lines)}
 
 
-def arrays(recipe, data) -> dict:
-    """The recipe's training and validation arrays, as ``cookbook train`` feeds them to ``fit``."""
+def arrays(recipe, data, output_shape=None) -> dict:
+    """What ``cookbook train`` feeds to ``fit``: ``x``, ``y`` and (but for a GAN) ``validation_data``.
+
+    An autoencoder or a VAE reconstructs its images, in the pixel range its page asks for. A GAN's
+    game has no loss to validate; a conditional GAN learns each image's label. A segmentation net
+    whose ``output_shape`` is smaller than its image (``padding="valid"``) predicts the mask's centre,
+    so the masks are cropped to it: pass the built model's ``output_shape``, per model (a search may
+    try several paddings).
+    """
     task = recipe.TASK
-    if task["family"] == "generative":  # an autoencoder or VAE: the images are their own targets
+    if task["family"] == "generative":
         bounds = pixel_range(recipe)
         x, x_val = (to_range(images, bounds) for images in (data.x_train, data.x_val))
+        if task["loss"] is None:
+            return {"x": x, "y": data.y_train if task.get("conditional") else None}
         return {"x": x, "y": x, "validation_data": (x_val, x_val)}
-    return {"x": data.x_train, "y": data.y_train, "validation_data": (data.x_val, data.y_val)}
+    y, y_val = data.y_train, data.y_val
+    if data.kind == "segmentation" and output_shape is not None and output_shape[1] != y.shape[1]:
+        y, y_val = center_crop(y, output_shape[1]), center_crop(y_val, output_shape[1])
+    return {"x": data.x_train, "y": y, "validation_data": (data.x_val, y_val)}
 
 
 def train(
@@ -341,18 +353,15 @@ def train(
                 f"{name} built for inputs {tuple(model.input_shape[1:])} but {data.name} has "
                 f"{data.input_shape}; drop the --set that changed the input size"
             )
-        y_train, y_val, y_test = data.y_train, data.y_val, data.y_test
-        if data.kind == "segmentation" and model.output_shape[1] != y_train.shape[1]:
-            # padding="valid": the mask is the centre of the image; score that part
-            side = model.output_shape[1]
-            y_train, y_val, y_test = (center_crop(y, side) for y in (y_train, y_val, y_test))
+        fit_data = arrays(recipe, data, model.output_shape)
+        targets = data.x_train if generative else fit_data["y"]  # (a VAE's targets: its inputs)
         compile_model(
             model,
             task,
             learning_rate=learning_rate,
             recipe=recipe,
             total_steps=epochs * math.ceil(len(data.x_train) / batch_size),
-            example=(data.x_train, data.x_train if generative else y_train),  # (a VAE's targets: its inputs)
+            example=(data.x_train, targets),
         )
         callbacks = [
             keras.callbacks.BackupAndRestore(str(backup)),
@@ -360,16 +369,8 @@ def train(
             *(callbacks or []),
         ]
         if generative:  # no labels; a grid of samples per epoch shows the progress
-            title, bounds = f"{name} ({api}, {keras.backend.backend()})", pixel_range(recipe)
-            callbacks.append(sample_grid_callback(out / "samples", title, bounds))
-            x_train, x_val = (to_range(x, bounds) for x in (data.x_train, data.x_val))
-            # A GAN's game has no loss to validate (a conditional one learns each image's label);
-            # a VAE's targets are its inputs
-            fit_data = {"x": x_train, "y": data.y_train if task.get("conditional") else None}
-            if task["loss"] is not None:
-                fit_data = {"x": x_train, "y": x_train, "validation_data": (x_val, x_val)}
-        else:
-            fit_data = {"x": data.x_train, "y": y_train, "validation_data": (data.x_val, y_val)}
+            title = f"{name} ({api}, {keras.backend.backend()})"
+            callbacks.append(sample_grid_callback(out / "samples", title, pixel_range(recipe)))
         started = time.perf_counter()
         try:
             model.fit(**fit_data, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose)

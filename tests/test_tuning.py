@@ -501,3 +501,32 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     search.tune("perceptron", max_trials=1, epochs=1, directory=tmp_path, verbose=0)
     with pytest.raises(CookbookError, match="already holds a search: --resume it"):
         search.tune("perceptron", max_trials=1, epochs=1, directory=tmp_path, verbose=0)
+
+
+@pytest.mark.slow
+@ONCE
+def test_each_trial_is_fed_the_masks_its_own_unet_predicts(tmp_path, monkeypatch):
+    """A search that tries both paddings: a valid-padded trial predicts the masks' centre and is
+    fed masks cropped to it, as `cookbook train` crops them (tests/test_unet.py), a same-padded
+    trial the whole mask."""
+    from cookbook.data import DATASETS, SHAPES, Dataset, make_shapes
+
+    x, y = make_shapes(200, size=44, seed=2)  # valid, depth 1: 44 -> 40 -> 20 -> 16 -> 32 -> 28
+    scenes = Dataset(
+        "shapes", "segmentation", x[:128], y[:128], x[128:160], y[128:160], x[160:], y[160:], list(SHAPES)
+    )
+    monkeypatch.setitem(DATASETS, "shapes", lambda: scenes)
+    monkeypatch.setattr(
+        spaces,
+        "training",
+        lambda hp, task: {
+            "learning_rate": hp.Fixed("learning_rate", 1e-3),
+            "batch_size": hp.Fixed("batch_size", 32),
+        },
+    )
+    paddings = lambda hp: {"padding": hp.Choice("padding", ["same", "valid"]), "depth": 1, "filters": 4}  # noqa: E731
+    monkeypatch.setitem(spaces.ARCHITECTURES, "unet", paddings)
+    folder = search.tune("unet", "grid", max_trials=2, epochs=1, directory=tmp_path, verbose=0)
+    rows = search.trials(folder)
+    assert sorted(row["hyperparameters"]["padding"] for row in rows) == ["same", "valid"]
+    assert [row["status"] for row in rows] == ["COMPLETED", "COMPLETED"], [row.get("reason") for row in rows]

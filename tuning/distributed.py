@@ -284,4 +284,4 @@ def join(name: str, directory, api: str, address: str, worker_id: str, verbose) 
     tuner = search.make_tuner(
         search.hypermodel(name, api, data, options["epochs"]), options, folder, resume=True
     )
-    search.run_search(tuner, recipe, data, options, folder, verbose)
+    search.run_search(tuner, options, folder, verbose)

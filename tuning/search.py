@@ -111,18 +111,22 @@ def hypermodel(name: str, api: str, data, epochs: int | None = None):
             settings = {**data_overrides(recipe, data), **spaces.architecture(hp, name)}
             model = build(recipe, api, **settings)
             steps = epochs * math.ceil(len(data.x_train) / training["batch_size"]) if epochs else None
+            fed = arrays(recipe, data, model.output_shape)
             return compile_model(
                 model,
                 recipe.TASK,
                 learning_rate=training["learning_rate"],
                 total_steps=steps,
                 recipe=recipe,
-                example=(data.x_train, data.y_train),
+                example=(fed["x"], fed["y"]),
             )
 
-        def fit(self, hp, model, *args, **kwargs):
+        def fit(self, hp, model, **kwargs):
+            # The data as `cookbook train` feeds it, for this trial's model: a segmentation net with
+            # padding="valid" is scored on the masks' centre, as large as its output.
             callbacks = [*kwargs.pop("callbacks", []), _fail_on_nan()]
-            return model.fit(*args, batch_size=hp.get("batch_size"), callbacks=callbacks, **kwargs)
+            fed = arrays(recipe, data, model.output_shape)
+            return model.fit(**fed, batch_size=hp.get("batch_size"), callbacks=callbacks, **kwargs)
 
     return RecipeHyperModel(name=name)
 
@@ -193,11 +197,11 @@ def too_many_failures(max_failures: int, error: Exception) -> CookbookError:
     )
 
 
-def run_search(tuner, recipe, data, options: dict, folder: Path, verbose) -> None:
+def run_search(tuner, options: dict, folder: Path, verbose) -> None:
     """``tuner.search`` over the recipe's data, each trial timed; one line for Ctrl-C or failures."""
     _timed(tuner, folder)
     try:
-        tuner.search(**arrays(recipe, data), epochs=options["epochs"], verbose=verbose)
+        tuner.search(epochs=options["epochs"], verbose=verbose)  # the hypermodel feeds each trial its data
     except KeyboardInterrupt:
         raise interrupted(folder) from None
     except RuntimeError as error:
@@ -342,7 +346,7 @@ def tune(
         objective=objective,
     )
     if search.tuner is not None:
-        run_search(search.tuner, search.recipe, search.data, search.options, search.folder, verbose)
+        run_search(search.tuner, search.options, search.folder, verbose)
     return search.folder
 
 
