@@ -243,14 +243,13 @@ def translation_report(recipe, x, y, written, shown: int = 20) -> dict:
     return {"exact_match": float(right.mean()), "examples": "\n".join(lines)}
 
 
-def arrays(recipe, data, output_shape=None) -> dict:
+def arrays(recipe, data, model=None) -> dict:
     """What ``cookbook train`` feeds to ``fit``: ``x``, ``y`` and (but for a GAN) ``validation_data``.
 
     An autoencoder or a VAE reconstructs its images, in the pixel range its page asks for. A GAN's
-    game has no loss to validate; a conditional GAN learns each image's label. A segmentation net
-    whose ``output_shape`` is smaller than its image (``padding="valid"``) predicts the mask's centre,
-    so the masks are cropped to it: pass the built model's ``output_shape``, per model (a search may
-    try several paddings).
+    game has no loss to validate; a conditional GAN learns each image's label. A segmentation
+    ``model`` whose output is smaller than its image (``padding="valid"``) predicts the mask's centre,
+    so the masks are cropped to it: pass the built model, per model (a search may try both paddings).
     """
     task = recipe.TASK
     if task["family"] == "generative":
@@ -260,8 +259,9 @@ def arrays(recipe, data, output_shape=None) -> dict:
             return {"x": x, "y": data.y_train if task.get("conditional") else None}
         return {"x": x, "y": x, "validation_data": (x_val, x_val)}
     y, y_val = data.y_train, data.y_val
-    if data.kind == "segmentation" and output_shape is not None and output_shape[1] != y.shape[1]:
-        y, y_val = center_crop(y, output_shape[1]), center_crop(y_val, output_shape[1])
+    side = model.output_shape[1] if data.kind == "segmentation" and model is not None else y.shape[1]
+    if side != y.shape[1]:
+        y, y_val = center_crop(y, side), center_crop(y_val, side)
     return {"x": data.x_train, "y": y, "validation_data": (data.x_val, y_val)}
 
 
@@ -353,7 +353,7 @@ def train(
                 f"{name} built for inputs {tuple(model.input_shape[1:])} but {data.name} has "
                 f"{data.input_shape}; drop the --set that changed the input size"
             )
-        fit_data = arrays(recipe, data, model.output_shape)
+        fit_data = arrays(recipe, data, model)
         targets = data.x_train if generative else fit_data["y"]  # (a VAE's targets: its inputs)
         compile_model(
             model,

@@ -111,7 +111,7 @@ def hypermodel(name: str, api: str, data, epochs: int | None = None):
             settings = {**data_overrides(recipe, data), **spaces.architecture(hp, name)}
             model = build(recipe, api, **settings)
             steps = epochs * math.ceil(len(data.x_train) / training["batch_size"]) if epochs else None
-            fed = arrays(recipe, data, model.output_shape)
+            fed = arrays(recipe, data, model)
             return compile_model(
                 model,
                 recipe.TASK,
@@ -125,7 +125,7 @@ def hypermodel(name: str, api: str, data, epochs: int | None = None):
             # The data as `cookbook train` feeds it, for this trial's model: a segmentation net with
             # padding="valid" is scored on the masks' centre, as large as its output.
             callbacks = [*kwargs.pop("callbacks", []), _fail_on_nan()]
-            fed = arrays(recipe, data, model.output_shape)
+            fed = arrays(recipe, data, model)
             return model.fit(**fed, batch_size=hp.get("batch_size"), callbacks=callbacks, **kwargs)
 
     return RecipeHyperModel(name=name)
