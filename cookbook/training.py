@@ -259,8 +259,8 @@ def arrays(recipe, data, model=None) -> dict:
             return {"x": x, "y": data.y_train if task.get("conditional") else None}
         return {"x": x, "y": x, "validation_data": (x_val, x_val)}
     y, y_val = data.y_train, data.y_val
-    side = model.output_shape[1] if data.kind == "segmentation" and model is not None else y.shape[1]
-    if side != y.shape[1]:
+    if data.kind == "segmentation" and model is not None and model.output_shape[1] != y.shape[1]:
+        side = model.output_shape[1]
         y, y_val = center_crop(y, side), center_crop(y_val, side)
     return {"x": data.x_train, "y": y, "validation_data": (data.x_val, y_val)}
 
