@@ -6,6 +6,14 @@ The public surface, imported on first use so that ``import cookbook`` does not i
 backend must be chosen first, ``cookbook.backend.select_backend``)::
 
     from cookbook import load_dataset, load_model, load_recipe, registry, train, evaluate
+    from cookbook import compile_model, data_overrides, compare_builds, copy_weights, describe_backend
+    from cookbook import show_source, same_network, fit  # what every notebook shares
+
+A notebook imports those from here, and a lesson's own tools from the room that holds them:
+``cookbook.plots``, ``cookbook.attention``, ``cookbook.generative``, ``cookbook.experiments.*``,
+``cookbook.data`` (the generators), ``cookbook.inspection`` (shape arithmetic, the backends' probe),
+``cookbook.training`` (segmentation scores) and ``cookbook.cli`` (a command run in place); never a
+name that starts with ``_`` (tests/test_notebooks.py checks it).
 """
 
 import importlib
@@ -17,7 +25,25 @@ _PUBLIC = {
     "load_recipe": "cookbook.catalogue",
     "registry": "cookbook.catalogue",
     "load_dataset": "cookbook.data",
+    "compile_model": "cookbook.training",
+    "data_overrides": "cookbook.training",
+    "compare_builds": "cookbook.inspection",
+    "copy_weights": "cookbook.inspection",
+    "describe_backend": "cookbook.backend",
+    "show_source": "cookbook.notebook",
+    "same_network": "cookbook.notebook",
+    "fit": "cookbook.notebook",
 }
+NOTEBOOK_ROOMS = (
+    "cookbook.plots",
+    "cookbook.attention",
+    "cookbook.generative",
+    "cookbook.experiments",
+    "cookbook.data",
+    "cookbook.inspection",
+    "cookbook.training",
+    "cookbook.cli",
+)
 
 __all__ = sorted(_PUBLIC)
 

@@ -7,6 +7,7 @@ import importlib.util
 import io
 import json
 import math
+import re
 import subprocess
 import sys
 from types import ModuleType
@@ -36,8 +37,65 @@ def networks(recipe: ModuleType, model) -> dict:
     return {name: model.get_layer(name) for name in names} if names else {"model": model}
 
 
+def weight_names(model) -> list[tuple[str, tuple]]:
+    """Each weight of ``model`` as (name, shape), the name one that both builds of a recipe share.
+
+    A weight's path names the layers it sits in: ``resnet_sequential/stage1_block1/conv1/kernel`` in
+    a Sequential block, ``stage1_block1_conv1/kernel`` in the Functional graph that spells the block
+    out. The name drops the models on that path (a Sequential network names its layers' weights
+    after itself, a Functional one does not), joins the rest with ``_`` and drops the counter Keras
+    appends to a name it made up (``conv2d_21`` is ``conv2d``): ``stage1_block1_conv1_kernel``.
+    """
+    import keras
+
+    models = set()
+
+    def collect(layer):
+        if isinstance(layer, keras.Model):
+            models.add(layer.name)
+            for inner in layer.layers:
+                collect(inner)
+
+    collect(model)
+    names = []
+    for weight in model.weights:
+        parts = [part for part in weight.path.split("/") if part not in models]
+        names.append(("_".join(re.sub(r"_\d+$", "", part) for part in parts), tuple(weight.shape)))
+    return names
+
+
+def copy_weights(source, target) -> None:
+    """Give ``target`` the weights of ``source``, matched by name and shape (`weight_names`).
+
+    Layers Keras named itself (``dense``, ``dense_1``, ...) share a name, so weights of one name and
+    shape are paired in the order each model lists them: the order of a chain. Where the builds could
+    create layers in different orders (a residual block, a Transformer block), the recipe names them.
+    Raises ValueError naming the weights that only one of the two models has.
+    """
+    import keras
+
+    groups: dict[tuple[str, tuple], list] = {}
+    for key, weight in zip(weight_names(source), source.weights):
+        groups.setdefault(key, []).append(weight)
+    pairs = []
+    missing = []
+    for key, weight in zip(weight_names(target), target.weights):
+        if groups.get(key):
+            pairs.append((groups[key].pop(0), weight))
+        else:
+            missing.append(f"{key[0]} {key[1]}")
+    extra = [f"{key[0]} {key[1]}" for key, left in groups.items() for _ in left]
+    if missing or extra:
+        raise ValueError(
+            f"{target.name} and {source.name} name their weights differently: only {target.name} has "
+            f"{', '.join(missing[:3]) or 'nothing'}; only {source.name} has {', '.join(extra[:3]) or 'nothing'}"
+        )
+    for mine, theirs in pairs:
+        theirs.assign(keras.ops.convert_to_numpy(mine))  # a copy: JAX may donate the buffer it gives
+
+
 def compare_builds(recipe: ModuleType, **overrides) -> dict:
-    """Build both APIs, copy the Sequential weights into the Functional model, compare.
+    """Build both APIs, copy the Sequential weights into the Functional model by name, compare.
 
     Same parameter count and the same outputs on the same input mean the two builds
     describe one network; a model of several networks (a GAN, a VAE) is compared network by network.
@@ -51,8 +109,8 @@ def compare_builds(recipe: ModuleType, **overrides) -> dict:
         "functional_parameters": functional.count_params(),
     }
     try:
-        functional.set_weights(sequential.get_weights())
-    except ValueError as error:  # different weight shapes: not the same network
+        copy_weights(sequential, functional)
+    except ValueError as error:  # different weights: not the same network
         return {**report, "max_difference": math.inf, "agree": False, "why": str(error)}
     differences = {}
     for (name, one), other in zip(

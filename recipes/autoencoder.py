@@ -129,20 +129,41 @@ def build_sequential(**overrides) -> keras.Sequential:
     )
 
 
-# same as gan._chain
-def _network(inputs, layers, name: str) -> keras.Model:
-    x = inputs
-    for layer in layers:
-        x = layer(x)
-    return keras.Model(inputs, x, name=name)
+def _functional_encoder(config: dict) -> keras.Model:
+    """images (batch, height, width, channels) -> code (batch, latent_dim)."""
+    images = keras.Input(shape=config["input_shape"])
+    x = keras.layers.GaussianNoise(config["noise"])(images) if config["noise"] else images  # training only
+    halve = dict(kernel_size=config["kernel_size"], strides=2, padding="same", activation="relu")
+    for filters in config["filters"]:  # each halves the sides
+        x = keras.layers.Conv2D(filters, **halve)(x)  # (batch, height', width', filters)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(config["hidden"], activation="relu")(x)
+    code = keras.layers.Dense(config["latent_dim"])(x)
+    return keras.Model(images, code, name="encoder")
+
+
+def _functional_decoder(config: dict) -> keras.Model:
+    """code (batch, latent_dim) -> images (batch, height, width, channels) in [0, 1]."""
+    (rows, columns), last = config["start"], config["filters"][-1]
+    code = keras.Input(shape=(config["latent_dim"],))
+    x = keras.layers.Dense(config["hidden"], activation="relu")(code)
+    x = keras.layers.Dense(rows * columns * last, activation="relu")(x)
+    x = keras.layers.Reshape((rows, columns, last))(x)  # (batch, rows, columns, filters[-1])
+    double = dict(kernel_size=config["kernel_size"], strides=2, padding="same", activation="relu")
+    for filters in reversed(config["filters"]):  # each doubles the sides
+        x = keras.layers.Conv2DTranspose(filters, **double)(x)  # (batch, rows', columns', filters)
+    channels = config["input_shape"][2]
+    images = keras.layers.Conv2D(channels, 3, padding="same", activation="sigmoid", dtype="float32")(x)
+    return keras.Model(code, images, name="decoder")
 
 
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
-    encoder = _network(keras.Input(shape=config["input_shape"]), _encoder_layers(config), name="encoder")
-    decoder = _network(keras.Input(shape=(config["latent_dim"],)), _decoder_layers(config), name="decoder")
+    encoder, decoder = _functional_encoder(config), _functional_decoder(config)
     images = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
-    return keras.Model(images, decoder(encoder(images)), name="autoencoder_functional")
+    code = encoder(images)  # (batch, latent_dim)
+    reconstructions = decoder(code)  # (batch, height, width, channels)
+    return keras.Model(images, reconstructions, name="autoencoder_functional")
 
 
 def encode(autoencoder, images: np.ndarray) -> np.ndarray:

@@ -136,12 +136,8 @@ class RandomShift(keras.layers.Layer):
         return {**super().get_config(), "max_shift": self.max_shift, "seed": self.seed}
 
 
-def _augment_layers(config: dict) -> list:
-    return [RandomShift(config["shift"])] if config["shift"] else []
-
-
 def _stage_layers(config: dict, filters: int) -> list:
-    """One stage: two convolutions, then (optionally) a 2x2 pooling."""
+    """One stage as a list for the Sequential build: two convolutions, then (optionally) a 2x2 pooling."""
     conv = dict(kernel_size=config["kernel_size"], padding=config["padding"], activation="relu")
     layers = [keras.layers.Conv2D(filters, **conv), keras.layers.Conv2D(filters, **conv)]
     if config["pooling"] != "none":
@@ -155,7 +151,7 @@ def build_sequential(**overrides) -> keras.Sequential:
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"]),  # (batch, height, width, channels)
-            *_augment_layers(config),
+            *([RandomShift(config["shift"])] if config["shift"] else []),  # moves training images only
             *stages,  # (batch, height', width', filters[-1])
             HEADS[config["head"]](),  # (batch, features)
             keras.layers.Dropout(config["dropout"]),
@@ -168,15 +164,16 @@ def build_sequential(**overrides) -> keras.Sequential:
 
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
-    inputs = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
-    x = inputs
-    for layer in _augment_layers(config):
-        x = layer(x)
-    for filters in config["filters"]:
-        for layer in _stage_layers(config, filters):
-            x = layer(x)
-    x = HEADS[config["head"]]()(x)  # (batch, features)
-    x = keras.layers.Dropout(config["dropout"])(x)
+    conv = dict(kernel_size=config["kernel_size"], padding=config["padding"], activation="relu")
+    images = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
+    x = RandomShift(config["shift"])(images) if config["shift"] else images  # moves training images only
+    for filters in config["filters"]:  # one stage per entry
+        x = keras.layers.Conv2D(filters, **conv)(x)
+        x = keras.layers.Conv2D(filters, **conv)(x)  # (batch, height', width', filters)
+        if config["pooling"] != "none":
+            x = POOLS[config["pooling"]](pool_size=2)(x)  # (batch, height' / 2, width' / 2, filters)
+    features = HEADS[config["head"]]()(x)  # (batch, features)
+    x = keras.layers.Dropout(config["dropout"])(features)
     x = keras.layers.Dense(config["dense_units"], activation="relu")(x)
-    outputs = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name="cnn_functional")
+    probabilities = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(x)
+    return keras.Model(images, probabilities, name="cnn_functional")

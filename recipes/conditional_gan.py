@@ -285,23 +285,42 @@ def build_sequential(**overrides) -> ConditionalGAN:
     )
 
 
-# same as gan._chain
-def _chain(inputs, layers, name: str) -> keras.Model:
-    x = inputs
-    for layer in layers:
-        x = layer(x)
-    return keras.Model(inputs, x, name=name)
+# same as gan._functional_generator
+def _functional_generator(noise, config: dict) -> keras.Model:
+    """noise and one-hot label (batch, latent_dim + num_classes) -> image (batch, side, side, channels)."""
+    start, first = config["start"], config["filters"][0]
+    x = keras.layers.Dense(start * start * first)(noise)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Reshape((start, start, first))(x)  # (batch, start, start, filters[0])
+    for filters in config["filters"]:  # each doubles the side
+        x = keras.layers.Conv2DTranspose(filters, config["kernel_size"], strides=2, padding="same")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    channels = config["input_shape"][2]
+    image = keras.layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32")(x)
+    return keras.Model(noise, image, name="generator")
+
+
+# same as gan._functional_discriminator
+def _functional_discriminator(image, config: dict) -> keras.Model:
+    """image and label planes (batch, side, side, channels + num_classes) -> logit (batch, 1): > 0 "real"."""
+    x = image
+    for filters in reversed(config["filters"]):  # each halves the side
+        x = keras.layers.Conv2D(filters, config["kernel_size"], strides=2, padding="same")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dropout(config["dropout"])(x)
+    logit = keras.layers.Dense(1, dtype="float32")(x)
+    return keras.Model(image, logit, name="discriminator")
 
 
 def build_functional(**overrides) -> ConditionalGAN:
     config = _config(overrides)
     side, _, channels = config["input_shape"]
-    noise = keras.Input(shape=(config["latent_dim"] + config["num_classes"],))  # (batch, latent + classes)
-    image = keras.Input(
-        shape=(side, side, channels + config["num_classes"])
-    )  # (batch, side, side, ch + classes)
-    generator = _chain(noise, _generator_layers(config), name="generator")
-    discriminator = _chain(image, _discriminator_layers(config), name="discriminator")
+    classes = config["num_classes"]
+    noise = keras.Input(shape=(config["latent_dim"] + classes,))  # with_label(noise, labels, classes)
+    image = keras.Input(shape=(side, side, channels + classes))  # label_planes(images, labels, classes)
+    generator = _functional_generator(noise, config)
+    discriminator = _functional_discriminator(image, config)
     return ConditionalGAN(
         generator,
         discriminator,

@@ -78,20 +78,13 @@ def _config(overrides: dict) -> dict:
 
 
 def _stage_layers(config: dict, filters: int) -> list:
-    """One stage: two convolutions that keep the length, then (optionally) a 2x pooling."""
+    """One stage as a list for the Sequential build: two convolutions that keep the length, then
+    (optionally) a 2x pooling."""
     conv = dict(kernel_size=config["kernel_size"], padding="same", activation="relu")
     layers = [keras.layers.Conv1D(filters, **conv), keras.layers.Conv1D(filters, **conv)]
     if config["pooling"] != "none":
         layers.append(POOLS[config["pooling"]](pool_size=2))
     return layers
-
-
-def _head_layers(config: dict) -> list:
-    return [
-        HEADS[config["head"]](),  # (batch, filters[-1]): where a pattern was is forgotten here
-        keras.layers.Dropout(config["dropout"]),
-        keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
-    ]
 
 
 def build_sequential(**overrides) -> keras.Sequential:
@@ -101,7 +94,9 @@ def build_sequential(**overrides) -> keras.Sequential:
         [
             keras.Input(shape=config["input_shape"]),  # (batch, steps, channels)
             *stages,  # (batch, steps / 2**stages, filters[-1])
-            *_head_layers(config),  # (batch, num_classes)
+            HEADS[config["head"]](),  # (batch, filters[-1]): where a pattern was is forgotten here
+            keras.layers.Dropout(config["dropout"]),
+            keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
         ],
         name="conv1d_sequential",
     )
@@ -109,11 +104,15 @@ def build_sequential(**overrides) -> keras.Sequential:
 
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
-    inputs = keras.Input(shape=config["input_shape"])  # (batch, steps, channels)
-    x = inputs
-    for filters in config["filters"]:
-        for layer in _stage_layers(config, filters):
-            x = layer(x)  # (batch, steps', filters)
-    for layer in _head_layers(config):
-        x = layer(x)
-    return keras.Model(inputs, x, name="conv1d_functional")
+    conv = dict(kernel_size=config["kernel_size"], padding="same", activation="relu")
+    signals = keras.Input(shape=config["input_shape"])  # (batch, steps, channels)
+    x = signals
+    for filters in config["filters"]:  # one stage per entry
+        x = keras.layers.Conv1D(filters, **conv)(x)
+        x = keras.layers.Conv1D(filters, **conv)(x)  # (batch, steps', filters)
+        if config["pooling"] != "none":
+            x = POOLS[config["pooling"]](pool_size=2)(x)  # (batch, steps' / 2, filters)
+    features = HEADS[config["head"]]()(x)  # (batch, filters[-1]): where a pattern was is forgotten here
+    x = keras.layers.Dropout(config["dropout"])(features)
+    probabilities = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(x)
+    return keras.Model(signals, probabilities, name="conv1d_functional")

@@ -60,26 +60,25 @@ def _config(overrides: dict) -> dict:
     return config
 
 
-def _stack(config: dict) -> list:
-    """The recurrent layers; all but the top one hand on their whole sequence."""
-    top = len(config["units"]) - 1
-    return [
-        CELLS[config["cell"]](
-            units,
-            return_sequences=depth < top,  # (batch, time, units) below, (batch, units) on top
-            dropout=config["dropout"],
-            recurrent_dropout=config["recurrent_dropout"],
-        )
-        for depth, units in enumerate(config["units"])
-    ]
+def _recurrent_layer(config: dict, units: int, return_sequences: bool) -> keras.layers.Layer:
+    """One recurrent layer of the chosen cell, with the chosen dropouts."""
+    return CELLS[config["cell"]](
+        units,
+        return_sequences=return_sequences,
+        dropout=config["dropout"],
+        recurrent_dropout=config["recurrent_dropout"],
+    )
 
 
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
+    *lower, top = config["units"]
+    below = [_recurrent_layer(config, units, return_sequences=True) for units in lower]
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"]),  # (batch, time, features)
-            *_stack(config),  # (batch, units[-1])
+            *below,  # (batch, time, units): each hands its whole sequence up
+            _recurrent_layer(config, top, return_sequences=False),  # (batch, units[-1])
             keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
         ],
         name="deep_rnn_sequential",
@@ -88,9 +87,11 @@ def build_sequential(**overrides) -> keras.Sequential:
 
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
-    inputs = keras.Input(shape=config["input_shape"])  # (batch, time, features)
-    x = inputs
-    for layer in _stack(config):
-        x = layer(x)  # (batch, time, units) ... then (batch, units) from the top layer
-    outputs = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name="deep_rnn_functional")
+    *lower, top = config["units"]
+    sequences = keras.Input(shape=config["input_shape"])  # (batch, time, features)
+    x = sequences
+    for units in lower:  # each hands the whole sequence up to the next
+        x = _recurrent_layer(config, units, return_sequences=True)(x)  # (batch, time, units)
+    summary = _recurrent_layer(config, top, return_sequences=False)(x)  # (batch, units[-1]): its last step
+    probabilities = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(summary)
+    return keras.Model(sequences, probabilities, name="deep_rnn_functional")

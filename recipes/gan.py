@@ -245,17 +245,36 @@ def build_sequential(**overrides) -> GAN:
     return GAN(generator, discriminator, config["latent_dim"], name="gan_sequential")
 
 
-def _chain(inputs, layers, name: str) -> keras.Model:
-    x = inputs
-    for layer in layers:
-        x = layer(x)
-    return keras.Model(inputs, x, name=name)
+def _functional_generator(noise, config: dict) -> keras.Model:
+    """noise (batch, latent_dim) -> image (batch, side, side, channels) in [-1, 1]."""
+    start, first = config["start"], config["filters"][0]
+    x = keras.layers.Dense(start * start * first)(noise)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Reshape((start, start, first))(x)  # (batch, start, start, filters[0])
+    for filters in config["filters"]:  # each doubles the side
+        x = keras.layers.Conv2DTranspose(filters, config["kernel_size"], strides=2, padding="same")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    channels = config["input_shape"][2]
+    image = keras.layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32")(x)
+    return keras.Model(noise, image, name="generator")
+
+
+def _functional_discriminator(image, config: dict) -> keras.Model:
+    """image (batch, side, side, channels) -> logit (batch, 1), above 0 for "real"."""
+    x = image
+    for filters in reversed(config["filters"]):  # each halves the side
+        x = keras.layers.Conv2D(filters, config["kernel_size"], strides=2, padding="same")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dropout(config["dropout"])(x)
+    logit = keras.layers.Dense(1, dtype="float32")(x)
+    return keras.Model(image, logit, name="discriminator")
 
 
 def build_functional(**overrides) -> GAN:
     config = _config(overrides)
     noise = keras.Input(shape=(config["latent_dim"],))  # (batch, latent_dim)
     image = keras.Input(shape=config["input_shape"])  # (batch, side, side, channels)
-    generator = _chain(noise, _generator_layers(config), name="generator")
-    discriminator = _chain(image, _discriminator_layers(config), name="discriminator")
+    generator = _functional_generator(noise, config)
+    discriminator = _functional_discriminator(image, config)
     return GAN(generator, discriminator, config["latent_dim"], name="gan_functional")

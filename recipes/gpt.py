@@ -128,82 +128,74 @@ class PositionEmbedding(keras.layers.Layer):
         return {**super().get_config(), "max_length": self.max_length}
 
 
-def decoder_parts(config: dict) -> dict:
-    """The layers of one pre-norm decoder block, and the order both builds list their weights in."""
-    width, heads = config["width"], config["heads"]
-    parts = {
-        "attention_norm": keras.layers.LayerNormalization(epsilon=1e-5),
-        "attention": keras.layers.MultiHeadAttention(heads, key_dim=width // heads),
-        "attention_dropout": keras.layers.Dropout(config["dropout"]),
-        "attention_add": keras.layers.Add(),
-        "ffn_norm": keras.layers.LayerNormalization(epsilon=1e-5),
-        "expand": keras.layers.Dense(config["ffn_width"], activation="gelu"),
-        "contract": keras.layers.Dense(width),
-        "ffn_dropout": keras.layers.Dropout(config["dropout"]),
-        "ffn_add": keras.layers.Add(),
-    }
-    order = ["attention_norm", "attention", "ffn_norm", "expand", "contract"]  # graph depth order
-    return {**parts, "weight_order": [parts[name] for name in order]}
-
-
-def connect(parts: dict, x):
-    """One decoder block on x (batch, time, width): position t attends to positions <= t only."""
-    h = parts["attention_norm"](x)
-    h = parts["attention"](h, h, use_causal_mask=True)  # (batch, time, width)
-    x = parts["attention_add"]([x, parts["attention_dropout"](h)])
-    h = parts["contract"](parts["expand"](parts["ffn_norm"](x)))  # each position alone
-    return parts["ffn_add"]([x, parts["ffn_dropout"](h)])  # (batch, time, width)
-
-
 @keras.saving.register_keras_serializable(package="cookbook.gpt")
 class DecoderBlock(keras.layers.Layer):
-    """One decoder block as a layer a Sequential model can stack (its residual adds inside)."""
+    """One pre-norm decoder block as a layer a Sequential model can stack: its residual adds happen
+    inside ``call``. ``decoder_block`` below is the same block in Functional form; both name the
+    layers that hold weights alike (``block1/attention`` here, ``block1_attention`` there)."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.config = dict(config)
-        parts = decoder_parts(self.config)
-        self.ordered = parts.pop("weight_order")  # tracked first: fixes the order of self.weights
-        self.parts = parts
+        width, heads = config["width"], config["heads"]
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="attention_norm")
+        self.attention = keras.layers.MultiHeadAttention(heads, key_dim=width // heads, name="attention")
+        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="ffn_norm")
+        self.expand = keras.layers.Dense(config["ffn_width"], activation="gelu", name="expand")
+        self.contract = keras.layers.Dense(width, name="contract")
+        self.dropout = keras.layers.Dropout(config["dropout"])
 
     # same as transformer_classifier.EncoderBlock.build
-    def build(self, input_shape):
-        self.parts["attention"].build(input_shape, input_shape)
-        for name in ("attention_norm", "ffn_norm", "expand"):
-            self.parts[name].build(input_shape)
-        self.parts["contract"].build((*input_shape[:-1], self.config["ffn_width"]))
+    def build(self, input_shape):  # (batch, time, width)
+        self.attention.build(input_shape, input_shape)
+        for layer in (self.attention_norm, self.ffn_norm, self.expand):
+            layer.build(input_shape)
+        self.contract.build((*input_shape[:-1], self.config["ffn_width"]))
 
-    def call(self, x, training=None):
-        return connect(self.parts, x)
+    def call(self, x):  # (batch, time, width)
+        x1 = self.attention_norm(x)
+        attention_output = self.dropout(self.attention(x1, x1, use_causal_mask=True))
+        x2 = attention_output + x
+        x3 = self.contract(self.expand(self.ffn_norm(x2)))
+        return self.dropout(x3) + x2
 
     def get_config(self):
         return {**super().get_config(), "config": self.config}
 
 
-def _embedding_layers(config: dict) -> list:
-    """Ids (batch, time) -> vectors (batch, time, width). Tied, the token table is a
-    ``ReversibleEmbedding``: called with ``reverse=True`` it is also the readout."""
+def decoder_block(x, config: dict, name: str):
+    """One pre-norm decoder block, wired in the open: (batch, time, width) -> the same shape.
+    Masked self-attention (position t attends to positions <= t only), then a feed-forward network
+    on each position alone; each branch starts from a normalised copy and adds onto the stream."""
+    width, heads = config["width"], config["heads"]
+    x1 = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_attention_norm")(x)
+    attention_output = keras.layers.MultiHeadAttention(
+        heads, key_dim=width // heads, name=f"{name}_attention"
+    )(x1, x1, use_causal_mask=True)
+    attention_output = keras.layers.Dropout(config["dropout"])(attention_output)
+    x2 = keras.layers.Add(name=f"{name}_attention_add")([attention_output, x])
+    x3 = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_ffn_norm")(x2)
+    x3 = keras.layers.Dense(config["ffn_width"], activation="gelu", name=f"{name}_expand")(x3)
+    x3 = keras.layers.Dense(width, name=f"{name}_contract")(x3)
+    x3 = keras.layers.Dropout(config["dropout"])(x3)
+    return keras.layers.Add(name=f"{name}_ffn_add")([x3, x2])  # (batch, time, width)
+
+
+def _token_embedding(config: dict) -> keras.layers.Layer:
+    """Ids (batch, time) -> vectors (batch, time, width). Tied, the table is a ``ReversibleEmbedding``:
+    called again with ``reverse=True`` it is also the readout, (batch, time, width) -> logits."""
     normal = keras.initializers.RandomNormal(stddev=0.02)
     size = (config["vocabulary_size"], config["width"])
     if config["tie_embeddings"]:  # its logits in float32, as the untied readout's
-        tokens = keras.layers.ReversibleEmbedding(
-            *size, embeddings_initializer=normal, reverse_dtype="float32"
-        )
-    else:
-        tokens = keras.layers.Embedding(*size, embeddings_initializer=normal)
-    return [
-        tokens,
-        PositionEmbedding(config["max_length"]),
-        keras.layers.Dropout(config["dropout"]),
-    ]
+        return keras.layers.ReversibleEmbedding(*size, embeddings_initializer=normal, reverse_dtype="float32")
+    return keras.layers.Embedding(*size, embeddings_initializer=normal)
 
 
-def _readout_layers(config: dict) -> list:
+def _readout(config: dict) -> keras.layers.Layer:
     """(batch, time, width) -> (batch, time, vocabulary): the next character's probabilities."""
-    return [
-        keras.layers.LayerNormalization(epsilon=1e-5),
-        keras.layers.Dense(config["vocabulary_size"], use_bias=False, activation="softmax", dtype="float32"),
-    ]
+    return keras.layers.Dense(
+        config["vocabulary_size"], use_bias=False, activation="softmax", dtype="float32"
+    )
 
 
 def build_sequential(**overrides) -> keras.Sequential:
@@ -216,9 +208,12 @@ def build_sequential(**overrides) -> keras.Sequential:
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"], dtype="int32"),  # (batch, time) ids
-            *_embedding_layers(config),  # (batch, time, width)
-            *[DecoderBlock(config) for _ in range(config["blocks"])],
-            *_readout_layers(config),  # (batch, time, vocabulary)
+            _token_embedding(config),  # (batch, time, width)
+            PositionEmbedding(config["max_length"]),
+            keras.layers.Dropout(config["dropout"]),
+            *[DecoderBlock(config, name=f"block{i}") for i in range(1, config["blocks"] + 1)],
+            keras.layers.LayerNormalization(epsilon=1e-5),
+            _readout(config),  # (batch, time, vocabulary)
         ],
         name="gpt_sequential",
     )
@@ -226,20 +221,19 @@ def build_sequential(**overrides) -> keras.Sequential:
 
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
-    ids = keras.Input(shape=config["input_shape"], dtype="int32")  # (batch, time)
-    tokens, *rest = _embedding_layers(config)
-    x = tokens(ids)  # (batch, time, width)
-    for layer in rest:
-        x = layer(x)
-    for _ in range(config["blocks"]):
-        x = connect(decoder_parts(config), x)  # the adds are nodes of this graph
-    norm, readout = _readout_layers(config)
-    x = norm(x)
+    ids = keras.Input(shape=config["input_shape"], dtype="int32", name="ids")  # (batch, time)
+    token_embedding = _token_embedding(config)  # kept: tied, it is called again as the readout
+    x = token_embedding(ids)  # (batch, time, width)
+    x = PositionEmbedding(config["max_length"])(x)
+    x = keras.layers.Dropout(config["dropout"])(x)
+    for i in range(1, config["blocks"] + 1):
+        x = decoder_block(x, config, name=f"block{i}")
+    x = keras.layers.LayerNormalization(epsilon=1e-5)(x)
     if config["tie_embeddings"]:  # the same layer again: logits = x @ table^T, (batch, time, vocabulary)
-        x = keras.layers.Activation("softmax", dtype="float32")(tokens(x, reverse=True))
+        probabilities = keras.layers.Activation("softmax", dtype="float32")(token_embedding(x, reverse=True))
     else:
-        x = readout(x)
-    return keras.Model(ids, x, name="gpt_functional")
+        probabilities = _readout(config)(x)  # (batch, time, vocabulary)
+    return keras.Model(ids, probabilities, name="gpt_functional")
 
 
 def sample(model, prompt: str, length: int = 200, temperature: float = 1.0, seed: int | None = None):

@@ -125,59 +125,64 @@ class LinearAttention(keras.layers.Layer):
         return {**super().get_config(), "heads": self.heads, "key_dim": self.key_dim}
 
 
-def encoder_parts(config: dict) -> dict:
-    """The layers of one pre-norm encoder block, and the order both builds list their weights in."""
+def attention_layer(config: dict, name: str) -> keras.layers.Layer:
+    """The block's attention: linear, or softmax (``keras.layers.MultiHeadAttention``, the same weights)."""
     width, heads = config["width"], config["heads"]
     if config["attention"] == "linear":
-        attention = LinearAttention(heads, width // heads)
-    else:
-        attention = keras.layers.MultiHeadAttention(heads, key_dim=width // heads)
-    parts = {
-        "attention_norm": keras.layers.LayerNormalization(epsilon=1e-6),
-        "attention": attention,
-        "attention_dropout": keras.layers.Dropout(config["dropout"]),
-        "attention_add": keras.layers.Add(),
-        "ffn_norm": keras.layers.LayerNormalization(epsilon=1e-6),
-        "expand": keras.layers.Dense(config["ffn_width"], activation="gelu"),
-        "contract": keras.layers.Dense(width),
-        "ffn_dropout": keras.layers.Dropout(config["dropout"]),
-        "ffn_add": keras.layers.Add(),
-    }
-    order = ["attention_norm", "attention", "ffn_norm", "expand", "contract"]  # graph depth order
-    return {**parts, "weight_order": [parts[name] for name in order]}
+        return LinearAttention(heads, width // heads, name=name)
+    return keras.layers.MultiHeadAttention(heads, key_dim=width // heads, name=name)
 
 
-def connect(parts: dict, x, keep):
-    """One pre-norm block on x (batch, T, width); ``keep`` (batch, T) is False at padding."""
-    h = parts["attention_norm"](x)
-    if isinstance(parts["attention"], LinearAttention):
-        h = parts["attention"](h, mask=keep)
-    else:
-        h = parts["attention"](h, h, attention_mask=ops.expand_dims(keep, 1))  # (batch, 1, T)
-    x = parts["attention_add"]([x, parts["attention_dropout"](h)])
-    h = parts["contract"](parts["expand"](parts["ffn_norm"](x)))  # each position alone
-    return parts["ffn_add"]([x, parts["ffn_dropout"](h)])  # (batch, T, width)
+def self_attention(attention, x, keep):
+    """Self-attention of x (batch, T, width) to its real tokens; ``keep`` (batch, T) is False at padding."""
+    if isinstance(attention, LinearAttention):
+        return attention(x, mask=keep)  # a padded key is zeroed out of both sums
+    return attention(x, x, attention_mask=ops.expand_dims(keep, 1))  # (batch, 1, T): every query alike
 
 
 @keras.saving.register_keras_serializable(package="cookbook.linear_attention")
 class EncoderBlock(keras.layers.Layer):
-    """One encoder block as a layer a Sequential model can stack; Keras hands it the padding mask."""
+    """One pre-norm encoder block as a layer a Sequential model can stack: its residual adds happen
+    inside ``call``, and Keras hands it the padding mask. ``encoder_block`` below is the same block
+    in Functional form; both name the layers that hold weights alike (``block1/attention`` here,
+    ``block1_attention`` there)."""
 
-    # same as transformer_classifier.EncoderBlock.__init__
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.config = dict(config)
-        parts = encoder_parts(self.config)
-        self.ordered = parts.pop("weight_order")  # tracked first: fixes the order of self.weights
-        self.parts = parts
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_norm")
+        self.attention = attention_layer(self.config, name="attention")
+        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
+        self.expand = keras.layers.Dense(config["ffn_width"], activation="gelu", name="expand")
+        self.contract = keras.layers.Dense(config["width"], name="contract")
+        self.dropout = keras.layers.Dropout(config["dropout"])
         self.supports_masking = True
 
-    def call(self, x, mask=None, training=None):
-        keep = ops.ones(ops.shape(x)[:2], "bool") if mask is None else mask
-        return connect(self.parts, x, keep)
+    def call(self, encoded, mask=None):  # (batch, T, width)
+        keep = ops.ones(ops.shape(encoded)[:2], "bool") if mask is None else mask
+        x1 = self.attention_norm(encoded)
+        attention_output = self.dropout(self_attention(self.attention, x1, keep))
+        x2 = attention_output + encoded
+        x3 = self.contract(self.expand(self.ffn_norm(x2)))
+        return self.dropout(x3) + x2
 
     def get_config(self):
         return {**super().get_config(), "config": self.config}
+
+
+def encoder_block(encoded, keep, config: dict, name: str):
+    """One pre-norm encoder block, wired in the open: (batch, T, width) -> the same shape; ``keep``
+    (batch, T) is False at padding. Attention, then a feed-forward network on each position alone,
+    each branch starting from a normalised copy and adding its result onto the stream."""
+    x1 = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_attention_norm")(encoded)
+    attention_output = self_attention(attention_layer(config, name=f"{name}_attention"), x1, keep)
+    attention_output = keras.layers.Dropout(config["dropout"])(attention_output)
+    x2 = keras.layers.Add(name=f"{name}_attention_add")([attention_output, encoded])
+    x3 = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ffn_norm")(x2)
+    x3 = keras.layers.Dense(config["ffn_width"], activation="gelu", name=f"{name}_expand")(x3)
+    x3 = keras.layers.Dense(config["width"], name=f"{name}_contract")(x3)
+    x3 = keras.layers.Dropout(config["dropout"])(x3)
+    return keras.layers.Add(name=f"{name}_ffn_add")([x3, x2])  # (batch, T, width)
 
 
 @keras.saving.register_keras_serializable(package="cookbook.linear_attention")
@@ -199,32 +204,18 @@ class PositionEmbedding(keras.layers.Layer):
         return x + ops.cast(self.table, x.dtype)
 
 
-def _embedding_layers(config: dict) -> list:
-    """Token ids (batch, T) -> vectors (batch, T, width), with the padding mask."""
-    return [
-        keras.layers.Embedding(config["vocabulary_size"], config["width"], mask_zero=True),
-        PositionEmbedding(),
-    ]
-
-
-def _head_layers(config: dict) -> list:
-    """(batch, T, width) -> (batch, num_classes): the mean over the real tokens."""
-    return [
-        keras.layers.LayerNormalization(epsilon=1e-6),
-        keras.layers.GlobalAveragePooling1D(),  # it reads the mask
-        keras.layers.Dropout(config["dropout"]),
-        keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
-    ]
-
-
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"], dtype="int32"),  # (batch, T) token ids
-            *_embedding_layers(config),  # (batch, T, width)
-            *[EncoderBlock(config) for _ in range(config["blocks"])],
-            *_head_layers(config),  # (batch, num_classes)
+            keras.layers.Embedding(config["vocabulary_size"], config["width"], mask_zero=True),
+            PositionEmbedding(),  # (batch, T, width), with the padding mask
+            *[EncoderBlock(config, name=f"block{i}") for i in range(1, config["blocks"] + 1)],
+            keras.layers.LayerNormalization(epsilon=1e-6),
+            keras.layers.GlobalAveragePooling1D(),  # (batch, width): the mean over the real tokens
+            keras.layers.Dropout(config["dropout"]),
+            keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
         ],
         name="linear_attention_sequential",
     )
@@ -232,13 +223,14 @@ def build_sequential(**overrides) -> keras.Sequential:
 
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
-    tokens = keras.Input(shape=config["input_shape"], dtype="int32")  # (batch, T)
+    tokens = keras.Input(shape=config["input_shape"], dtype="int32", name="tokens")  # (batch, T)
     keep = ops.not_equal(tokens, 0)  # (batch, T): False at padding
-    x = tokens
-    for layer in _embedding_layers(config):
-        x = layer(x)  # (batch, T, width)
-    for _ in range(config["blocks"]):
-        x = connect(encoder_parts(config), x, keep)  # the adds are nodes of this graph
-    for layer in _head_layers(config):
-        x = layer(x)
-    return keras.Model(tokens, x, name="linear_attention_functional")
+    embedded = keras.layers.Embedding(config["vocabulary_size"], config["width"], mask_zero=True)(tokens)
+    encoded = PositionEmbedding()(embedded)  # (batch, T, width)
+    for i in range(1, config["blocks"] + 1):
+        encoded = encoder_block(encoded, keep, config, name=f"block{i}")
+    encoded = keras.layers.LayerNormalization(epsilon=1e-6)(encoded)
+    summary = keras.layers.GlobalAveragePooling1D()(encoded)  # (batch, width): it reads the padding mask
+    summary = keras.layers.Dropout(config["dropout"])(summary)
+    probabilities = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(summary)
+    return keras.Model(tokens, probabilities, name="linear_attention_functional")

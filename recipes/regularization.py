@@ -84,23 +84,26 @@ def _config(overrides: dict) -> dict:
     return config
 
 
-def _hidden_layers(config: dict, units: int) -> list:
-    """One hidden layer with the chosen regulariser."""
+def _hidden_layer(config: dict, units: int) -> keras.layers.Layer:
+    """One hidden layer, its weights regularised as ``config`` says (dropout acts after it, not in it)."""
     kind = config["regularizer"]
     if kind == "dropconnect":
-        return [DropConnectDense(units, rate=config["rate"], activation="relu")]
+        return DropConnectDense(units, rate=config["rate"], activation="relu")
     penalty = {
         "l1": keras.regularizers.L1(config["l1"]),
         "l2": keras.regularizers.L2(config["l2"]),
         "l1l2": keras.regularizers.L1L2(l1=config["l1"], l2=config["l2"]),
-    }.get(kind)
-    dense = keras.layers.Dense(units, activation="relu", kernel_regularizer=penalty)
-    return [dense, keras.layers.Dropout(config["rate"])] if kind == "dropout" else [dense]
+    }.get(kind)  # None: no penalty on the weights
+    return keras.layers.Dense(units, activation="relu", kernel_regularizer=penalty)
 
 
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
-    hidden = [layer for units in config["hidden_units"] for layer in _hidden_layers(config, units)]
+    hidden = []
+    for units in config["hidden_units"]:
+        hidden.append(_hidden_layer(config, units))  # (batch, units)
+        if config["regularizer"] == "dropout":
+            hidden.append(keras.layers.Dropout(config["rate"]))
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"]),
@@ -117,10 +120,11 @@ def build_functional(**overrides) -> keras.Model:
     inputs = keras.Input(shape=config["input_shape"])
     x = keras.layers.Flatten()(inputs)  # (batch, features)
     for units in config["hidden_units"]:
-        for layer in _hidden_layers(config, units):
-            x = layer(x)
-    outputs = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=f"regularization_{config['regularizer']}_functional")
+        x = _hidden_layer(config, units)(x)  # (batch, units)
+        if config["regularizer"] == "dropout":
+            x = keras.layers.Dropout(config["rate"])(x)  # zeroes a fraction of these activations
+    probabilities = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, probabilities, name=f"regularization_{config['regularizer']}_functional")
 
 
 def compare_regularizers(

@@ -24,8 +24,11 @@ Facts to leave with:
   block begins as the identity and a deep network starts out as a shallow one (Goyal
   et al., 2017).
 - The Sequential API has no branches, so the Sequential build stacks ``ResidualBlock``
-  layers that hide the add; the Functional build wires the same layers and adds in the
-  open. ``cookbook compare-depth`` trains the network with and without its shortcuts.
+  layers that hide the add; the Functional build wires each block with ``residual_block``,
+  the shortcut and its ``Add()`` in the open, as ``keras.applications`` does. Both name a
+  block's layers alike: the Functional ``stage1_block1_conv1`` is ``conv1`` inside the
+  Sequential layer ``stage1_block1``. ``cookbook compare-depth`` trains the network with
+  and without its shortcuts.
 
 Presets (``preset="resnet50"``) give the ImageNet networks of the paper; the default is
 the paper's small CIFAR-style ResNet-20 (3 stages of 3 basic blocks, 16 to 64 filters).
@@ -94,68 +97,52 @@ def _config(overrides: dict) -> dict:
     return config
 
 
-def residual_parts(
-    in_channels, filters, stride, block, residual=True, zero_init_residual=False, conv_bias=False
+def residual_block(
+    x, filters, stride, name, block="basic", residual=True, zero_init_residual=False, conv_bias=False
 ):
-    """The layers of one block, in the order both builds list their weights.
+    """One residual block, wired Functionally: relu(F(x) + shortcut(x)).
 
-    A Functional model lists layers by their depth in the graph, so the projection
-    shortcut's convolution and batch norm fall in beside the main path's last two;
-    creating them in that order lets ``set_weights`` move weights between the builds.
+    F is the main path: two 3x3 convolutions (basic), or a 1x1 down to ``filters``, a 3x3 and a
+    1x1 up to 4 * ``filters`` (bottleneck), each convolution followed by batch norm. Its layers are
+    named after the block, ``f"{name}_conv1"``, ``f"{name}_norm1"``, ... as in
+    ``keras.applications``; ``ResidualBlock`` gives its layers the same names.
     """
     conv = dict(use_bias=conv_bias, kernel_initializer="he_normal")
     out_channels = EXPANSION[block] * filters
-    last_gamma = "zeros" if zero_init_residual and residual else "ones"
+    last_gamma = "zeros" if zero_init_residual and residual else "ones"  # F(x) = 0 at the start
     if block == "basic":
-        main = [
-            keras.layers.Conv2D(filters, 3, strides=stride, padding="same", **conv),
-            keras.layers.BatchNormalization(),
-            keras.layers.ReLU(),
-            keras.layers.Conv2D(out_channels, 3, padding="same", **conv),
-        ]
+        y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", name=f"{name}_conv1", **conv)(x)
+        y = keras.layers.BatchNormalization(name=f"{name}_norm1")(y)
+        y = keras.layers.ReLU(name=f"{name}_relu1")(y)
+        y = keras.layers.Conv2D(out_channels, 3, padding="same", name=f"{name}_conv2", **conv)(y)
+        y = keras.layers.BatchNormalization(gamma_initializer=last_gamma, name=f"{name}_norm2")(y)
     else:
-        main = [
-            keras.layers.Conv2D(filters, 1, strides=stride, **conv),
-            keras.layers.BatchNormalization(),
-            keras.layers.ReLU(),
-            keras.layers.Conv2D(filters, 3, padding="same", **conv),
-            keras.layers.BatchNormalization(),
-            keras.layers.ReLU(),
-            keras.layers.Conv2D(out_channels, 1, **conv),
-        ]
-    last_norm = keras.layers.BatchNormalization(gamma_initializer=last_gamma)
-    shortcut = []  # empty: the identity
-    if residual and (stride != 1 or in_channels != out_channels):
-        shortcut = [
-            keras.layers.Conv2D(out_channels, 1, strides=stride, **conv),
-            keras.layers.BatchNormalization(),
-        ]
-    return {
-        "main": [*main, last_norm],
-        "shortcut": shortcut,
-        "add": keras.layers.Add() if residual else None,
-        "relu": keras.layers.ReLU(),
-        # the Functional order: the shortcut's conv beside the last conv, its norm beside the last norm
-        "weight_order": [*main, *shortcut[:1], last_norm, *shortcut[1:]],
-    }
-
-
-def connect(parts: dict, x):
-    """relu(main(x) + shortcut(x)); without shortcuts, relu(main(x))."""
-    y = x
-    for layer in parts["main"]:
-        y = layer(y)  # (batch, height / stride, width / stride, out_channels)
-    if parts["add"] is None:
-        return parts["relu"](y)
-    shortcut = x
-    for layer in parts["shortcut"]:
-        shortcut = layer(shortcut)
-    return parts["relu"](parts["add"]([y, shortcut]))
+        y = keras.layers.Conv2D(filters, 1, strides=stride, name=f"{name}_conv1", **conv)(x)
+        y = keras.layers.BatchNormalization(name=f"{name}_norm1")(y)
+        y = keras.layers.ReLU(name=f"{name}_relu1")(y)
+        y = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2", **conv)(y)
+        y = keras.layers.BatchNormalization(name=f"{name}_norm2")(y)
+        y = keras.layers.ReLU(name=f"{name}_relu2")(y)
+        y = keras.layers.Conv2D(out_channels, 1, name=f"{name}_conv3", **conv)(y)
+        y = keras.layers.BatchNormalization(gamma_initializer=last_gamma, name=f"{name}_norm3")(y)
+    # y: (batch, height / stride, width / stride, out_channels)
+    if not residual:  # the plain network: no shortcut at all
+        return keras.layers.ReLU(name=f"{name}_out")(y)
+    shortcut = x  # the identity, where the block keeps the shape
+    if stride != 1 or x.shape[-1] != out_channels:  # a projection, where it changes it
+        project = keras.layers.Conv2D(out_channels, 1, strides=stride, name=f"{name}_shortcut_conv", **conv)
+        shortcut = keras.layers.BatchNormalization(name=f"{name}_shortcut_norm")(project(x))
+    y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
+    return keras.layers.ReLU(name=f"{name}_out")(y)
 
 
 @keras.saving.register_keras_serializable(package="cookbook")
 class ResidualBlock(keras.layers.Layer):
-    """One residual block as a single layer, so that a Sequential model can stack it."""
+    """``residual_block`` as a single layer, so that a Sequential model can stack it.
+
+    Its layers carry the names ``residual_block`` gives them without the block's name: the
+    Functional layer ``stage1_block1_conv1`` is ``conv1`` inside the layer ``stage1_block1``.
+    """
 
     def __init__(
         self,
@@ -178,82 +165,93 @@ class ResidualBlock(keras.layers.Layer):
             zero_init_residual=zero_init_residual,
             conv_bias=conv_bias,
         )
-        parts = residual_parts(**self.settings)
-        self.ordered = parts.pop("weight_order")  # tracked first: fixes the order of self.weights
-        self.parts = parts
+        conv = dict(use_bias=conv_bias, kernel_initializer="he_normal")
+        out_channels = EXPANSION[block] * filters
+        if block == "basic":
+            self.convs = [
+                keras.layers.Conv2D(filters, 3, strides=stride, padding="same", name="conv1", **conv),
+                keras.layers.Conv2D(out_channels, 3, padding="same", name="conv2", **conv),
+            ]
+        else:
+            self.convs = [
+                keras.layers.Conv2D(filters, 1, strides=stride, name="conv1", **conv),
+                keras.layers.Conv2D(filters, 3, padding="same", name="conv2", **conv),
+                keras.layers.Conv2D(out_channels, 1, name="conv3", **conv),
+            ]
+        last_gamma = "zeros" if zero_init_residual and residual else "ones"
+        gammas = ["ones"] * (len(self.convs) - 1) + [last_gamma]
+        self.norms = [
+            keras.layers.BatchNormalization(gamma_initializer=gamma, name=f"norm{i}")
+            for i, gamma in enumerate(gammas, start=1)
+        ]
+        self.shortcut = []  # the identity
+        if residual and (stride != 1 or in_channels != out_channels):
+            self.shortcut = [
+                keras.layers.Conv2D(out_channels, 1, strides=stride, name="shortcut_conv", **conv),
+                keras.layers.BatchNormalization(name="shortcut_norm"),
+            ]
 
     def build(self, input_shape):
-        for chain in (self.parts["main"], self.parts["shortcut"]):
-            shape = input_shape
-            for layer in chain:
-                layer.build(shape)
-                shape = layer.compute_output_shape(shape)
+        self.compute_output_spec(keras.KerasTensor(input_shape))  # tracing call() builds every layer inside
 
     def call(self, x):
-        return connect(self.parts, x)
-
-    def compute_output_shape(self, input_shape):
-        stride, channels = (
-            self.settings["stride"],
-            EXPANSION[self.settings["block"]] * self.settings["filters"],
-        )
-        side = [None if size is None else -(-size // stride) for size in input_shape[1:3]]
-        return (input_shape[0], *side, channels)
+        y = x
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms), start=1):
+            y = norm(conv(y))
+            if i < len(self.convs):
+                y = keras.ops.relu(y)
+        if not self.settings["residual"]:
+            return keras.ops.relu(y)
+        shortcut = x
+        for layer in self.shortcut:
+            shortcut = layer(shortcut)
+        return keras.ops.relu(y + shortcut)
 
     def get_config(self):
         return {**super().get_config(), **self.settings}
 
 
-def _stem_layers(config: dict) -> list:
-    conv = dict(use_bias=config["conv_bias"], kernel_initializer="he_normal")
-    if config["stem"] == "small":
-        layers = [keras.layers.Conv2D(config["filters"], 3, padding="same", **conv)]
-    else:
-        layers = [keras.layers.Conv2D(config["filters"], 7, strides=2, padding="same", **conv)]
-    layers += [keras.layers.BatchNormalization(), keras.layers.ReLU()]
-    if config["stem"] == "imagenet":
-        layers.append(keras.layers.MaxPooling2D(3, strides=2, padding="same"))
-    return layers
+def block_plan(config: dict) -> list[tuple[str, int, int]]:
+    """(name, filters, stride) of every block, first to last. Each stage after the first
+    halves the map in its first block and doubles the filters."""
+    plan = []
+    for stage, count in enumerate(config["stage_blocks"], start=1):
+        filters = config["filters"] * 2 ** (stage - 1)
+        for index in range(1, count + 1):
+            stride = 2 if stage > 1 and index == 1 else 1
+            plan.append((f"stage{stage}_block{index}", filters, stride))
+    return plan
 
 
-def _block_settings(config: dict) -> list[dict]:
-    """Keyword arguments of every block, first to last."""
-    blocks, channels = [], config["filters"]
-    for stage, count in enumerate(config["stage_blocks"]):
-        filters = config["filters"] * 2**stage
-        for index in range(count):
-            stride = 2 if stage > 0 and index == 0 else 1
-            blocks.append(
-                dict(
-                    in_channels=channels,
-                    filters=filters,
-                    stride=stride,
-                    block=config["block"],
-                    residual=config["residual"],
-                    zero_init_residual=config["zero_init_residual"],
-                    conv_bias=config["conv_bias"],
-                )
-            )
-            channels = EXPANSION[config["block"]] * filters
-    return blocks
-
-
-def _head_layers(config: dict) -> list:
-    return [
-        keras.layers.GlobalAveragePooling2D(),  # (batch, channels)
-        keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
-    ]
+def _block_options(config: dict) -> dict:
+    """The settings every block shares."""
+    return {name: config[name] for name in ("block", "residual", "zero_init_residual", "conv_bias")}
 
 
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
-    blocks = [ResidualBlock(**settings) for settings in _block_settings(config)]
+    conv = dict(padding="same", use_bias=config["conv_bias"], kernel_initializer="he_normal")
+    size, stride = (3, 1) if config["stem"] == "small" else (7, 2)
+    stem = [
+        keras.layers.Conv2D(config["filters"], size, strides=stride, name="stem_conv", **conv),
+        keras.layers.BatchNormalization(name="stem_norm"),
+        keras.layers.ReLU(name="stem_relu"),
+    ]
+    if config["stem"] == "imagenet":
+        stem.append(keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool"))
+    blocks, channels = [], config["filters"]
+    for name, filters, stride in block_plan(config):
+        blocks.append(ResidualBlock(channels, filters, stride, name=name, **_block_options(config)))
+        channels = EXPANSION[config["block"]] * filters
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"]),  # (batch, height, width, channels)
-            *_stem_layers(config),  # (batch, height', width', filters)
+            *stem,  # (batch, height', width', filters)
             *blocks,  # (batch, height' / 2**(stages-1), width' / 2**(stages-1), channels)
-            *_head_layers(config),  # (batch, num_classes)
+            keras.layers.GlobalAveragePooling2D(name="avg_pool"),  # (batch, channels)
+            keras.layers.Dense(
+                config["num_classes"], activation="softmax", dtype="float32", name="predictions"
+            ),
         ],
         name="resnet_sequential",
     )
@@ -261,13 +259,22 @@ def build_sequential(**overrides) -> keras.Sequential:
 
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
-    inputs = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
-    x = inputs
-    for layer in _stem_layers(config):
-        x = layer(x)
-    for settings in _block_settings(config):
-        parts = residual_parts(**settings)
-        x = connect(parts, x)  # the add is a node of this graph, visible in plot_model
-    for layer in _head_layers(config):
-        x = layer(x)
-    return keras.Model(inputs, x, name="resnet_functional")
+    conv = dict(padding="same", use_bias=config["conv_bias"], kernel_initializer="he_normal")
+    images = keras.Input(shape=config["input_shape"], name="images")  # (batch, height, width, channels)
+    # The stem: CIFAR-sized images get one 3x3 convolution at full size; ImageNet-sized ones a 7x7
+    # with stride 2, then a max pool with stride 2 (224 -> 56).
+    size, stride = (3, 1) if config["stem"] == "small" else (7, 2)
+    x = keras.layers.Conv2D(config["filters"], size, strides=stride, name="stem_conv", **conv)(images)
+    x = keras.layers.BatchNormalization(name="stem_norm")(x)
+    x = keras.layers.ReLU(name="stem_relu")(x)
+    if config["stem"] == "imagenet":
+        x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+    # x: (batch, height', width', filters)
+    for name, filters, stride in block_plan(config):
+        x = residual_block(x, filters, stride, name, **_block_options(config))
+    # x: (batch, height' / 2**(stages-1), width' / 2**(stages-1), channels)
+    features = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)  # (batch, channels)
+    probabilities = keras.layers.Dense(
+        config["num_classes"], activation="softmax", dtype="float32", name="predictions"
+    )(features)
+    return keras.Model(images, probabilities, name="resnet_functional")

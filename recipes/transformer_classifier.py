@@ -131,106 +131,91 @@ class FirstToken(keras.layers.Layer):
         return None  # one vector per sequence: nothing left to mask
 
 
-def encoder_parts(config: dict) -> dict:
-    """The layers of one encoder block, and the order both builds list their weights in."""
-    width, heads = config["width"], config["heads"]
-    parts = {
-        "attention": keras.layers.MultiHeadAttention(heads, key_dim=width // heads),
-        "attention_norm": keras.layers.LayerNormalization(epsilon=1e-6),
-        "attention_dropout": keras.layers.Dropout(config["dropout"]),
-        "attention_add": keras.layers.Add(),
-        "expand": keras.layers.Dense(config["ffn_width"], activation=config["activation"]),
-        "contract": keras.layers.Dense(width),
-        "ffn_norm": keras.layers.LayerNormalization(epsilon=1e-6),
-        "ffn_dropout": keras.layers.Dropout(config["dropout"]),
-        "ffn_add": keras.layers.Add(),
-    }
-    # A Functional model lists layers by their depth in the graph: each norm comes
-    # before its branch in a pre-norm block, after its residual add in a post-norm one.
-    order = {
-        "pre": ["attention_norm", "attention", "ffn_norm", "expand", "contract"],
-        "post": ["attention", "attention_norm", "expand", "contract", "ffn_norm"],
-    }[config["norm"]]
-    return {**parts, "weight_order": [parts[name] for name in order]}
-
-
-def connect(parts: dict, x, keep, norm: str):
-    """One encoder block on x (batch, time, width); ``keep`` (batch, time) is False at padding."""
-    attend = ops.expand_dims(keep, 1)  # (batch, 1, time): every query looks at the real tokens only
-
-    def attention(h):
-        return parts["attention_dropout"](parts["attention"](h, h, attention_mask=attend))
-
-    def feed_forward(h):
-        return parts["ffn_dropout"](parts["contract"](parts["expand"](h)))  # each position alone
-
-    if norm == "pre":
-        x = parts["attention_add"]([x, attention(parts["attention_norm"](x))])
-        return parts["ffn_add"]([x, feed_forward(parts["ffn_norm"](x))])  # (batch, time, width)
-    x = parts["attention_norm"](parts["attention_add"]([x, attention(x)]))
-    return parts["ffn_norm"](parts["ffn_add"]([x, feed_forward(x)]))  # (batch, time, width)
-
-
 @keras.saving.register_keras_serializable(package="cookbook")
 class EncoderBlock(keras.layers.Layer):
-    """One encoder block as a layer a Sequential model can stack; Keras hands it the padding mask."""
+    """One encoder block as a layer a Sequential model can stack: its residual adds happen inside
+    ``call``, and Keras hands it the padding mask. ``encoder_block`` below is the same block in
+    Functional form; both name the layers that hold weights alike (``block1/attention`` here,
+    ``block1_attention`` there)."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.config = dict(config)
-        parts = encoder_parts(self.config)
-        self.ordered = parts.pop("weight_order")  # tracked first: fixes the order of self.weights
-        self.parts = parts
+        width, heads = config["width"], config["heads"]
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_norm")
+        self.attention = keras.layers.MultiHeadAttention(heads, key_dim=width // heads, name="attention")
+        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
+        self.expand = keras.layers.Dense(config["ffn_width"], activation=config["activation"], name="expand")
+        self.contract = keras.layers.Dense(width, name="contract")
+        self.dropout = keras.layers.Dropout(config["dropout"])
         self.supports_masking = True
 
-    def build(self, input_shape):
-        self.parts["attention"].build(input_shape, input_shape)
-        for name in ("attention_norm", "ffn_norm", "expand"):
-            self.parts[name].build(input_shape)
-        self.parts["contract"].build((*input_shape[:-1], self.config["ffn_width"]))
+    def build(self, input_shape):  # (batch, time, width)
+        self.attention.build(input_shape, input_shape)
+        for layer in (self.attention_norm, self.ffn_norm, self.expand):
+            layer.build(input_shape)
+        self.contract.build((*input_shape[:-1], self.config["ffn_width"]))
 
-    def call(self, x, mask=None, training=None):
-        keep = ops.ones(ops.shape(x)[:2], "bool") if mask is None else mask
-        return connect(self.parts, x, keep, self.config["norm"])
+    def call(self, encoded, mask=None):
+        keep = ops.ones(ops.shape(encoded)[:2], "bool") if mask is None else mask
+        attend = ops.expand_dims(keep, 1)  # (batch, 1, time): every query looks at the real tokens only
+        pre = self.config["norm"] == "pre"
+        x1 = self.attention_norm(encoded) if pre else encoded
+        attention_output = self.dropout(self.attention(x1, x1, attention_mask=attend))
+        x2 = attention_output + encoded
+        x2 = x2 if pre else self.attention_norm(x2)
+        x3 = self.ffn_norm(x2) if pre else x2
+        x3 = self.dropout(self.contract(self.expand(x3)))
+        x4 = x3 + x2
+        return x4 if pre else self.ffn_norm(x4)  # (batch, time, width)
 
     def get_config(self):
         return {**super().get_config(), "config": self.config}
 
 
-def _embedding_layers(config: dict) -> list:
-    """Token ids (batch, time) -> vectors (batch, time, width), with the padding mask."""
-    layers = [
-        keras.layers.Embedding(config["vocabulary_size"], config["width"], mask_zero=True),
-        PositionEmbedding(config["max_length"]),
-    ]
-    if config["norm"] == "post":  # BERT normalises the embeddings
-        layers.append(keras.layers.LayerNormalization(epsilon=1e-6))
-    return layers
+def encoder_block(encoded, attend, config: dict, name: str):
+    """One encoder block, wired in the open: (batch, time, width) -> the same shape; ``attend``
+    (batch, 1, time) is False at the padding keys. Self-attention, then a feed-forward network on
+    each position alone, each on a residual path: pre-norm normalises what enters a branch,
+    post-norm the sum that leaves it."""
+    width, heads, pre = config["width"], config["heads"], config["norm"] == "pre"
+    attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_attention_norm")
+    ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ffn_norm")
 
+    x1 = attention_norm(encoded) if pre else encoded
+    attention_output = keras.layers.MultiHeadAttention(
+        heads, key_dim=width // heads, name=f"{name}_attention"
+    )(x1, x1, attention_mask=attend)
+    attention_output = keras.layers.Dropout(config["dropout"])(attention_output)
+    x2 = keras.layers.Add(name=f"{name}_attention_add")([attention_output, encoded])
+    x2 = x2 if pre else attention_norm(x2)
 
-def _head_layers(config: dict) -> list:
-    """(batch, time, width) -> (batch, num_classes)."""
-    final_norm = [keras.layers.LayerNormalization(epsilon=1e-6)] if config["norm"] == "pre" else []
-    if config["pooling"] == "mean":
-        pool = [keras.layers.GlobalAveragePooling1D()]  # the mean over the real tokens (it reads the mask)
-    else:
-        pool = [FirstToken(), keras.layers.Dense(config["width"], activation="tanh")]  # BERT's pooler
-    return [
-        *final_norm,
-        *pool,  # (batch, width)
-        keras.layers.Dropout(config["dropout"]),
-        keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
-    ]
+    x3 = ffn_norm(x2) if pre else x2
+    x3 = keras.layers.Dense(config["ffn_width"], activation=config["activation"], name=f"{name}_expand")(x3)
+    x3 = keras.layers.Dense(width, name=f"{name}_contract")(x3)
+    x3 = keras.layers.Dropout(config["dropout"])(x3)
+    x4 = keras.layers.Add(name=f"{name}_ffn_add")([x3, x2])
+    return x4 if pre else ffn_norm(x4)  # (batch, time, width)
 
 
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
+    post = config["norm"] == "post"
+    if config["pooling"] == "mean":  # the mean over the real tokens: the pooling layer reads the mask
+        pooling = [keras.layers.GlobalAveragePooling1D()]
+    else:  # BERT's pooler: a tanh Dense on the first ([CLS]) token
+        pooling = [FirstToken(), keras.layers.Dense(config["width"], activation="tanh")]
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"], dtype="int32"),  # (batch, time) token ids
-            *_embedding_layers(config),  # (batch, time, width)
-            *[EncoderBlock(config) for _ in range(config["blocks"])],  # (batch, time, width)
-            *_head_layers(config),  # (batch, num_classes)
+            keras.layers.Embedding(config["vocabulary_size"], config["width"], mask_zero=True),
+            PositionEmbedding(config["max_length"]),  # (batch, time, width), with the padding mask
+            *([keras.layers.LayerNormalization(epsilon=1e-6)] if post else []),  # BERT's embedding norm
+            *[EncoderBlock(config, name=f"block{i}") for i in range(1, config["blocks"] + 1)],
+            *([] if post else [keras.layers.LayerNormalization(epsilon=1e-6)]),  # pre-norm's final norm
+            *pooling,  # (batch, width)
+            keras.layers.Dropout(config["dropout"]),
+            keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
         ],
         name="transformer_classifier_sequential",
     )
@@ -238,13 +223,21 @@ def build_sequential(**overrides) -> keras.Sequential:
 
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
-    tokens = keras.Input(shape=config["input_shape"], dtype="int32")  # (batch, time)
-    keep = ops.not_equal(tokens, 0)  # (batch, time): False at padding
-    x = tokens
-    for layer in _embedding_layers(config):
-        x = layer(x)  # (batch, time, width)
-    for _ in range(config["blocks"]):
-        x = connect(encoder_parts(config), x, keep, config["norm"])  # the adds are nodes of this graph
-    for layer in _head_layers(config):
-        x = layer(x)
-    return keras.Model(tokens, x, name="transformer_classifier_functional")
+    post = config["norm"] == "post"
+    tokens = keras.Input(shape=config["input_shape"], dtype="int32", name="tokens")  # (batch, time)
+    attend = ops.expand_dims(ops.not_equal(tokens, 0), 1)  # (batch, 1, time): False at padding
+    embedded = keras.layers.Embedding(config["vocabulary_size"], config["width"], mask_zero=True)(tokens)
+    encoded = PositionEmbedding(config["max_length"])(embedded)  # (batch, time, width)
+    if post:  # BERT normalises the embeddings
+        encoded = keras.layers.LayerNormalization(epsilon=1e-6)(encoded)
+    for i in range(1, config["blocks"] + 1):
+        encoded = encoder_block(encoded, attend, config, name=f"block{i}")
+    if not post:  # a pre-norm stack ends with a norm: its last adds are unnormalised
+        encoded = keras.layers.LayerNormalization(epsilon=1e-6)(encoded)
+    if config["pooling"] == "mean":  # the mean over the real tokens: the pooling layer reads the mask
+        summary = keras.layers.GlobalAveragePooling1D()(encoded)  # (batch, width)
+    else:  # BERT's pooler: a tanh Dense on the first ([CLS]) token
+        summary = keras.layers.Dense(config["width"], activation="tanh")(FirstToken()(encoded))
+    summary = keras.layers.Dropout(config["dropout"])(summary)
+    probabilities = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(summary)
+    return keras.Model(tokens, probabilities, name="transformer_classifier_functional")

@@ -16,7 +16,8 @@ Facts to leave with:
   right answer was fed its true prefix either way, so ``exact_match`` is greedy's score too.
 - One input (the Sequential limit) carries both: ``[source | START, target[:-1]]``, id 0
   padding the source (masked out of every attention key). Each Sequential block splits it;
-  the Functional build splits it once and wires an ``encoder`` and a ``decoder`` model.
+  the Functional build splits it once and wires two chains of blocks, the decoder blocks
+  reading the encoder's output (the memory).
 - One vocabulary serves both sides (the paper's shared BPE, here the date characters), so
   both builds always embed source and target with one table. ``tie_embeddings`` makes that
   table the readout too, as the paper does: logits = decoder output x table transposed (the
@@ -178,65 +179,98 @@ class TokenAndPosition(keras.layers.Layer):
         return {**super().get_config(), "config": self.config, "split": self.split}
 
 
-def block_parts(config: dict, cross: bool) -> dict:
-    """The layers of one post-norm block (the paper's), in graph order: an encoder block, or with
-    ``cross`` a decoder block. Each sublayer f: x = norm(x + dropout(f(x)))."""
-    heads, width = config["heads"], config["width"]
-    parts = {}
-    for name in ["attention", "cross_attention"] if cross else ["attention"]:
-        parts[name] = keras.layers.MultiHeadAttention(heads, key_dim=width // heads)
-        parts[f"{name}_norm"] = keras.layers.LayerNormalization(epsilon=1e-6)
-    parts["expand"] = keras.layers.Dense(config["ffn_width"], activation="relu")
-    parts["contract"] = keras.layers.Dense(width)
-    parts["ffn_norm"] = keras.layers.LayerNormalization(epsilon=1e-6)
-    return {**parts, "dropout": keras.layers.Dropout(config["dropout"])}
-
-
-def connect(parts: dict, x, keep, memory=None):
-    """One block on x (batch, time, width). Encoder (no ``memory``): attend to the real source
-    positions (``keep``, (batch, S), False at padding). Decoder: attend causally to x, then to memory."""
-
-    def sublayer(name, h):
-        return parts[f"{name}_norm"](x + parts["dropout"](h))
-
-    attend = ops.expand_dims(keep, 1)  # (batch, 1, S): every query looks at the real source only
-    if memory is None:
-        x = sublayer("attention", parts["attention"](x, x, attention_mask=attend))
-    else:
-        x = sublayer("attention", parts["attention"](x, x, use_causal_mask=True))  # step t sees <= t
-        x = sublayer("cross_attention", parts["cross_attention"](x, memory, attention_mask=attend))
-    return sublayer("ffn", parts["contract"](parts["expand"](x)))  # (batch, time, width)
-
-
 @keras.saving.register_keras_serializable(package="cookbook.transformer_seq2seq")
 class PackedBlock(keras.layers.Layer):
-    """One block as a layer a Sequential model can stack, on the packed (batch, S + T, width):
-    an encoder block changes the source half, a decoder block (``cross``) the target half."""
+    """One post-norm block (the paper's) as a layer a Sequential model can stack, on the packed
+    (batch, S + T, width): an encoder block changes the source half, a decoder block (``cross``) the
+    target half, reading the source half as its memory. ``encoder_block`` and ``decoder_block`` below
+    are the same blocks in Functional form; both name the layers that hold weights alike
+    (``decoder_block1/cross_attention`` here, ``decoder_block1_cross_attention`` there)."""
 
     def __init__(self, config, cross=False, **kwargs):
         super().__init__(**kwargs)
         self.config, self.cross = dict(config), cross
-        self.parts = block_parts(self.config, cross)
+        heads, width = config["heads"], config["width"]
+        self.attention = keras.layers.MultiHeadAttention(heads, key_dim=width // heads, name="attention")
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_norm")
+        if cross:
+            self.cross_attention = keras.layers.MultiHeadAttention(
+                heads, key_dim=width // heads, name="cross_attention"
+            )
+            self.cross_attention_norm = keras.layers.LayerNormalization(
+                epsilon=1e-6, name="cross_attention_norm"
+            )
+        self.expand = keras.layers.Dense(config["ffn_width"], activation="relu", name="expand")
+        self.contract = keras.layers.Dense(width, name="contract")
+        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
+        self.dropout = keras.layers.Dropout(config["dropout"])
         self.supports_masking = True
 
     def build(self, input_shape):
         shape = (None, None, input_shape[-1])  # (batch, time, width) for either half
-        for name, part in self.parts.items():
-            if isinstance(part, keras.layers.MultiHeadAttention):
-                part.build(shape, shape)
-            elif name != "dropout":
-                part.build((None, None, self.config["ffn_width"]) if name == "contract" else shape)
+        attentions = [self.attention, self.cross_attention] if self.cross else [self.attention]
+        norms = [self.attention_norm, self.ffn_norm] + ([self.cross_attention_norm] if self.cross else [])
+        for layer in attentions:
+            layer.build(shape, shape)
+        for layer in [*norms, self.expand]:
+            layer.build(shape)
+        self.contract.build((None, None, self.config["ffn_width"]))
 
-    def call(self, x, mask=None, training=None):
+    def call(self, x, mask=None):
         split = self.config["source_length"]
         source, target = x[:, :split], x[:, split:]
         keep = ops.ones(ops.shape(source)[:2], "bool") if mask is None else mask[:, :split]
-        if self.cross:
-            return ops.concatenate([source, connect(self.parts, target, keep, memory=source)], axis=1)
-        return ops.concatenate([connect(self.parts, source, keep), target], axis=1)
+        attend = ops.expand_dims(keep, 1)  # (batch, 1, S): every query looks at the real source only
+        if not self.cross:  # the source attends to its real positions; the target half passes by
+            attention_output = self.dropout(self.attention(source, source, attention_mask=attend))
+            x1 = self.attention_norm(attention_output + source)
+            return ops.concatenate([self._feed_forward(x1), target], axis=1)
+        attention_output = self.dropout(self.attention(target, target, use_causal_mask=True))  # t sees <= t
+        x1 = self.attention_norm(attention_output + target)
+        cross_output = self.dropout(self.cross_attention(x1, source, attention_mask=attend))  # the memory
+        x2 = self.cross_attention_norm(cross_output + x1)
+        return ops.concatenate([source, self._feed_forward(x2)], axis=1)
+
+    def _feed_forward(self, x):
+        return self.ffn_norm(self.dropout(self.contract(self.expand(x))) + x)
 
     def get_config(self):
         return {**super().get_config(), "config": self.config, "cross": self.cross}
+
+
+def _attention(x, value, config: dict, name: str, **mask):
+    """One post-norm attention sublayer, wired in the open: x = norm(x + dropout(attention(x, value)))."""
+    heads, width = config["heads"], config["width"]
+    attention_output = keras.layers.MultiHeadAttention(heads, key_dim=width // heads, name=name)(
+        x, value, **mask
+    )
+    attention_output = keras.layers.Dropout(config["dropout"])(attention_output)
+    added = keras.layers.Add(name=f"{name}_add")([attention_output, x])
+    return keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm")(added)
+
+
+def _feed_forward(x, config: dict, name: str):
+    """The last sublayer of a block: a two-layer network on each position alone, added and normalised."""
+    x3 = keras.layers.Dense(config["ffn_width"], activation="relu", name=f"{name}_expand")(x)
+    x3 = keras.layers.Dense(config["width"], name=f"{name}_contract")(x3)
+    x3 = keras.layers.Dropout(config["dropout"])(x3)
+    added = keras.layers.Add(name=f"{name}_ffn_add")([x3, x])
+    return keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ffn_norm")(added)
+
+
+def encoder_block(source, attend, config: dict, name: str):
+    """One encoder block: (batch, S, width) -> the same shape. Every source position attends to the
+    real source positions (``attend``, (batch, 1, S), is False at padding)."""
+    x1 = _attention(source, source, config, f"{name}_attention", attention_mask=attend)
+    return _feed_forward(x1, config, name)
+
+
+def decoder_block(target, memory, attend, config: dict, name: str):
+    """One decoder block: (batch, T, width) and the encoder's memory (batch, S, width) -> (batch, T, width).
+    Each target step attends to the steps up to itself, then across to the real source positions."""
+    x1 = _attention(target, target, config, f"{name}_attention", use_causal_mask=True)  # step t sees <= t
+    x2 = _attention(x1, memory, config, f"{name}_cross_attention", attention_mask=attend)
+    return _feed_forward(x2, config, name)
 
 
 @keras.saving.register_keras_serializable(package="cookbook.transformer_seq2seq")
@@ -263,13 +297,16 @@ def build_sequential(**overrides) -> keras.Sequential:
             "tie_embeddings=True needs build_functional: keras.Sequential is one chain of layers, "
             "each with weights of its own, so the embedding table cannot also be the readout"
         )
+    blocks = range(1, config["blocks"] + 1)
+    encoders = [PackedBlock(config, name=f"encoder_block{i}") for i in blocks]  # the source half: the memory
+    decoders = [PackedBlock(config, cross=True, name=f"decoder_block{i}") for i in blocks]  # the target half
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"], dtype="int32"),  # (batch, S + T) ids
             TokenAndPosition(config, split=config["source_length"]),  # (batch, S + T, width)
             keras.layers.Dropout(config["dropout"]),
-            *[PackedBlock(config) for _ in range(config["blocks"])],  # the source half becomes the memory
-            *[PackedBlock(config, cross=True) for _ in range(config["blocks"])],  # the target half reads it
+            *encoders,
+            *decoders,  # each reads the memory
             TargetHalf((config["source_length"], 0)),  # (batch, T, width)
             _readout(config),  # (batch, T, vocabulary)
         ],
@@ -277,28 +314,23 @@ def build_sequential(**overrides) -> keras.Sequential:
     )
 
 
-def _stack(config: dict, cross: bool) -> keras.Model:
-    """The encoder: embedded source (batch, S, width), padding mask -> memory (batch, S, width);
-    or (``cross``) the decoder: embedded target so far (batch, T, width), memory, mask -> (batch, T, width)."""
-    source, width = config["source_length"], config["width"]
-    x = keras.Input(shape=(config["target_length"] if cross else source, width))
-    memory = keras.Input(shape=(source, width)) if cross else None
-    keep = keras.Input(shape=(source,), dtype="bool")  # False at padding
-    h = x
-    for _ in range(config["blocks"]):
-        h = connect(block_parts(config, cross), h, keep, memory)
-    return keras.Model([x, memory, keep] if cross else [x, keep], h, name="decoder" if cross else "encoder")
-
-
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
     split = config["source_length"]
-    ids = keras.Input(shape=config["input_shape"], dtype="int32")  # (batch, S + T)
-    source, target = ids[:, :split], ids[:, split:]
-    keep = ops.not_equal(source, PAD)  # (batch, S)
-    embed, dropout = TokenAndPosition(config), keras.layers.Dropout(config["dropout"])  # both sides
-    memory = _stack(config, cross=False)([dropout(embed(source)), keep])  # (batch, S, width)
-    decoded = _stack(config, cross=True)([dropout(embed(target)), memory, keep])  # (batch, T, width)
+    ids = keras.Input(shape=config["input_shape"], dtype="int32", name="ids")  # (batch, S + T)
+    source_ids, target_ids = ids[:, :split], ids[:, split:]  # the source; START, then the target so far
+    attend = ops.expand_dims(ops.not_equal(source_ids, PAD), 1)  # (batch, 1, S): False at padding
+    embed = TokenAndPosition(config)  # one table for both sides
+    dropout = keras.layers.Dropout(config["dropout"])
+
+    memory = dropout(embed(source_ids))  # (batch, S, width)
+    for i in range(1, config["blocks"] + 1):
+        memory = encoder_block(memory, attend, config, name=f"encoder_block{i}")
+
+    decoded = dropout(embed(target_ids))  # (batch, T, width)
+    for i in range(1, config["blocks"] + 1):
+        decoded = decoder_block(decoded, memory, attend, config, name=f"decoder_block{i}")
+
     if config["tie_embeddings"]:  # the embedding layer a third time: the table is the readout
         probabilities = keras.layers.Activation("softmax", dtype="float32")(embed(decoded, reverse=True))
     else:

@@ -20,9 +20,11 @@ Facts to leave with:
   the skip is centre-cropped. The paper's 572x572 input gives a 388x388 mask (the
   ``original`` preset); every size before a pooling must be even.
 - The Sequential API cannot express a skip, so the Sequential build nests levels as
-  ``UNetLevel`` layers - each holds its encoder block, the next level inside it, and
-  its decoder block - and the skip lives inside the layer. The Functional build wires
-  the same layers, skips in the open.
+  ``UNetLevel`` models - each holds its encoder block, the next level inside it, and
+  its decoder block - and the skip lives inside. The Functional build walks down the
+  contracting path keeping each level's map, then up the expanding path joining each
+  with a visible ``Concatenate()`` (``skip1`` is the top level's); both builds name the
+  layers alike (``encoder1_conv1``, ``decoder1_up``).
 - Default data: generated scenes of circles, squares and triangles in random colours
   on striped backgrounds (``cookbook train unet`` reports IoU and Dice per class).
   Online, ``--dataset pets`` segments Oxford-IIIT Pets photos (128x128) into pet,
@@ -144,39 +146,43 @@ def _config(overrides: dict) -> dict:
     return config
 
 
-def level_parts(config: dict, level: int) -> dict:
-    """The layers of one level of the U, in the order both builds list their weights."""
-    filters = config["filters"] * 2**level
+def conv_block(x, filters, name, padding="same", batch_norm=True):
+    """Two 3x3 convolutions, each followed by batch norm (optional) and a ReLU: one level's work."""
+    for i in (1, 2):
+        x = keras.layers.Conv2D(filters, 3, padding=padding, name=f"{name}_conv{i}")(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(name=f"{name}_norm{i}")(x)
+        x = keras.layers.ReLU(name=f"{name}_relu{i}")(x)
+    return x
 
-    def two_convolutions():
-        layers = []
-        for _ in range(2):
-            layers.append(keras.layers.Conv2D(filters, 3, padding=config["padding"], activation=None))
-            if config["batch_norm"]:
-                layers.append(keras.layers.BatchNormalization())
-            layers.append(keras.layers.ReLU())
-        return layers
 
-    parts = {"encode": two_convolutions()}  # the bottom level is only this
-    if level == config["depth"]:
-        return parts
-    sides = level_sides(config["input_shape"][0], config["depth"], config["padding"])
-    encoder_side, decoder_side = sides[level]
+def upsample(x, filters, name, upsampling="transpose"):
+    """Double the map's side: a 2x2 transposed convolution, or a resize and then a 2x2 convolution."""
+    if upsampling == "transpose":
+        return keras.layers.Conv2DTranspose(filters, 2, strides=2, name=f"{name}_up")(x)
+    x = keras.layers.UpSampling2D(2, name=f"{name}_resize")(x)
+    return keras.layers.Conv2D(filters, 2, padding="same", name=f"{name}_up")(x)
+
+
+def _conv_layers(filters: int, name: str, config: dict) -> list:
+    """``conv_block``'s layers as a list, with its names, for ``UNetLevel``."""
+    layers = []
+    for i in (1, 2):
+        layers.append(keras.layers.Conv2D(filters, 3, padding=config["padding"], name=f"{name}_conv{i}"))
+        if config["batch_norm"]:
+            layers.append(keras.layers.BatchNormalization(name=f"{name}_norm{i}"))
+        layers.append(keras.layers.ReLU(name=f"{name}_relu{i}"))
+    return layers
+
+
+def _upsample_layers(filters: int, name: str, config: dict) -> list:
+    """``upsample``'s layers as a list, with its names, for ``UNetLevel``."""
     if config["upsampling"] == "transpose":
-        up = [keras.layers.Conv2DTranspose(filters, 2, strides=2)]
-    else:
-        up = [keras.layers.UpSampling2D(2), keras.layers.Conv2D(filters, 2, padding="same")]
-    shrink = 4 if config["padding"] == "valid" else 0  # what the decoder's two convolutions eat
-    joined_side = decoder_side + shrink  # where skip and upsampled map meet
-    crop = (encoder_side - joined_side) // 2  # pixels cut from each side of the skip
-    parts.update(
-        pool=keras.layers.MaxPooling2D(2),
-        up=up,
-        crop=keras.layers.Cropping2D(crop) if crop else None,
-        join=keras.layers.Concatenate(),
-        decode=two_convolutions(),
-    )
-    return parts
+        return [keras.layers.Conv2DTranspose(filters, 2, strides=2, name=f"{name}_up")]
+    return [
+        keras.layers.UpSampling2D(2, name=f"{name}_resize"),
+        keras.layers.Conv2D(filters, 2, padding="same", name=f"{name}_up"),
+    ]
 
 
 def _apply(layers: list, x):
@@ -185,43 +191,54 @@ def _apply(layers: list, x):
     return x
 
 
-def connect(parts: dict, x, inner):
-    """One level: encode, go down through ``inner``, come back up, join the skip, decode."""
-    skip = _apply(parts["encode"], x)  # (batch, side, side, filters)
-    if "pool" not in parts:  # the bottom of the U
-        return skip
-    y = _apply(parts["up"], inner(parts["pool"](skip)))  # (batch, side', side', filters)
-    if parts["crop"] is not None:
-        skip = parts["crop"](skip)  # valid padding: the encoder's map is larger
-    return _apply(parts["decode"], parts["join"]([skip, y]))  # (batch, side', side', filters)
-
-
 @keras.saving.register_keras_serializable(package="cookbook")
-class UNetLevel(keras.layers.Layer):
-    """Level ``level`` of the U and, nested inside it, every level below."""
+class UNetLevel(keras.Model):
+    """Level ``level`` of the U (1 at the top) with every level below it nested inside.
 
-    def __init__(self, config: dict, level: int = 0, **kwargs):
+    The Sequential API cannot branch, so the skip lives in here: the level encodes, hands its map
+    to the level below (``inner``) and gets it back upsampled, concatenates the two and decodes.
+    The level below the last (``depth + 1``) is the bottom of the U: only two convolutions. The
+    layers have the names the Functional build gives them (``encoder1_conv1``, ``skip1``,
+    ``decoder1_conv1``); a level is a model of its own - the U-Net of the levels from here down -
+    so its name is no part of its weights' names.
+    """
+
+    def __init__(self, config: dict, level: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.settings, self.level = dict(config), level
-        parts = level_parts(self.settings, level)
-        self.encode = parts["encode"]  # tracked before the levels below: the Functional order
-        self.inner = (
-            UNetLevel(self.settings, level + 1, name=f"level_{level + 1}") if "pool" in parts else None
-        )
-        self.parts = parts
+        filters = config["filters"] * 2 ** (level - 1)
+        self.inner = self.pool = self.crop = None
+        if level > config["depth"]:  # the bottom of the U
+            self.encode = _conv_layers(filters, "bottom", config)
+            return
+        self.encode = _conv_layers(filters, f"encoder{level}", config)
+        self.pool = keras.layers.MaxPooling2D(2, name=f"encoder{level}_pool")
+        self.inner = UNetLevel(config, level + 1, name=f"level{level + 1}")
+        self.up = _upsample_layers(filters, f"decoder{level}", config)
+        encoder_side, decoder_side = level_sides(
+            config["input_shape"][0], config["depth"], config["padding"]
+        )[level - 1]
+        shrink = 4 if config["padding"] == "valid" else 0  # what the decoder's two convolutions eat
+        crop = (encoder_side - (decoder_side + shrink)) // 2  # pixels cut from each side of the skip
+        if crop:
+            self.crop = keras.layers.Cropping2D(crop, name=f"decoder{level}_crop")
+        self.join = keras.layers.Concatenate(name=f"skip{level}")
+        self.decode = _conv_layers(filters, f"decoder{level}", config)
 
     def build(self, input_shape):
         self.compute_output_spec(keras.KerasTensor(input_shape))  # tracing call() builds every layer inside
 
     def call(self, x):
-        return connect(self.parts, x, self.inner)
+        skip = _apply(self.encode, x)  # (batch, side, side, filters)
+        if self.inner is None:
+            return skip
+        y = _apply(self.up, self.inner(self.pool(skip)))  # (batch, side', side', filters)
+        if self.crop is not None:
+            skip = self.crop(skip)  # valid padding: the encoder's map is larger
+        return _apply(self.decode, self.join([skip, y]))  # (batch, side', side', filters)
 
     def get_config(self):
         return {**super().get_config(), "config": self.settings, "level": self.level}
-
-
-def _head(config: dict):
-    return keras.layers.Conv2D(config["num_classes"], 1, activation="softmax", dtype="float32")
 
 
 def build_sequential(**overrides) -> keras.Sequential:
@@ -229,8 +246,10 @@ def build_sequential(**overrides) -> keras.Sequential:
     return keras.Sequential(
         [
             keras.Input(shape=config["input_shape"]),  # (batch, side, side, channels)
-            UNetLevel(config, name="level_0"),  # (batch, mask side, mask side, filters)
-            _head(config),  # (batch, mask side, mask side, num_classes): a class per pixel
+            UNetLevel(config, name="level1"),  # (batch, mask side, mask side, filters)
+            keras.layers.Conv2D(  # (batch, mask side, mask side, num_classes): a class per pixel
+                config["num_classes"], 1, activation="softmax", dtype="float32", name="predictions"
+            ),
         ],
         name="unet_sequential",
     )
@@ -238,11 +257,31 @@ def build_sequential(**overrides) -> keras.Sequential:
 
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
+    block = dict(padding=config["padding"], batch_norm=config["batch_norm"])
+    images = keras.Input(shape=config["input_shape"], name="images")  # (batch, side, side, channels)
 
-    def level(index: int, x):
-        parts = level_parts(config, index)
-        return connect(parts, x, lambda below: level(index + 1, below))
+    # The contracting path: each level keeps its map for the skip, then halves it.
+    skips = []
+    x = images
+    for level in range(1, config["depth"] + 1):
+        filters = config["filters"] * 2 ** (level - 1)
+        skip = conv_block(x, filters, f"encoder{level}", **block)  # (batch, side, side, filters)
+        skips.append(skip)
+        x = keras.layers.MaxPooling2D(2, name=f"encoder{level}_pool")(skip)  # (batch, side / 2, ...)
+    x = conv_block(x, config["filters"] * 2 ** config["depth"], "bottom", **block)
 
-    inputs = keras.Input(shape=config["input_shape"])  # (batch, side, side, channels)
-    outputs = _head(config)(level(0, inputs))  # (batch, mask side, mask side, num_classes)
-    return keras.Model(inputs, outputs, name="unet_functional")
+    # The expanding path: double the map, join the skip of the same level, halve the filters.
+    for level in range(config["depth"], 0, -1):
+        filters = config["filters"] * 2 ** (level - 1)
+        x = upsample(x, filters, f"decoder{level}", config["upsampling"])  # (batch, 2 * side, ...)
+        skip = skips.pop()  # the deepest skip kept is the first one joined
+        crop = (skip.shape[1] - x.shape[1]) // 2  # valid padding: the encoder's map is larger
+        if crop:
+            skip = keras.layers.Cropping2D(crop, name=f"decoder{level}_crop")(skip)
+        x = keras.layers.Concatenate(name=f"skip{level}")([skip, x])  # (batch, side, side, 2 * filters)
+        x = conv_block(x, filters, f"decoder{level}", **block)  # (batch, side, side, filters)
+
+    probabilities = keras.layers.Conv2D(
+        config["num_classes"], 1, activation="softmax", dtype="float32", name="predictions"
+    )(x)  # (batch, mask side, mask side, num_classes): a class per pixel
+    return keras.Model(images, probabilities, name="unet_functional")

@@ -172,25 +172,44 @@ def build_sequential(**overrides) -> keras.Sequential:
     )
 
 
-def _chain(inputs, layers) -> keras.KerasTensor:
-    x = inputs
-    for layer in layers:
-        x = layer(x)
-    return x
+def _functional_encoder(config: dict) -> keras.Model:
+    """images (batch, height, width, channels) -> [mean, log_var] (batch, latent_dim) each."""
+    images = keras.Input(shape=config["input_shape"])
+    x = images
+    halve = dict(kernel_size=config["kernel_size"], strides=2, padding="same", activation="relu")
+    for filters in config["filters"]:  # each halves the sides
+        x = keras.layers.Conv2D(filters, **halve)(x)  # (batch, height', width', filters)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(config["hidden"], activation="relu")(x)
+    moments = keras.layers.Dense(2 * config["latent_dim"], dtype="float32")(x)  # (batch, 2 * latent_dim)
+    mean, log_var = ops.split(moments, 2, axis=-1)  # one Dense layer computes both halves
+    return keras.Model(images, [mean, log_var], name="encoder")
+
+
+# same as autoencoder._functional_decoder
+def _functional_decoder(config: dict) -> keras.Model:
+    """code (batch, latent_dim) -> images (batch, height, width, channels) in [0, 1]."""
+    (rows, columns), last = config["start"], config["filters"][-1]
+    code = keras.Input(shape=(config["latent_dim"],))
+    x = keras.layers.Dense(config["hidden"], activation="relu")(code)
+    x = keras.layers.Dense(rows * columns * last, activation="relu")(x)
+    x = keras.layers.Reshape((rows, columns, last))(x)  # (batch, rows, columns, filters[-1])
+    double = dict(kernel_size=config["kernel_size"], strides=2, padding="same", activation="relu")
+    for filters in reversed(config["filters"]):  # each doubles the sides
+        x = keras.layers.Conv2DTranspose(filters, **double)(x)  # (batch, rows', columns', filters)
+    channels = config["input_shape"][2]
+    images = keras.layers.Conv2D(channels, 3, padding="same", activation="sigmoid", dtype="float32")(x)
+    return keras.Model(code, images, name="decoder")
 
 
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
-    image = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
-    mean, log_var = ops.split(_chain(image, _encoder_layers(config)), 2, axis=-1)  # (batch, latent_dim)
-    encoder = keras.Model(image, [mean, log_var], name="encoder")
-    code = keras.Input(shape=(config["latent_dim"],))
-    decoder = keras.Model(code, _chain(code, _decoder_layers(config)), name="decoder")
-
-    images = keras.Input(shape=config["input_shape"])
-    mean, log_var = encoder(images)
-    code = Sampling(name="sampling")([mean, log_var])
-    return keras.Model(images, decoder(code), name="vae_functional")
+    encoder, decoder = _functional_encoder(config), _functional_decoder(config)
+    images = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
+    mean, log_var = encoder(images)  # (batch, latent_dim) each
+    code = Sampling(name="sampling")([mean, log_var])  # a draw in training, the mean at inference
+    reconstructions = decoder(code)  # (batch, height, width, channels)
+    return keras.Model(images, reconstructions, name="vae_functional")
 
 
 def encode(vae, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -121,80 +121,72 @@ class FirstToken(keras.layers.Layer):
         return x[:, 0]
 
 
-def encoder_parts(config: dict) -> dict:
-    """The layers of one pre-norm encoder block, and the order both builds list their weights in."""
-    width, heads = config["width"], config["heads"]
-    parts = {
-        "attention_norm": keras.layers.LayerNormalization(epsilon=1e-6),
-        "attention": keras.layers.MultiHeadAttention(heads, key_dim=width // heads),
-        "attention_dropout": keras.layers.Dropout(config["dropout"]),
-        "attention_add": keras.layers.Add(),
-        "ffn_norm": keras.layers.LayerNormalization(epsilon=1e-6),
-        "expand": keras.layers.Dense(config["ffn_width"], activation="gelu"),
-        "contract": keras.layers.Dense(width),
-        "ffn_dropout": keras.layers.Dropout(config["dropout"]),
-        "ffn_add": keras.layers.Add(),
-    }
-    order = ["attention_norm", "attention", "ffn_norm", "expand", "contract"]  # graph depth order
-    return {**parts, "weight_order": [parts[name] for name in order]}
-
-
-def connect(parts: dict, x):
-    """One pre-norm encoder block on x (batch, tokens, width): every patch attends to every patch."""
-    h = parts["attention_norm"](x)
-    x = parts["attention_add"]([x, parts["attention_dropout"](parts["attention"](h, h))])
-    h = parts["contract"](parts["expand"](parts["ffn_norm"](x)))  # each token alone
-    return parts["ffn_add"]([x, parts["ffn_dropout"](h)])  # (batch, tokens, width)
-
-
 @keras.saving.register_keras_serializable(package="cookbook.vit")
 class EncoderBlock(keras.layers.Layer):
-    """One encoder block as a layer a Sequential model can stack (its residual adds inside)."""
+    """One pre-norm encoder block as a layer a Sequential model can stack: its two residual adds
+    happen inside ``call``. ``encoder_block`` below is the same block in Functional form; both name
+    the layers that hold weights alike (``block1/attention`` here, ``block1_attention`` there)."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.config = dict(config)
-        parts = encoder_parts(self.config)
-        self.ordered = parts.pop("weight_order")  # tracked first: fixes the order of self.weights
-        self.parts = parts
+        width, heads = config["width"], config["heads"]
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_norm")
+        self.attention = keras.layers.MultiHeadAttention(heads, key_dim=width // heads, name="attention")
+        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
+        self.expand = keras.layers.Dense(config["ffn_width"], activation="gelu", name="expand")
+        self.contract = keras.layers.Dense(width, name="contract")
+        self.dropout = keras.layers.Dropout(config["dropout"])
 
-    def call(self, x, training=None):
-        return connect(self.parts, x)
+    def call(self, encoded):  # (batch, tokens, width)
+        x1 = self.attention_norm(encoded)
+        attention_output = self.dropout(self.attention(x1, x1))
+        x2 = attention_output + encoded
+        x3 = self.contract(self.expand(self.ffn_norm(x2)))
+        return self.dropout(x3) + x2
 
     def get_config(self):
         return {**super().get_config(), "config": self.config}
 
 
-def _patch_layers(config: dict) -> list:
-    """Images (batch, H, W, C) -> tokens with positions (batch, 1 + H*W/patch^2, width)."""
-    patch, width = config["patch"], config["width"]
-    return [
-        keras.layers.Conv2D(width, patch, strides=patch),  # (batch, H/patch, W/patch, width)
-        keras.layers.Reshape((config["tokens"], width)),  # (batch, tokens, width), row by row
-        ClassToken(),  # (batch, 1 + tokens, width)
-        PositionEmbedding(),
-        keras.layers.Dropout(config["dropout"]),
-    ]
+def encoder_block(encoded, config: dict, name: str):
+    """One pre-norm encoder block, wired in the open: (batch, tokens, width) -> the same shape.
+    Every token attends to every token, then a feed-forward network reads each token alone; each
+    branch starts from a normalised copy and adds its result onto the stream."""
+    width, heads = config["width"], config["heads"]
+    x1 = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_attention_norm")(encoded)
+    attention_output = keras.layers.MultiHeadAttention(
+        heads, key_dim=width // heads, name=f"{name}_attention"
+    )(x1, x1)  # query and value: the same tokens
+    attention_output = keras.layers.Dropout(config["dropout"])(attention_output)
+    x2 = keras.layers.Add(name=f"{name}_attention_add")([attention_output, encoded])
+    x3 = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ffn_norm")(x2)
+    x3 = keras.layers.Dense(config["ffn_width"], activation="gelu", name=f"{name}_expand")(x3)
+    x3 = keras.layers.Dense(width, name=f"{name}_contract")(x3)
+    x3 = keras.layers.Dropout(config["dropout"])(x3)
+    return keras.layers.Add(name=f"{name}_ffn_add")([x3, x2])  # (batch, tokens, width)
 
 
-def _head_layers(config: dict) -> list:
-    """(batch, 1 + tokens, width) -> (batch, num_classes)."""
-    pool = FirstToken() if config["pooling"] == "class" else keras.layers.GlobalAveragePooling1D()
-    return [
-        keras.layers.LayerNormalization(epsilon=1e-6),
-        pool,  # (batch, width)
-        keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
-    ]
+def _pool(config: dict) -> keras.layers.Layer:
+    """(batch, 1 + tokens, width) -> (batch, width): the class token's vector, or the mean."""
+    return FirstToken() if config["pooling"] == "class" else keras.layers.GlobalAveragePooling1D()
 
 
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
+    patch, width = config["patch"], config["width"]
     return keras.Sequential(
         [
-            keras.Input(shape=config["input_shape"]),
-            *_patch_layers(config),
-            *[EncoderBlock(config) for _ in range(config["blocks"])],
-            *_head_layers(config),
+            keras.Input(shape=config["input_shape"]),  # (batch, H, W, C)
+            keras.layers.Conv2D(width, patch, strides=patch),  # (batch, H/patch, W/patch, width)
+            keras.layers.Reshape((config["tokens"], width)),  # (batch, tokens, width), row by row
+            ClassToken(),  # (batch, 1 + tokens, width)
+            PositionEmbedding(),
+            keras.layers.Dropout(config["dropout"]),
+            *[EncoderBlock(config, name=f"block{i}") for i in range(1, config["blocks"] + 1)],
+            keras.layers.LayerNormalization(epsilon=1e-6),
+            _pool(config),  # (batch, width)
+            keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
         ],
         name="vit_sequential",
     )
@@ -202,12 +194,16 @@ def build_sequential(**overrides) -> keras.Sequential:
 
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
-    images = keras.Input(shape=config["input_shape"])  # (batch, H, W, C)
-    x = images
-    for layer in _patch_layers(config):
-        x = layer(x)  # (batch, 1 + tokens, width)
-    for _ in range(config["blocks"]):
-        x = connect(encoder_parts(config), x)  # the adds are nodes of this graph
-    for layer in _head_layers(config):
-        x = layer(x)
-    return keras.Model(images, x, name="vit_functional")
+    patch, width = config["patch"], config["width"]
+    images = keras.Input(shape=config["input_shape"], name="images")  # (batch, H, W, C)
+    patches = keras.layers.Conv2D(width, patch, strides=patch)(images)  # (batch, H/patch, W/patch, width)
+    patches = keras.layers.Reshape((config["tokens"], width))(patches)  # (batch, tokens, width)
+    tokens = ClassToken()(patches)  # (batch, 1 + tokens, width): the class token first
+    encoded = PositionEmbedding()(tokens)
+    encoded = keras.layers.Dropout(config["dropout"])(encoded)
+    for i in range(1, config["blocks"] + 1):
+        encoded = encoder_block(encoded, config, name=f"block{i}")
+    representation = keras.layers.LayerNormalization(epsilon=1e-6)(encoded)
+    summary = _pool(config)(representation)  # (batch, width)
+    probabilities = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(summary)
+    return keras.Model(images, probabilities, name="vit_functional")

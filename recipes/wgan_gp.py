@@ -277,18 +277,36 @@ def build_sequential(**overrides) -> WGANGP:
     return WGANGP(generator, critic, **{name: config[name] for name in SETTINGS}, name="wgan_gp_sequential")
 
 
-# same as gan._chain
-def _chain(inputs, layers, name: str) -> keras.Model:
-    x = inputs
-    for layer in layers:
-        x = layer(x)
-    return keras.Model(inputs, x, name=name)
+# same as gan._functional_generator
+def _functional_generator(noise, config: dict) -> keras.Model:
+    """noise (batch, latent_dim) -> image (batch, side, side, channels) in [-1, 1]."""
+    start, first = config["start"], config["filters"][0]
+    x = keras.layers.Dense(start * start * first)(noise)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Reshape((start, start, first))(x)  # (batch, start, start, filters[0])
+    for filters in config["filters"]:  # each doubles the side
+        x = keras.layers.Conv2DTranspose(filters, config["kernel_size"], strides=2, padding="same")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    channels = config["input_shape"][2]
+    image = keras.layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32")(x)
+    return keras.Model(noise, image, name="generator")
+
+
+def _functional_critic(image, config: dict) -> keras.Model:
+    """image (batch, side, side, channels) -> score (batch, 1), higher for images that look real."""
+    x = image
+    for filters in reversed(config["filters"]):  # each halves the side
+        x = keras.layers.Conv2D(filters, config["kernel_size"], strides=2, padding="same")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Flatten()(x)
+    score = keras.layers.Dense(1, dtype="float32")(x)
+    return keras.Model(image, score, name="critic")
 
 
 def build_functional(**overrides) -> WGANGP:
     config = _config(overrides)
     noise = keras.Input(shape=(config["latent_dim"],))  # (batch, latent_dim)
     image = keras.Input(shape=config["input_shape"])  # (batch, side, side, channels)
-    generator = _chain(noise, _generator_layers(config), name="generator")
-    critic = _chain(image, _critic_layers(config), name="critic")
+    generator = _functional_generator(noise, config)
+    critic = _functional_critic(image, config)
     return WGANGP(generator, critic, **{name: config[name] for name in SETTINGS}, name="wgan_gp_functional")

@@ -8,7 +8,7 @@ import pytest
 from cookbook.attention import attention_layers, attention_maps
 from cookbook.catalogue import load_recipe
 from cookbook.cli import main
-from cookbook.inspection import _probe_input
+from cookbook.inspection import _probe_input, copy_weights
 
 
 @pytest.mark.slow
@@ -16,7 +16,7 @@ from cookbook.inspection import _probe_input
 def test_both_builds_draw_the_same_maps_and_padding_gets_no_attention(name):
     recipe = load_recipe(name)
     sequential, functional = recipe.build_sequential(), recipe.build_functional()
-    functional.set_weights(sequential.get_weights())
+    copy_weights(sequential, functional)
     x = _probe_input(sequential)  # (4, 64) ids, the last 16 padding
     before = functional.predict(x, verbose=0)
     maps = attention_maps(functional, x)

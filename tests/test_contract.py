@@ -88,6 +88,39 @@ def test_both_builds_are_the_same_network(name, capsys, monkeypatch):
     assert not any(isinstance(network, keras.Sequential) for network in functional.values())
 
 
+class _Block(keras.layers.Layer):
+    """``two(one(x))``, its layers made the other way round: its weights list ``two`` first."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.two = keras.layers.Dense(3, name="two")
+        self.one = keras.layers.Dense(3, name="one")
+
+    def call(self, x):
+        return self.two(self.one(x))
+
+
+def test_weights_are_copied_by_name_not_in_the_order_the_layers_were_made():
+    inputs = keras.Input((3,))
+    spelt_out = keras.layers.Dense(3, name="block_one")(inputs)
+    spelt_out = keras.layers.Dense(3, name="block_two")(spelt_out)
+    functional = keras.Model(inputs, keras.layers.Dense(2)(spelt_out))
+    sequential = keras.Sequential([keras.Input((3,)), _Block(name="block"), keras.layers.Dense(2)])
+    assert [w.path.split("/")[-2] for w in sequential.weights][:2] == ["two", "two"]  # made first
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    functional.set_weights(sequential.get_weights())  # by order: block_one gets two's weights
+    assert np.abs(inference_outputs(functional, x) - inference_outputs(sequential, x)).max() > 1e-3
+    _inspect.copy_weights(sequential, functional)  # by name: block_one gets one's
+    np.testing.assert_allclose(inference_outputs(functional, x), inference_outputs(sequential, x), atol=1e-6)
+    renamed = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(3, name="first"), keras.layers.Dense(3), keras.layers.Dense(2)]
+    )
+    with pytest.raises(
+        ValueError, match=r"only .* has block_one_kernel \(3, 3\).*only .* has first_kernel \(3, 3\)"
+    ):
+        _inspect.copy_weights(renamed, functional)
+
+
 @pytest.mark.once  # text, the registry and dicts: the same on every backend
 @pytest.mark.parametrize("name", RECIPES)
 def test_unknown_setting_is_a_clear_value_error(name):
@@ -199,7 +232,6 @@ _ALONE = textwrap.dedent(
         sys.path.insert(0, folder)
         recipe = importlib.import_module(name)
         sequential, functional = recipe.build_sequential(), recipe.build_functional()
-        functional.set_weights(sequential.get_weights())  # the same weight shapes, in the same order
         # The custom layers live in the Sequential builds: run one forward pass through them, through
         # each network of a GAN or a VAE and the whole model where it is one stack (a VAE's Sampling sits
         # between its networks). That the two builds then agree is test_both_builds_are_the_same_network's job.

@@ -36,6 +36,35 @@ def test_notebook_is_committed_without_outputs_and_imports_its_recipes(path):
     assert all("id" in cell for cell in raw["cells"]), "every cell needs an id (nbformat 4.5)"
 
 
+@pytest.mark.once  # the notebook's source, not run
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_imports_the_documented_surface_only(path):
+    """What ``cookbook``'s docstring promises: the shared names from ``cookbook`` itself, a lesson's
+    own tools from the rooms it lists, never a private name, and no notebook its own copy of a
+    shared helper."""
+    import ast
+
+    import cookbook
+
+    notebook = nbformat.read(path, as_version=4)
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "cookbook":
+                found += [(node.module, alias.name) for alias in node.names]
+            elif isinstance(node, ast.FunctionDef):
+                assert node.name not in cookbook.__all__, f"{node.name} is cookbook's: import it"
+    assert found, "the notebook uses nothing of the harness"
+    for module, name in found:
+        assert not name.startswith("_"), f"from {module} import {name}: a private name"
+        if name in cookbook.__all__:
+            assert module == "cookbook", f"from {module} import {name}: `from cookbook import {name}`"
+        else:
+            assert module.startswith(cookbook.NOTEBOOK_ROOMS), f"{module} is not a room notebooks use"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_smoke_mode(path, tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from cookbook.inspection import shape_arithmetic
+from cookbook.inspection import copy_weights, shape_arithmetic
 from recipes import cnn, edge_filters, mlp, perceptron, regularization
 
 
@@ -51,7 +51,7 @@ def test_every_regularizer_builds_in_both_apis(variant):
     functional = regularization.build_functional(regularizer=variant)
     assert sequential.count_params() == functional.count_params()
     x = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype("float32")
-    functional.set_weights(sequential.get_weights())
+    copy_weights(sequential, functional)
     np.testing.assert_allclose(sequential.predict(x, verbose=0), functional.predict(x, verbose=0), atol=1e-5)
     penalised = variant in ("l1", "l2", "l1l2")
     assert bool(functional.losses) == penalised  # weight penalties join the loss

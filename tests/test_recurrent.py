@@ -8,6 +8,7 @@ import pytest
 
 from cookbook.data import load_digits, make_adding, make_addition, make_digit_sums
 from cookbook.errors import CookbookError
+from cookbook.inspection import copy_weights
 from cookbook.training import compile_model, train
 from recipes import bidirectional, cnn_rnn, deep_rnn, gru, jordan_rnn, lstm, seq2seq_rnn, simple_rnn
 
@@ -205,7 +206,7 @@ def test_word_ids_are_embedded_and_both_builds_agree_and_learn(recipe):
     }
     sequential, functional = recipe.build_sequential(**settings), recipe.build_functional(**settings)
     assert isinstance(sequential.layers[0], keras.layers.Embedding)
-    functional.set_weights(sequential.get_weights())
+    copy_weights(sequential, functional)
     ids = np.random.default_rng(0).integers(0, 50, size=(600, 12)).astype("int32")
     np.testing.assert_allclose(
         sequential.predict(ids[:32], verbose=0), functional.predict(ids[:32], verbose=0), atol=1e-5

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cookbook.data import DATE_FORMATS, write_date
+from cookbook.inspection import copy_weights
 from cookbook.training import compile_model, translation_report
 from recipes import transformer_seq2seq as ts
 
@@ -22,7 +23,7 @@ def _rows(dataset, n=6):
 def test_both_builds_agree_on_real_rows(dataset):
     """The contract's probe pads only the target half; real rows pad the source (lengths 7 to 28)."""
     sequential, functional = ts.build_sequential(), ts.build_functional()
-    functional.set_weights(sequential.get_weights())
+    copy_weights(sequential, functional)
     x = _rows(dataset, 32)
     assert (x[:, :32] == ts.PAD).sum(axis=1).min() >= 4  # every row has source padding
     np.testing.assert_allclose(sequential.predict(x, verbose=0), functional.predict(x, verbose=0), atol=1e-5)

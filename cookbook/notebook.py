@@ -1,0 +1,58 @@
+"""What the notebooks share: a page's code shown in place, both builds compared, a model fitted the
+way `cookbook train` fits it. Each notebook imports these (``from cookbook import show_source, ...``)
+instead of defining its own copy.
+"""
+
+from __future__ import annotations
+
+import inspect
+from types import ModuleType
+
+from cookbook.inspection import compare_builds
+from cookbook.training import compile_model
+
+
+def show_source(*functions) -> None:
+    """The code of ``functions`` (a page's builders, layers, ...), highlighted in the notebook."""
+    from IPython.display import Code, display
+
+    display(Code("\n\n".join(inspect.getsource(f) for f in functions), language="python"))
+
+
+def same_network(recipe: ModuleType, **overrides) -> dict:
+    """Both builds, the Sequential weights copied into the Functional one by name, outputs compared;
+    prints the parameter counts and the largest difference (per network for a GAN or a VAE)."""
+    report = compare_builds(recipe, **overrides)
+    differences = report.get("differences", {})
+    if len(differences) > 1:
+        largest = ", ".join(f"{name} {difference:.1e}" for name, difference in differences.items())
+    else:
+        largest = f"{report['max_difference']:.1e}"
+    print(
+        f"parameters: {report['sequential_parameters']:,} (Sequential), {report['functional_parameters']:,} "
+        f"(Functional); largest output difference after copying the weights: {largest}"
+    )
+    return report
+
+
+def fit(recipe: ModuleType, model, data, n: int | None = None, epochs: int | None = None):
+    """Train ``model`` the way `cookbook train` does (the recipe's optimiser, schedule and batch size)
+    on the first ``n`` training rows, validated on as many validation rows at most (all by default)."""
+    n = n or len(data.x_train)
+    epochs = epochs or recipe.TASK["epochs"]
+    batch_size = recipe.TASK["batch_size"]
+    compile_model(
+        model,
+        recipe.TASK,
+        total_steps=epochs * -(-n // batch_size),
+        recipe=recipe,
+        example=(data.x_train, data.y_train),
+    )
+    return model.fit(
+        data.x_train[:n],
+        data.y_train[:n],
+        validation_data=(data.x_val[:n], data.y_val[:n]),
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=2,
+    )
