@@ -13,7 +13,7 @@ A notebook imports those from here, and a lesson's own tools from the room that 
 ``cookbook.plots``, ``cookbook.attention``, ``cookbook.generative``, ``cookbook.experiments.*``,
 ``cookbook.data`` (the generators), ``cookbook.inspection`` (shape arithmetic, the backends' probe),
 ``cookbook.training`` (segmentation scores) and ``cookbook.cli`` (a command run in place); never a
-name that starts with ``_`` (tests/test_notebooks.py checks it).
+name that starts with ``_`` (tests/notebooks/test_notebooks.py checks it).
 """
 
 import importlib

@@ -3,7 +3,7 @@
 A page is plain Keras, copyable alone, so it cannot import these types; the harness checks a page
 against them instead: ``check_task`` when the catalogue reads the page's ``TASK`` literal (before
 anything is imported), ``check_page`` when a page is imported. CONTRIBUTING.md ("The recipe
-protocol") says the same in prose; ``tests/test_protocol.py`` keeps the two in step.
+protocol") says the same in prose; ``tests/recipes/test_protocol.py`` keeps the two in step.
 """
 
 import types  # (no `from __future__ import annotations`: TypedDict must see NotRequired)

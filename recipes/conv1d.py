@@ -11,7 +11,7 @@ Facts to leave with:
   network shift-*invariant*: the prediction does not care where the wave sits.
 - Strided pooling breaks that invariance a little. After ``len(filters)`` 2x poolings
   only shifts by a multiple of 2**len(filters) steps move the pooled grid in whole
-  cells; any other shift changes which samples fall together (aliasing). ``tests/test_conv1d.py``
+  cells; any other shift changes which samples fall together (aliasing). ``tests/recipes/test_conv1d.py``
   checks both: exact invariance at multiples, approximate elsewhere.
 - Each layer widens what one output step sees (its receptive field) by (kernel - 1)
   times the product of the strides before it. With the defaults (kernel 5, three stages

@@ -14,7 +14,7 @@ window at once, because the causal mask lets position t see only positions <= t:
 
 Facts to leave with:
 - The causal mask makes one forward pass count as 128 training examples and lets
-  sampling reuse the trained net: position t never sees t + 1 (tests/test_gpt.py).
+  sampling reuse the trained net: position t never sees t + 1 (tests/recipes/test_gpt.py).
 - Bits per character = cross-entropy in nats / ln 2: the average number of yes/no
   questions the model needs per character. On the default text, ASCII spends 7,
   the character frequencies alone 4.8, gzip -9 2.4 and bzip2 2.0.

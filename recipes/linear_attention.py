@@ -16,7 +16,7 @@ Facts to leave with:
 - The price: phi(q) . phi(k) is a cruder similarity than exp(q . k) and cannot focus as
   sharply. On the 64-token digits that cost nothing (one seed, JAX: linear 96.9 %, softmax
   95.0 %); the gain is on long inputs, where softmax attention runs out of time or memory
-  first (``tests/test_linear_attention.py`` counts the operations: x4 for 4x the tokens,
+  first (``tests/recipes/test_linear_attention.py`` counts the operations: x4 for 4x the tokens,
   where softmax attention goes x12).
 - A padded key is dropped by zeroing its phi(k): it joins neither S nor z.
 - Default data: each 8x8 digit read as 64 pixel tokens, as in ``transformer_classifier``.

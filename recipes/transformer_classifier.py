@@ -17,7 +17,7 @@ Facts to leave with:
   normalises the embeddings too); ``norm="pre"`` normalises each branch's input (GPT-2
   and later; deep stacks train without a warm-up) and ends with a final norm.
 - Token id 0 is padding: it is masked out of every attention key and of the mean, so
-  a padded position never changes the verdict (``tests/test_transformer.py`` checks).
+  a padded position never changes the verdict (``tests/recipes/test_transformer.py`` checks).
 - ``MultiHeadAttention`` runs the backend's fused ``ops.dot_product_attention`` (JAX,
   PyTorch; flash on a GPU with ``keras.config.enable_flash_attention()``) unless it has
   attention dropout or returns its scores: dropout here follows the attention instead.

@@ -17,7 +17,7 @@ Facts to leave with:
 - Tokens = (side / patch)^2: halving the patch quadruples the tokens and multiplies the
   attention's work by 16 (O(T^2)); ViT-B/16 reads a 224x224 image as 196 tokens.
 - Only the learnt positions tell the net that patch 5 sits next to patch 6: without them,
-  moving the patches around moves nothing (``tests/test_vit.py``). A CNN gets locality free.
+  moving the patches around moves nothing (``tests/recipes/test_vit.py``). A CNN gets locality free.
 - Default data: the 8x8 digits in 2x2 patches (16 tokens); ``--dataset cifar10 --set patch=4``
   reads 32x32 photos as 64. Preset ``vit_b16`` is ViT-B/16 (86,567,656 weights).
 """

@@ -36,7 +36,10 @@ NO_TESTS_RAN = 5
 
 # A backend's suite in two parts of about the same length (measured on a clean clone: 42-64 % of a
 # backend's seconds are these two files), each part a process of its own.
-PARTS = {"notebooks+contract": ("tests/test_notebooks.py", "tests/test_contract.py"), "rest": ()}
+PARTS = {
+    "notebooks+contract": ("tests/notebooks/test_notebooks.py", "tests/recipes/test_contract.py"),
+    "rest": (),
+}
 # Seconds each (backend, part) took in the full matrix (2 cores, two parts at a time), to start the
 # longest first.
 EXPECTED_SECONDS = {"tensorflow": (483, 303), "jax": (809, 720), "torch": (315, 350)}

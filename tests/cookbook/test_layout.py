@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("recipes", "cookbook", "tuning", "benchmarks")
 PROJECT = {*PACKAGES, "tests", "conftest"}  # what counts as the project's own
 # What each floor may import (by top-level package), besides the standard library and third parties.

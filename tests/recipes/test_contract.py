@@ -131,7 +131,7 @@ def test_unknown_setting_is_a_clear_value_error(name):
 
 
 # Generative recipes train with their own train step (no labels, no falling loss to expect):
-# tests/test_gan.py and its kin check their training and reloading.
+# tests/recipes/test_gan.py and its kin check their training and reloading.
 SUPERVISED = [name for name in RECIPES if registry()[name].family != "generative"]
 
 # Shallower versions of deep defaults for the fit and reload tests below: compiling a

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, where run_matrix.py is
 import run_matrix  # noqa: E402
 
 
@@ -19,19 +19,24 @@ def test_each_backend_runs_in_two_parts_the_longest_first_and_every_file_in_one_
     )
     for backend in ("tensorflow", "jax", "torch"):
         heavy, rest = sorted((r for r in runs if r.backend == backend), key=lambda r: r.part)
-        assert heavy.args == ["-k", "cnn", "tests/test_notebooks.py", "tests/test_contract.py"]
+        assert heavy.args == [
+            "-k",
+            "cnn",
+            "tests/notebooks/test_notebooks.py",
+            "tests/recipes/test_contract.py",
+        ]
         assert rest.args == [
             "-k",
             "cnn",
-            "--ignore=tests/test_notebooks.py",
-            "--ignore=tests/test_contract.py",
+            "--ignore=tests/notebooks/test_notebooks.py",
+            "--ignore=tests/recipes/test_contract.py",
         ]
 
 
 @pytest.mark.once  # argument lists and exit codes
 def test_a_run_that_names_its_tests_is_not_split():
-    (run,) = run_matrix.plan(["jax"], ["tests/test_cli.py", "-q"])
-    assert run.part == "all" and run.args == ["tests/test_cli.py", "-q"]
+    (run,) = run_matrix.plan(["jax"], ["tests/cookbook/test_cli.py", "-q"])
+    assert run.part == "all" and run.args == ["tests/cookbook/test_cli.py", "-q"]
 
 
 @pytest.mark.once  # argument lists and exit codes

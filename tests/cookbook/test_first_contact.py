@@ -23,7 +23,7 @@ from cookbook.cli import main
 from cookbook.models import UNSAFE_RISK, load_model
 from cookbook.training import compile_model
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # A machine where only JAX is installed: tensorflow and torch cannot be found or imported.
 ONLY_JAX = """

@@ -507,7 +507,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
 @ONCE
 def test_each_trial_is_fed_the_masks_its_own_unet_predicts(tmp_path, monkeypatch):
     """A search that tries both paddings: a valid-padded trial predicts the masks' centre and is
-    fed masks cropped to it, as `cookbook train` crops them (tests/test_unet.py), a same-padded
+    fed masks cropped to it, as `cookbook train` crops them (tests/recipes/test_unet.py), a same-padded
     trial the whole mask."""
     from cookbook.data import DATASETS, SHAPES, Dataset, make_shapes
 

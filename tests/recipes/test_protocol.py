@@ -18,7 +18,7 @@ from cookbook.catalogue import load_recipe, registry
 from cookbook.cli import main
 from cookbook.protocol import OPTIONAL, REQUIRED, Task, check_page, check_task
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL_NAMES = {*REQUIRED, *OPTIONAL}
 
 

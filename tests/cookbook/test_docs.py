@@ -48,7 +48,7 @@ import pytest
 from cookbook.catalogue import registry
 from cookbook.cli import build_parser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_PHOTOS = {"china.jpg", "flower.jpg"}  # scikit-learn's sample images, `cookbook edges --image`
 INPUT_OPTIONS = ("image", "hyperparameters")
 OUTPUT_OPTIONS = ("out", "dir", "export", "destination")

@@ -8,7 +8,7 @@ import pytest
 
 from cookbook.catalogue import registry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
 
