@@ -19,7 +19,8 @@ import numpy as np
 
 
 def attention_layers(model) -> list:
-    """The model's attention layers, in the order of its weights (the order both builds share)."""
+    """The model's attention layers, in the order of its weights: block by block, the order the
+    data meets them, in either build (a block holds one attention layer of each kind)."""
     found = [
         layer
         for layer in model._flatten_layers(include_self=False)

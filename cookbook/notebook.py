@@ -9,7 +9,7 @@ import inspect
 from types import ModuleType
 
 from cookbook.inspection import compare_builds
-from cookbook.training import compile_model
+from cookbook.training import arrays, compile_model
 
 
 def show_source(*functions) -> None:
@@ -36,22 +36,25 @@ def same_network(recipe: ModuleType, **overrides) -> dict:
 
 
 def fit(recipe: ModuleType, model, data, n: int | None = None, epochs: int | None = None):
-    """Train ``model`` the way `cookbook train` does (the recipe's optimiser, schedule and batch size)
-    on the first ``n`` training rows, validated on as many validation rows at most (all by default)."""
+    """Train ``model`` the way `cookbook train` does (the recipe's optimiser, schedule and batch size,
+    the data as ``arrays`` prepares it for this model) on the first ``n`` training rows, validated on
+    as many validation rows at most (all by default)."""
     n = n or len(data.x_train)
     epochs = epochs or recipe.TASK["epochs"]
     batch_size = recipe.TASK["batch_size"]
+    fed = arrays(recipe, data, model)
     compile_model(
         model,
         recipe.TASK,
         total_steps=epochs * -(-n // batch_size),
         recipe=recipe,
-        example=(data.x_train, data.y_train),
+        example=(fed["x"], fed["y"]),
     )
+    x_val, y_val = fed["validation_data"]
     return model.fit(
-        data.x_train[:n],
-        data.y_train[:n],
-        validation_data=(data.x_val[:n], data.y_val[:n]),
+        fed["x"][:n],
+        fed["y"][:n],
+        validation_data=(x_val[:n], y_val[:n]),
         epochs=epochs,
         batch_size=batch_size,
         verbose=2,

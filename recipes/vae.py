@@ -24,7 +24,7 @@ Facts to leave with:
   exp() keeps the variance positive.
 - Sequential layers pass one tensor, so the Sequential encoder hands mean and log_var over
   side by side in one (batch, 2 * latent_dim) tensor; the Functional encoder splits it into
-  two named outputs. The same weights: one Dense layer computes both halves.
+  two outputs, ``mean`` and ``log_var``. The same weights: one Dense layer computes both halves.
 - In training, ``Sampling`` draws a code; at inference it returns the mean, so
   reconstructions are repeatable. ``negative_elbo`` draws, for an honest held-out score.
 """
