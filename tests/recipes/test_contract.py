@@ -88,6 +88,31 @@ def test_both_builds_are_the_same_network(name, capsys, monkeypatch):
     assert not any(isinstance(network, keras.Sequential) for network in functional.values())
 
 
+BEYOND_THE_DEFAULTS = [
+    ("resnet", {"block": "bottleneck", "stage_blocks": (1, 2)}),
+    ("resnet", {"residual": False, "conv_bias": True}),
+    ("resnet", {"zero_init_residual": True, "stage_blocks": (1, 1)}),
+    ("resnet", {"stem": "imagenet", "input_shape": (64, 64, 3), "stage_blocks": (1, 1)}),
+    ("unet", {"padding": "valid", "input_shape": (92, 92, 3), "depth": 2, "filters": 4}),
+    ("unet", {"upsampling": "resize", "batch_norm": False, "depth": 2}),
+    ("transformer_classifier", {"norm": "post", "pooling": "first"}),
+    ("linear_attention", {"attention": "softmax"}),
+]
+
+
+@pytest.mark.parametrize(
+    "name, overrides",
+    BEYOND_THE_DEFAULTS,
+    ids=[f"{n}-{'-'.join(o)}" for n, o in BEYOND_THE_DEFAULTS],
+)
+def test_both_builds_agree_beyond_the_defaults(name, overrides):
+    """The options under which a page's Sequential block and its Functional block function take
+    other paths (written twice, kept in step by hand): the same weights by name, the same outputs."""
+    report = compare_builds(load_recipe(name), **overrides)
+    assert report["sequential_parameters"] == report["functional_parameters"] > 0, report.get("why")
+    assert report["max_difference"] <= 1e-5, report.get("why", report["max_difference"])
+
+
 class _Block(keras.layers.Layer):
     """``two(one(x))``, its layers made the other way round: its weights list ``two`` first."""
 
