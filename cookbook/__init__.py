@@ -10,7 +10,8 @@ backend must be chosen first, ``cookbook.backend.select_backend``)::
     from cookbook import show_source, same_network, fit  # what every notebook shares
 
 A notebook imports those from here, and a lesson's own tools from the room that holds them:
-``cookbook.plots``, ``cookbook.attention``, ``cookbook.generative``, ``cookbook.experiments.*``,
+``cookbook.plots``, ``cookbook.attention``, ``cookbook.generative``, ``cookbook.judging`` (the
+independent judge of generated images), ``cookbook.experiments.*``,
 ``cookbook.data`` (the generators), ``cookbook.inspection`` (shape arithmetic, the backends' probe),
 ``cookbook.training`` (segmentation scores) and ``cookbook.cli`` (a command run in place); never a
 name that starts with ``_`` (tests/notebooks/test_notebooks.py checks it).
@@ -38,6 +39,7 @@ NOTEBOOK_ROOMS = (
     "cookbook.plots",
     "cookbook.attention",
     "cookbook.generative",
+    "cookbook.judging",
     "cookbook.experiments",
     "cookbook.data",
     "cookbook.inspection",

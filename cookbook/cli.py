@@ -325,12 +325,14 @@ def _show(args) -> None:
     )
 
 
-def _quality_line(quality: dict) -> str:
+def _quality_line(quality: dict, judge: str = "the cnn") -> str:
+    """One verdict on generated images: ``quality`` from ``cookbook.judging.shares`` (the cnn's, or the
+    independent judge's with its Fréchet distance)."""
     if "note" in quality:
         return quality["note"]
     shares = " ".join(f"{digit}:{share:.0%}" for digit, share in enumerate(quality["histogram"]))
     line = (
-        f"{quality['samples']} samples through the classifier: mean confidence {quality['confidence']:.3f}, "
+        f"{quality['samples']} samples through {judge}: mean confidence {quality['confidence']:.3f}, "
         f"classes with >= 2 % of them {quality['coverage']:.0%}  [{shares}]"
     )
     if "label_accuracy" in quality:
@@ -339,7 +341,22 @@ def _quality_line(quality: dict) -> str:
             line += (
                 " (" + " ".join(f"{label}:{share:.0%}" for label, share in quality["per_label"].items()) + ")"
             )
+    if "frechet" in quality:
+        real = quality["judge_on_test_images"]
+        line += (
+            f"\n(that judge: {real['accuracy']:.1%} accurate, mean confidence {real['confidence']:.3f} on "
+            f"the real test images)\nFréchet distance to the test images {quality['frechet']:.2f}, lower is "
+            f"better (the training images': {quality['frechet_floor']:.2f})"
+        )
     return line
+
+
+def _verdicts(report: dict) -> str:
+    """The cnn's verdict, then the independent judge's: what `train` and `sample` print."""
+    lines = [_quality_line(report["quality"])]
+    if "independent" in report:
+        lines.append(_quality_line(report["independent"], "the independent judge (scikit-learn's SVC)"))
+    return "\n".join(lines)
 
 
 def _train(args) -> None:
@@ -476,8 +493,8 @@ def _print_report(report: dict, out, written: str) -> None:
         print(f"{'test' if report['test'] else 'last epoch'}: {line}{seconds}")
     pictures = []
     if "quality" in report:
-        print(_quality_line(report["quality"]))
-        pictures.append("samples.png")
+        print(_verdicts(report))
+        pictures += ["samples.png", "real-and-samples.png"]
     if "elbo" in report:
         elbo = report["elbo"]
         print(
@@ -502,7 +519,8 @@ def _print_report(report: dict, out, written: str) -> None:
 
 
 def _sample(args) -> None:
-    from cookbook.generative import asked_labels, classes_of, draw, pixel_range, score
+    from cookbook.data import load_dataset
+    from cookbook.generative import asked_labels, classes_of, draw, independent_score, pixel_range, score
     from cookbook.plots import plot_samples
 
     recipe = load_recipe(args.recipe)
@@ -530,7 +548,9 @@ def _sample(args) -> None:
     print(f"wrote {png}")
     if args.score:
         quality = score(model, dataset, args.score, args.seed + 1, args.classifier, bounds, args.label)
-        print(_quality_line(quality))
+        data = load_dataset(dataset)  # the independent judge learns from it
+        independent = independent_score(model, data, args.score, args.seed + 1, bounds, args.label)
+        print(_verdicts({"quality": quality, "independent": independent}))
 
 
 def _generate(args) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from cookbook.errors import CookbookError
+from cookbook.judging import shares
 
 GRID = 64  # samples in each grid: 8 x 8
 DRAWERS = ("generator", "decoder")  # the network that turns noise into images: a GAN's, a VAE's
@@ -106,36 +107,16 @@ def sample_grid_callback(folder: str | Path, title: str, bounds=(0, 1)):
     return SampleGrid()
 
 
-def sample_quality(images: np.ndarray, classifier, num_classes: int = 10, labels=None) -> dict:
-    """How a trained classifier sees generated images ([0, 1], the classifier's input range).
-
-    ``confidence``: its mean top probability (sharp, digit-like samples score high).
-    ``histogram``: the share of samples given each class; mode collapse shows as a few
-    classes taking most of it. ``coverage``: the share of classes given at least 2 % each.
-    With the ``labels`` the images were drawn for, ``label_accuracy``: the share classified as
-    their label (a conditional model obeying), and ``per_label``: that share for each label.
-    """
+def sample_quality(images: np.ndarray, classifier, labels=None) -> dict:
+    """How a trained Keras classifier sees generated images ([0, 1], the classifier's input range):
+    ``cookbook.judging.shares`` of its probabilities (confidence, histogram, coverage, ...)."""
     if tuple(classifier.input_shape[1:]) != images.shape[1:]:
         raise CookbookError(
             f"the classifier takes {tuple(classifier.input_shape[1:])} images, the generator draws "
             f"{images.shape[1:]}: train the classifier on the generator's dataset"
         )
-    probabilities = np.asarray(classifier.predict(images, batch_size=256, verbose=0))  # (n, classes)
-    counts = np.bincount(probabilities.argmax(axis=-1), minlength=num_classes)
-    histogram = counts / counts.sum()
-    report = {
-        "confidence": float(probabilities.max(axis=-1).mean()),
-        "histogram": [round(float(share), 4) for share in histogram],
-        "coverage": float(np.mean(histogram >= 0.02)),
-        "samples": len(images),
-    }
-    if labels is not None:
-        obeyed = probabilities.argmax(axis=-1) == labels
-        report["label_accuracy"] = float(obeyed.mean())
-        report["per_label"] = {
-            str(label): round(float(obeyed[labels == label].mean()), 4) for label in np.unique(labels)
-        }
-    return report
+    probabilities = classifier.predict(images, batch_size=256, verbose=0)  # (n, classes)
+    return shares(probabilities, labels)
 
 
 def find_classifier(dataset: str, backend: str, runs: str | Path = "runs") -> Path | None:
@@ -175,6 +156,15 @@ def score(
     return {"classifier": str(classifier), **sample_quality(images, judged, labels=labels)}
 
 
+def independent_score(model, data, n: int = 1000, seed: int = 1, bounds=(0, 1), labels=None) -> dict:
+    """What models the project did not train make of ``n`` samples: the scikit-learn judge's
+    verdict and the Fréchet distance to ``data``'s test images (``cookbook.judging.verdict``)."""
+    from cookbook.judging import reference, verdict
+
+    labels = asked_labels(model, n, labels)
+    return verdict(draw(model, n, seed, bounds, labels), reference(data), labels)
+
+
 def interleave(originals: np.ndarray, copies: np.ndarray, columns: int = 8) -> np.ndarray:
     """Rows of originals, each followed by the row of their copies: one grid to compare them in."""
     rows = [
@@ -187,9 +177,10 @@ def interleave(originals: np.ndarray, copies: np.ndarray, columns: int = 8) -> n
 
 def judge(model, recipe, data, out: str | Path, kind: str) -> dict:
     """After training (``kind``: gan, autoencoder or vae, cookbook.protocol.KINDS): ``out/samples.png``
-    (64 samples) and the quality score; for an autoencoder (plain or variational) also
-    ``reconstructions.png`` and ``latent.png`` (the test images' codes), and for a VAE the held-out -ELBO."""
-    from cookbook.plots import plot_latent, plot_samples
+    (64 samples), ``real-and-samples.png`` (test images beside them), the quality score of the
+    `cnn` (when one was trained) and the independent judge's with the Fréchet distance; for an
+    autoencoder (plain or variational) also ``reconstructions.png`` and ``latent.png`` (the test images' codes), and for a VAE the held-out -ELBO."""
+    from cookbook.plots import plot_beside, plot_latent, plot_samples
 
     out, bounds = Path(out), pixel_range(recipe)
     columns = classes_of(model) or 8  # a conditional model: one class per column
@@ -199,7 +190,17 @@ def judge(model, recipe, data, out: str | Path, kind: str) -> dict:
         f"{data.name}: {columns * 8} samples" + (", one class per column" if classes_of(model) else ""),
         columns,
     )
-    report = {"quality": score(model, data.name, bounds=bounds)}
+    plot_beside(
+        {
+            f"{data.name}: test images": data.x_test[:64],
+            f"{recipe.__name__.rsplit('.', 1)[-1]}: samples": draw(model, 64, bounds=bounds),
+        },
+        out / "real-and-samples.png",
+    )
+    report = {
+        "quality": score(model, data.name, bounds=bounds),
+        "independent": independent_score(model, data, bounds=bounds),
+    }
     if kind == "vae":
         report["elbo"] = recipe.negative_elbo(model, data.x_test)
     if kind in ("autoencoder", "vae"):  # what it rebuilds, and where its codes fall

@@ -262,23 +262,47 @@ def plot_attention_scaling(results: dict, png: str | Path) -> Path:
     return Path(png)
 
 
+def _mosaic(images: np.ndarray, columns: int) -> np.ndarray:
+    """(n, height, width, channels) images in [0, 1] -> one picture of them in rows of ``columns``, with
+    white gaps (grey images are inverted: dark strokes on white, as digits are written)."""
+    n, height, width, channels = images.shape
+    rows = -(-n // columns)
+    mosaic = np.ones((rows * (height + 1) + 1, columns * (width + 1) + 1, channels), "float32")
+    for index, image in enumerate(images):
+        top, left = 1 + (index // columns) * (height + 1), 1 + (index % columns) * (width + 1)
+        mosaic[top : top + height, left : left + width] = image if channels > 1 else 1 - image
+    return mosaic[..., 0] if channels == 1 else mosaic
+
+
 def plot_samples(images: np.ndarray, png: str | Path, title: str = "", columns: int = 8) -> Path:
     """A grid of generated images with values in [0, 1]: (n, height, width, channels).
 
     One mosaic, one ``imshow`` (64 subplots cost ten times as much, after every epoch)."""
     plt = _pyplot()
-    n, height, width, channels = images.shape
-    rows = -(-n // columns)
-    mosaic = np.ones((rows * (height + 1) + 1, columns * (width + 1) + 1, channels), "float32")  # white gaps
-    for index, image in enumerate(images):
-        top, left = 1 + (index // columns) * (height + 1), 1 + (index % columns) * (width + 1)
-        mosaic[top : top + height, left : left + width] = image if channels > 1 else 1 - image
+    rows = -(-len(images) // columns)
     fig, ax = plt.subplots(figsize=(0.75 * columns, 0.75 * rows + 0.4))
-    ax.imshow(
-        mosaic[..., 0] if channels == 1 else mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest"
-    )
+    ax.imshow(_mosaic(images, columns), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.axis("off")
     ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def plot_beside(grids: dict[str, np.ndarray], png: str | Path, title: str = "", columns: int = 8) -> Path:
+    """Grids of images side by side, one per name (e.g. real digits beside each model's samples), so
+    that the eye compares them at one size."""
+    plt = _pyplot()
+    rows = max(-(-len(images) // columns) for images in grids.values())
+    fig, axes = plt.subplots(
+        1, len(grids), figsize=(0.4 * columns * len(grids), 0.4 * rows + 0.7), squeeze=False
+    )
+    for ax, (name, images) in zip(axes[0], grids.items()):
+        ax.imshow(_mosaic(images, columns), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.axis("off")
+        ax.set_title(name, fontsize=9)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)

@@ -154,9 +154,13 @@ def test_cookbook_train_and_sample_ask_for_labels(tmp_path, runs_with_a_classifi
     assert quality["samples"] == 1000 and list(quality["per_label"]) == [str(label) for label in range(10)]
     assert 0 <= quality["label_accuracy"] <= 1
     assert json.loads((tmp_path / "runs/cgan/metrics.json").read_text())["quality"] == quality
+    independent = metrics["independent"]  # the scikit-learn judge, asked the same of the same samples
+    assert list(independent["per_label"]) == list(quality["per_label"]) and independent["frechet"] > 0
     model = str(tmp_path / "runs/cgan/model.keras")
     assert main(["sample", "conditional_gan", "--model", model, "--label", "7", "--score", "200"]) == 0
     assert (tmp_path / "runs/cgan/samples-0-label-7.png").exists()
-    assert "classified as the label asked for" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.count("classified as the label asked for") == 2  # by the cnn and by the independent judge
+    assert "Fréchet distance to the test images" in printed
     assert main(["sample", "conditional_gan", "--model", model, "--label", "12"]) == 2
     assert "unknown label 12; this model draws labels 0 to 9" in capsys.readouterr().err
