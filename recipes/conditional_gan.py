@@ -47,7 +47,7 @@ TASK = {
     "optimizer_options": {"beta_1": 0.5},  # DCGAN's setting: less momentum for a moving target
     "learning_rate": 2e-4,
     "epochs": 100,
-    "batch_size": 32,  # twice gan's updates in the same time: obeying the label took them (64: 77 % obeyed)
+    "batch_size": 32,  # twice the updates of 64 in the same time: obeying the label took them (64: 77 % obeyed)
 }
 
 NETWORKS = ("generator", "discriminator")  # each built with the API the builder names
@@ -88,7 +88,6 @@ def label_planes(images, labels, num_classes: int):
     return ops.concatenate([images, code * ops.ones_like(images[..., :1])], axis=-1)
 
 
-# same as gan._generator_layers
 def _generator_layers(config: dict) -> list:
     """(batch, latent_dim + num_classes) -> (batch, side, side, channels) in [-1, 1]."""
     start, first = config["start"], config["filters"][0]
@@ -106,7 +105,6 @@ def _generator_layers(config: dict) -> list:
     return [*layers, keras.layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32")]
 
 
-# same as gan._discriminator_layers
 def _discriminator_layers(config: dict) -> list:
     """(batch, side, side, channels + num_classes) -> (batch, 1): a logit, above 0 for "real"."""
     layers = []
@@ -285,7 +283,6 @@ def build_sequential(**overrides) -> ConditionalGAN:
     )
 
 
-# same as gan._functional_generator
 def _functional_generator(noise, config: dict) -> keras.Model:
     """noise and one-hot label (batch, latent_dim + num_classes) -> image (batch, side, side, channels)."""
     start, first = config["start"], config["filters"][0]
@@ -300,7 +297,6 @@ def _functional_generator(noise, config: dict) -> keras.Model:
     return keras.Model(noise, image, name="generator")
 
 
-# same as gan._functional_discriminator
 def _functional_discriminator(image, config: dict) -> keras.Model:
     """image and label planes (batch, side, side, channels + num_classes) -> logit (batch, 1): > 0 "real"."""
     x = image

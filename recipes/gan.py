@@ -10,6 +10,32 @@ Each training step makes two updates. The discriminator learns to call training 
 real and generated ones fake; then the generator learns to make the discriminator call
 its images real. Neither loss falls steadily: each network's progress is the other's loss.
 
+What mattered, measured: the paper's prescriptions (Radford et al., section 3) that a first
+version of this page left out, each scored on 1,000 samples by a judge the cookbook did not
+train (``cookbook.judging``: a Fréchet distance to the test digits, lower is better, the
+training digits' own being 0.41; and a scikit-learn classifier's mean confidence, 0.933 on
+real test digits). JAX, seed 0, 100 epochs on this 2-core CPU:
+
+    generator                  discriminator        batch  Fréchet  confidence  rarest digit  time
+    LeakyReLU, transposed      no norm, dropout .3     64    17.6      0.645        0.4 %     51 s
+      + batch norm             no norm, dropout .3     64     6.3      0.746        4.7 %     59 s
+      + batch norm + ReLU      no norm, dropout .3     64    34.0      0.709        0   %     64 s
+      + batch norm + ReLU      + batch norm            64     1.6      0.762        8.1 %     69 s
+    resize-then-convolve only  no norm, dropout .3     64     2.4      0.709        6.7 %     42 s
+    LeakyReLU, transposed      no norm, dropout .3     32     3.5      0.734        5.3 %     77 s
+    all four                   + batch norm            32     1.1      0.781        8.0 %     49 s
+    all four                   (64, 128), no dropout   32     1.0      0.820        7.6 %    105 s
+
+The last row is this page; ``cookbook train gan --backend jax``, which also draws a grid per
+epoch, measured it at 0.95, 0.813 and 8 % in 159 s (times vary by a third on this machine). Batch
+norm is the largest step: the first generator it normalises starts to draw every digit. The
+generator's ReLU then collapsed it onto a few shapes until the discriminator was normalised
+too. Resizing before a convolution removes the transposed convolution's checkerboard (Odena
+et al., 2016), and on its own takes the distance from 17.6 to 2.4. Not kept: 200 epochs
+(1.1, 0.808, twice the time), a wider generator and discriminator (128, 64) (0.96, 0.810,
+180 s), an exponential moving average of the weights (``use_ema=True`` in Adam: 0.62,
+0.804, 137 s -- closer to the digits' spread, no more convincing one by one).
+
 Facts to leave with:
 - Keras has no backend-neutral gradient, so a ``train_step`` with two losses needs the
   backend's own tool. The game is written once; only ``_update`` (one network's gradient
@@ -17,9 +43,12 @@ Facts to leave with:
   ``backward()``, JAX's ``jax.grad`` inside a ``StatelessScope`` holding the model's state.
 - One Adam serves both networks: its moments are kept per weight, so an update of one
   network leaves the other's untouched (only the bias-correcting step counter counts both).
-- A stride-2 ``Conv2DTranspose`` doubles each side (2 -> 4 -> 8; 7 -> 14 -> 28 for
-  MNIST), so the image side must divide by 2 ** len(filters). The discriminator mirrors
-  it with stride-2 convolutions. Training images are scaled to [-1, 1], tanh's range.
+- Each generator block doubles the side (2 -> 4 -> 8; 7 -> 14 -> 28 for MNIST), so the
+  image side must divide by 2 ** len(filters); each stride-2 discriminator convolution halves
+  it. Training images are scaled to [-1, 1], tanh's range.
+- The step judges real and generated batches apart, so the discriminator's batch norm sees
+  all-real or all-fake batches, never a mix. Both networks normalise by the batch in
+  training; ``gan(noise)`` draws in inference mode, by the generator's running averages.
 """
 
 import keras
@@ -28,10 +57,15 @@ from keras import ops
 DEFAULTS = {
     "input_shape": (8, 8, 1),  # the images: drawn by the generator, judged by the discriminator
     "latent_dim": 32,  # the noise the generator starts from
-    "filters": (64, 32),  # generator: a stride-2 Conv2DTranspose per entry; discriminator: reversed
-    "kernel_size": 4,  # a multiple of the stride avoids transposed convolution's checkerboard
-    "dropout": 0.3,  # in the discriminator, so that it does not win too fast
+    "filters": (64, 32),  # generator: each entry doubles the image's side
+    "discriminator_filters": (64, 128),  # a stride-2 Conv2D per entry, each halving the side
+    "upsampling": "resize",  # "resize" (UpSampling2D + 3x3 Conv2D) or "transpose" (Conv2DTranspose)
+    "kernel_size": 4,  # the discriminator's, and the generator's under "transpose" (a multiple of 2)
+    "batch_norm": True,  # DCGAN's: after the generator's hidden layers and the discriminator's inner convs
+    "dropout": 0.0,  # in the discriminator, before its logit
 }
+
+CHOICES = {"upsampling": ("resize", "transpose")}
 
 TASK = {
     "family": "generative",
@@ -45,7 +79,7 @@ TASK = {
     "optimizer_options": {"beta_1": 0.5},  # DCGAN's setting: less momentum for a moving target
     "learning_rate": 2e-4,
     "epochs": 100,
-    "batch_size": 64,
+    "batch_size": 32,  # twice the updates of 64 in the same time: FD 3.5 where 64 gave 6.3 (see above)
 }
 
 NETWORKS = ("generator", "discriminator")  # each built with the API the builder names
@@ -58,44 +92,79 @@ def _config(overrides: dict) -> dict:
     config = {**DEFAULTS, **overrides}
     if config["latent_dim"] < 1:
         raise ValueError(f"latent_dim must be at least 1; got {config['latent_dim']}")
-    if not config["filters"] or min(config["filters"]) < 1 or config["kernel_size"] < 1:
+    filters = (*config["filters"], *config["discriminator_filters"])
+    if (
+        not config["filters"]
+        or not config["discriminator_filters"]
+        or min(filters) < 1
+        or config["kernel_size"] < 1
+    ):
         raise ValueError("filters and kernel_size must be positive, e.g. filters=(64, 32), kernel_size=4")
+    if config["upsampling"] not in CHOICES["upsampling"]:
+        raise ValueError(f"upsampling must be one of {CHOICES['upsampling']}; got {config['upsampling']!r}")
     if not 0 <= config["dropout"] < 1:
         raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
-    shape, scale = config["input_shape"], 2 ** len(config["filters"])
+    shape = config["input_shape"]
+    scale = 2 ** max(len(config["filters"]), len(config["discriminator_filters"]))
     if len(shape) != 3 or shape[0] != shape[1] or shape[0] % scale or shape[2] < 1:
         raise ValueError(
-            f"the generator cannot reach images of shape {shape}: it draws square (side, side, channels) "
-            f"images whose side divides by 2 ** len(filters) = {scale}"
+            f"the networks cannot reach images of shape {shape}: the generator draws square (side, side, "
+            f"channels) images whose side divides by 2 ** len(filters), and the discriminator halves it "
+            f"len(discriminator_filters) times; here the side must divide by {scale}"
         )
-    return {**config, "start": shape[0] // scale}
+    return {**config, "start": shape[0] // 2 ** len(config["filters"])}
+
+
+def _upsampling_layers(filters: int, config: dict) -> list:
+    """(batch, side, side, c) -> (batch, 2 * side, 2 * side, filters), normalised, then ReLU."""
+    bias = not config["batch_norm"]  # batch norm subtracts the mean: a bias before it does nothing
+    if config["upsampling"] == "resize":  # every output pixel sees the same number of inputs: no checkerboard
+        layers = [keras.layers.UpSampling2D(), keras.layers.Conv2D(filters, 3, padding="same", use_bias=bias)]
+    else:
+        layers = [
+            keras.layers.Conv2DTranspose(
+                filters, config["kernel_size"], strides=2, padding="same", use_bias=bias
+            )
+        ]
+    return [
+        *layers,
+        *([keras.layers.BatchNormalization()] if config["batch_norm"] else []),
+        keras.layers.ReLU(),
+    ]
 
 
 def _generator_layers(config: dict) -> list:
     """(batch, latent_dim) -> (batch, side, side, channels) in [-1, 1]."""
     start, first = config["start"], config["filters"][0]
     layers = [
-        keras.layers.Dense(start * start * first),
-        keras.layers.LeakyReLU(0.2),
+        keras.layers.Dense(start * start * first, use_bias=not config["batch_norm"]),
+        *([keras.layers.BatchNormalization()] if config["batch_norm"] else []),
+        keras.layers.ReLU(),
         keras.layers.Reshape((start, start, first)),  # (batch, start, start, filters[0])
     ]
     for filters in config["filters"]:  # each doubles the side
-        layers += [
-            keras.layers.Conv2DTranspose(filters, config["kernel_size"], strides=2, padding="same"),
-            keras.layers.LeakyReLU(0.2),
-        ]
+        layers += _upsampling_layers(filters, config)
     channels = config["input_shape"][2]
     return [*layers, keras.layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32")]
+
+
+def _downsampling_layers(filters: int, config: dict, first: bool) -> list:
+    """(batch, side, side, c) -> (batch, side / 2, side / 2, filters), normalised unless first, LeakyReLU."""
+    normalise = config["batch_norm"] and not first  # DCGAN leaves the input layer unnormalised
+    return [
+        keras.layers.Conv2D(
+            filters, config["kernel_size"], strides=2, padding="same", use_bias=not normalise
+        ),
+        *([keras.layers.BatchNormalization()] if normalise else []),
+        keras.layers.LeakyReLU(0.2),
+    ]
 
 
 def _discriminator_layers(config: dict) -> list:
     """(batch, side, side, channels) -> (batch, 1): a logit, above 0 for "real"."""
     layers = []
-    for filters in reversed(config["filters"]):  # each halves the side
-        layers += [
-            keras.layers.Conv2D(filters, config["kernel_size"], strides=2, padding="same"),
-            keras.layers.LeakyReLU(0.2),
-        ]
+    for index, filters in enumerate(config["discriminator_filters"]):  # each halves the side
+        layers += _downsampling_layers(filters, config, first=index == 0)
     return [
         *layers,
         keras.layers.Flatten(),
@@ -245,26 +314,52 @@ def build_sequential(**overrides) -> GAN:
     return GAN(generator, discriminator, config["latent_dim"], name="gan_sequential")
 
 
+def upsample(x, filters: int, config: dict):
+    """(batch, side, side, c) -> (batch, 2 * side, 2 * side, filters), normalised, then ReLU."""
+    bias = not config["batch_norm"]  # batch norm subtracts the mean: a bias before it does nothing
+    if config["upsampling"] == "resize":  # every output pixel sees the same number of inputs: no checkerboard
+        x = keras.layers.UpSampling2D()(x)
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=bias)(x)
+    else:
+        x = keras.layers.Conv2DTranspose(
+            filters, config["kernel_size"], strides=2, padding="same", use_bias=bias
+        )(x)
+    if config["batch_norm"]:
+        x = keras.layers.BatchNormalization()(x)
+    return keras.layers.ReLU()(x)
+
+
 def _functional_generator(noise, config: dict) -> keras.Model:
     """noise (batch, latent_dim) -> image (batch, side, side, channels) in [-1, 1]."""
     start, first = config["start"], config["filters"][0]
-    x = keras.layers.Dense(start * start * first)(noise)
-    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Dense(start * start * first, use_bias=not config["batch_norm"])(noise)
+    if config["batch_norm"]:
+        x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
     x = keras.layers.Reshape((start, start, first))(x)  # (batch, start, start, filters[0])
     for filters in config["filters"]:  # each doubles the side
-        x = keras.layers.Conv2DTranspose(filters, config["kernel_size"], strides=2, padding="same")(x)
-        x = keras.layers.LeakyReLU(0.2)(x)
+        x = upsample(x, filters, config)
     channels = config["input_shape"][2]
     image = keras.layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32")(x)
     return keras.Model(noise, image, name="generator")
 
 
+def downsample(x, filters: int, config: dict, first: bool):
+    """(batch, side, side, c) -> (batch, side / 2, side / 2, filters), normalised unless first, LeakyReLU."""
+    normalise = config["batch_norm"] and not first  # DCGAN leaves the input layer unnormalised
+    x = keras.layers.Conv2D(
+        filters, config["kernel_size"], strides=2, padding="same", use_bias=not normalise
+    )(x)
+    if normalise:
+        x = keras.layers.BatchNormalization()(x)
+    return keras.layers.LeakyReLU(0.2)(x)
+
+
 def _functional_discriminator(image, config: dict) -> keras.Model:
     """image (batch, side, side, channels) -> logit (batch, 1), above 0 for "real"."""
     x = image
-    for filters in reversed(config["filters"]):  # each halves the side
-        x = keras.layers.Conv2D(filters, config["kernel_size"], strides=2, padding="same")(x)
-        x = keras.layers.LeakyReLU(0.2)(x)
+    for index, filters in enumerate(config["discriminator_filters"]):  # each halves the side
+        x = downsample(x, filters, config, first=index == 0)
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dropout(config["dropout"])(x)
     logit = keras.layers.Dense(1, dtype="float32")(x)

@@ -80,7 +80,7 @@ def _config(overrides: dict) -> dict:
     return {**config, "start": shape[0] // scale}
 
 
-# same as gan._generator_layers
+# same as conditional_gan._generator_layers
 def _generator_layers(config: dict) -> list:
     """(batch, latent_dim) -> (batch, side, side, channels) in [-1, 1]: DCGAN's generator."""
     start, first = config["start"], config["filters"][0]
@@ -277,7 +277,7 @@ def build_sequential(**overrides) -> WGANGP:
     return WGANGP(generator, critic, **{name: config[name] for name in SETTINGS}, name="wgan_gp_sequential")
 
 
-# same as gan._functional_generator
+# same as conditional_gan._functional_generator
 def _functional_generator(noise, config: dict) -> keras.Model:
     """noise (batch, latent_dim) -> image (batch, side, side, channels) in [-1, 1]."""
     start, first = config["start"], config["filters"][0]

@@ -27,24 +27,26 @@ def _compiled(build, **overrides):
 
 def test_one_step_lowers_each_networks_loss_on_its_own_turn(real):
     """On this backend's train step: the discriminator's update lowers its loss on the batch and
-    fakes it saw; then the generator's update, made against that new discriminator, lowers its own."""
-    model = _compiled(gan.build_functional, dropout=0.0)  # no dropout: the same losses every call
+    fakes it saw; then the generator's update, made against that new discriminator, lowers its own.
+    Every call is in training mode, as in the step: batch norm normalises by the batch's statistics."""
+    model = _compiled(gan.build_functional)
     batch = real[:64]
     noise = keras.ops.convert_to_tensor(np.random.default_rng(0).normal(size=(64, 32)).astype("float32"))
     model.noise = lambda size: noise  # the step draws this noise, so the losses below are the step's own
-    fake_before = model.generator(noise)
 
-    def d_loss(fake):
-        return float(gan.discriminator_loss(model.discriminator(batch), model.discriminator(fake)))
+    def judge(images):
+        return model.discriminator(images, training=True)
 
-    d_before = d_loss(fake_before)
+    def draw_now():
+        return model.generator(noise, training=True)
+
+    fake_before = draw_now()
+    d_before = float(gan.discriminator_loss(judge(batch), judge(fake_before)))
     generator_before = model.generator.get_weights()
     model.train_on_batch(batch)
-    g_before = float(gan.generator_loss(model.discriminator(fake_before)))  # new discriminator, old fakes
-    d_after, g_after = (
-        d_loss(fake_before),
-        float(gan.generator_loss(model.discriminator(model.generator(noise)))),
-    )
+    d_after = float(gan.discriminator_loss(judge(batch), judge(fake_before)))
+    g_before = float(gan.generator_loss(judge(fake_before)))  # new discriminator, old fakes
+    g_after = float(gan.generator_loss(judge(draw_now())))
     assert d_after < d_before, f"discriminator loss {d_before:.5f} -> {d_after:.5f}"
     assert g_after < g_before, f"generator loss {g_before:.5f} -> {g_after:.5f}"
     assert any(np.any(a != b) for a, b in zip(generator_before, model.generator.get_weights()))
@@ -85,10 +87,12 @@ def test_saved_gan_and_generator_reload_to_the_same_images(real, tmp_path):
         ({"latent_dim": 0}, "latent_dim must be at least 1"),
         (
             {"input_shape": (10, 10, 1)},
-            r"cannot reach images of shape \(10, 10, 1\).*2 \*\* len\(filters\) = 4",
+            r"cannot reach images of shape \(10, 10, 1\).*the side must divide by 4",
         ),
         ({"input_shape": (8, 16, 1)}, "square"),
         ({"filters": ()}, "filters and kernel_size must be positive"),
+        ({"discriminator_filters": (64, 0)}, "filters and kernel_size must be positive"),
+        ({"upsampling": "bilinear"}, r"upsampling must be one of \('resize', 'transpose'\); got 'bilinear'"),
         ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
     ],
 )
@@ -120,17 +124,22 @@ def test_sample_quality_counts_what_the_classifier_sees():
 
 
 @pytest.mark.slow
-def test_cookbook_train_writes_a_grid_per_epoch_and_scores_with_the_cnn(tmp_path, runs_with_a_classifier):
+def test_cookbook_train_writes_a_grid_per_epoch_and_scores_with_both_judges(tmp_path, runs_with_a_classifier):
     metrics = train("gan", epochs=2, verbose=0, out="runs/gan", settings=["filters=16,8"])
     assert sorted(p.name for p in (tmp_path / "runs/gan/samples").iterdir()) == [
         "epoch-001.png",
         "epoch-002.png",
     ]
-    assert (tmp_path / "runs/gan/samples.png").exists() and (tmp_path / "runs/gan/curves.png").exists()
+    for picture in ("samples.png", "curves.png", "real-and-samples.png"):
+        assert (tmp_path / "runs/gan" / picture).exists()
     assert set(metrics["final"]) == {"d_loss", "g_loss"}
-    quality = json.loads((tmp_path / "runs/gan/metrics.json").read_text())["quality"]
+    written = json.loads((tmp_path / "runs/gan/metrics.json").read_text())
+    quality, independent = written["quality"], written["independent"]
     assert quality["samples"] == 1000 and sum(quality["histogram"]) == pytest.approx(1, abs=1e-3)
     assert 0.1 <= quality["confidence"] <= 1
+    # Two epochs draw blotches, not digits: far from the test images, farther than the training images.
+    assert independent["samples"] == 1000 and independent["frechet"] > 3 * independent["frechet_floor"] > 0
+    assert independent["judge_on_test_images"]["accuracy"] > 0.95
 
 
 def test_cookbook_sample_draws_a_grid_and_refuses_a_recipe_that_draws_nothing(tmp_path, capsys):
