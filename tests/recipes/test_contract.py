@@ -97,7 +97,7 @@ BEYOND_THE_DEFAULTS = [
     ("unet", {"upsampling": "resize", "batch_norm": False, "depth": 2}),
     ("transformer_classifier", {"norm": "post", "pooling": "first"}),
     ("linear_attention", {"attention": "softmax"}),
-    ("gan", {"upsampling": "transpose", "batch_norm": False}),
+    ("gan", {"upsampling": "transpose", "batch_norm": False, "codes": 0}),
 ]
 
 
