@@ -249,6 +249,19 @@ def build_parser() -> argparse.ArgumentParser:
     rnn.add_argument("--out", default="runs/compare-rnn")
     _backend_option(rnn)
 
+    lessons = commands.add_parser(
+        "compare-activations",
+        help="a deep mlp per activation and initializer: each layer's gradient, and what trains",
+    )
+    lessons.add_argument("--activations", default="sigmoid,tanh,relu,gelu,selu")
+    lessons.add_argument("--initializers", default="glorot_uniform,he_normal,lecun_normal,zeros")
+    lessons.add_argument("--depth", type=int, default=20, help="hidden Dense layers")
+    lessons.add_argument("--width", type=int, default=64, help="units per hidden layer")
+    lessons.add_argument("--epochs", type=int, default=10)
+    lessons.add_argument("--seed", type=int, default=0)
+    lessons.add_argument("--out", default="runs/compare-activations")
+    _backend_option(lessons)
+
     depth = commands.add_parser(
         "compare-depth", help="train resnet with and without its shortcuts at growing depths"
     )
@@ -739,6 +752,29 @@ def _compare_rnn(args) -> None:
     print(f"wrote {Path(args.out) / 'results.json'} and {png}")
 
 
+def _compare_activations(args) -> None:
+    import keras
+
+    from cookbook.experiments.compare_activations import compare_activations, table
+    from cookbook.plots import plot_gradient_norms
+
+    activations, initializers = args.activations.split(","), args.initializers.split(",")
+    print(
+        f"a {args.depth}-layer mlp, {args.width} units wide, per activation and initializer: "
+        f"{args.epochs} epochs each on digits ({keras.backend.backend()} backend)"
+    )
+    results = compare_activations(
+        activations, initializers, args.depth, args.width, args.epochs, seed=args.seed, out=args.out
+    )
+    print(
+        "\nfirst layer: its kernel's gradient norm at the start; first/last: that over the last hidden "
+        "layer's (0: no gradient reaches it)"
+    )
+    print(table(results))
+    png = plot_gradient_norms(results, Path(args.out) / "gradients.png")
+    print(f"wrote {Path(args.out) / 'results.json'} and {png}")
+
+
 def _compare_depth(args) -> None:
     import keras
 
@@ -826,6 +862,7 @@ COMMANDS: dict[str, Command] = {
     "evaluate": Command(_evaluate, trained=_model_folder),
     "compare-regularization": Command(_compare_regularization),
     "compare-rnn": Command(_compare_rnn),
+    "compare-activations": Command(_compare_activations),
     "compare-depth": Command(_compare_depth),
     "scale-attention": Command(_scale_attention),
 }

@@ -232,3 +232,48 @@ def probe_backends(timeout: float = 180) -> dict[str, dict]:
             continue
         found[name] = {"installed": True, **json.loads(out.strip().splitlines()[-1])}
     return {name: found[name] for name in BACKENDS}
+
+
+def gradients(model, x, y, loss) -> list:
+    """The gradient of ``loss(y, model(x, training=True))`` with respect to each of ``model``'s
+    trainable weights, as NumPy arrays in ``model.trainable_weights``' order.
+
+    Keras has no backend-neutral gradient, so this holds the three tools side by side, as the GAN
+    pages do: TensorFlow's tape, JAX's ``jax.grad`` of the loss as a function of the weights'
+    values (``stateless_call``), PyTorch's ``backward()``."""
+    import keras
+
+    weights = model.trainable_weights
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            value = loss(y, model(x, training=True))
+        grads = tape.gradient(value, [w.value for w in weights])
+    elif backend == "jax":
+        import jax
+
+        fixed = [w.value for w in model.non_trainable_weights]
+
+        def loss_of(values):
+            predictions, _ = model.stateless_call(values, fixed, x, training=True)
+            return loss(y, predictions)
+
+        grads = jax.grad(loss_of)([w.value for w in weights])
+    else:
+        model.zero_grad()
+        loss(y, model(x, training=True)).backward()
+        grads = [w.value.grad for w in weights]
+    return [np.asarray(keras.ops.convert_to_numpy(g)) for g in grads]
+
+
+def layer_gradient_norms(model, x, y, loss) -> dict[str, float]:
+    """The L2 norm of the loss's gradient with respect to each layer's kernel, by layer name, from
+    the input side to the output side (``gradients``; layers without a kernel are left out)."""
+    grads = dict(zip((id(w) for w in model.trainable_weights), gradients(model, x, y, loss)))
+    return {
+        layer.name: float(np.linalg.norm(grads[id(layer.kernel)]))
+        for layer in model.layers
+        if getattr(layer, "kernel", None) is not None and id(layer.kernel) in grads
+    }

@@ -330,3 +330,36 @@ def plot_latent(codes: np.ndarray, labels: np.ndarray, png: str | Path, title: s
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return Path(png)
+
+
+def plot_gradient_norms(results: dict, png: str | Path) -> Path:
+    """One panel per initializer: each activation's gradient norm per layer (input side left) at
+    the start (solid) and after training (dashed), on a log scale; the legend gives the final
+    validation accuracy. Zero gradients leave a gap."""
+    import numpy as np
+
+    plt = _pyplot()
+    initializers = list(dict.fromkeys(r["initializer"] for r in results.values()))
+    activations = list(dict.fromkeys(r["activation"] for r in results.values()))
+    colours = {name: f"C{i}" for i, name in enumerate(activations)}
+    fig, axes = plt.subplots(
+        1, len(initializers), figsize=(4.2 * len(initializers), 4), sharey=True, squeeze=False
+    )
+    for ax, initializer in zip(axes[0], initializers):
+        for r in results.values():
+            if r["initializer"] != initializer:
+                continue
+            layers = np.arange(1, len(r["gradients_at_start"]) + 1)
+            colour = colours[r["activation"]]
+            for key, style in (("gradients_at_start", "-"), ("gradients_after", "--")):
+                norms = np.asarray(r[key], dtype="float64")
+                ax.plot(layers, np.where(norms > 0, norms, np.nan), style, color=colour)
+            ax.plot([], [], "-", color=colour, label=f"{r['activation']}: {r['val_accuracy'][-1]:.2f}")
+        ax.set(yscale="log", xlabel="layer (1 = next to the input)", title=initializer)
+        ax.legend(fontsize=7, title="val. accuracy", title_fontsize=7)
+    axes[0, 0].set_ylabel("gradient norm of the layer's kernel")
+    fig.suptitle("Gradient per layer: at the start (solid), after training (dashed)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)

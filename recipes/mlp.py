@@ -19,6 +19,7 @@ DEFAULTS = {
     "num_classes": 10,
     "hidden_units": (128, 64),  # one Dense layer per entry
     "activation": "relu",
+    "kernel_initializer": "glorot_uniform",  # Keras' default; "he_normal" suits ReLU, "lecun_normal" SELU
 }
 
 TASK = {
@@ -45,6 +46,7 @@ TASK = {
 }
 
 ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "elu", "selu")
+INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "zeros")
 
 
 def _config(overrides: dict) -> dict:
@@ -59,6 +61,10 @@ def _config(overrides: dict) -> dict:
         )
     if config["activation"] not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {config['activation']!r}")
+    if config["kernel_initializer"] not in INITIALIZERS:
+        raise ValueError(
+            f"kernel_initializer must be one of {', '.join(INITIALIZERS)}; got {config['kernel_initializer']!r}"
+        )
     if config["num_classes"] < 2:
         raise ValueError(f"num_classes must be at least 2; got {config['num_classes']}")
     return config
@@ -70,7 +76,12 @@ def build_sequential(**overrides) -> keras.Sequential:
         [
             keras.Input(shape=config["input_shape"]),
             keras.layers.Flatten(),  # (batch, features)
-            *[keras.layers.Dense(units, activation=config["activation"]) for units in config["hidden_units"]],
+            *[
+                keras.layers.Dense(
+                    units, activation=config["activation"], kernel_initializer=config["kernel_initializer"]
+                )
+                for units in config["hidden_units"]
+            ],
             # The softmax stays float32 under mixed precision: float16 probabilities underflow.
             keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
         ],
@@ -83,6 +94,8 @@ def build_functional(**overrides) -> keras.Model:
     inputs = keras.Input(shape=config["input_shape"])
     x = keras.layers.Flatten()(inputs)  # (batch, features)
     for units in config["hidden_units"]:
-        x = keras.layers.Dense(units, activation=config["activation"])(x)
+        x = keras.layers.Dense(
+            units, activation=config["activation"], kernel_initializer=config["kernel_initializer"]
+        )(x)
     outputs = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="mlp_functional")

@@ -87,6 +87,11 @@ BAD_INPUT = {
         "--lengths expects comma-separated integers",
     ),
     "rnn race: unknown cell": (["compare-rnn", "--cells", "lstm,tcn"], "unknown cell 'tcn'"),
+    "lessons: unknown initializer": (
+        ["compare-activations", "--initializers", "he_normal,orthogonal"],
+        "unknown initializer 'orthogonal'; valid: glorot_uniform",
+    ),
+    "lessons: no layers": (["compare-activations", "--depth", "0"], "--depth, --width and --epochs must be"),
     "heads that do not divide the width": (
         ["train", "transformer_classifier", "--set", "heads=5"],
         "5 heads do not divide width 64; heads that do: 1, 2, 4, 8, 16",
