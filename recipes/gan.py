@@ -33,15 +33,14 @@ three are given:
     LeakyReLU, transposed      no norm, dropout .3     32     3.5      0.734        5.3 %     77 s
     all four                   + batch norm            32     1.1      0.781        8.0 %     49 s
     all four                   (64, 128), no dropout   32     1.0      0.820        7.6 %    105 s
-    --- a later session, the machine about a third faster:
-    all four                   + batch norm, no drop.  32     1.25, 0.87, 1.05          32 s
-                                                                   0.810, 0.813, 0.807
-      + the code               + batch norm, no drop.  32     1.22, 1.26, 0.96          33 s
-                                                                   0.876, 0.881, 0.836
-      + the code, 150 epochs   + batch norm, no drop.  32     0.99, 1.17, 0.74          50 s
-                                                                   0.900, 0.883, 0.891
 
-This page trains with the code for 125 epochs: 1.14 and 0.886, rarest digit 8.4 %, in 43 s
+Then, on a day this machine ran about a third faster, three seeds each (Fréchet / confidence):
+
+    all four, discriminator + batch norm, no dropout   1.25 / 0.810   0.87 / 0.813   1.05 / 0.807   32 s
+      + the code                                       1.22 / 0.876   1.26 / 0.881   0.96 / 0.836   33 s
+      + the code, 150 epochs                           0.99 / 0.900   1.17 / 0.883   0.74 / 0.891   50 s
+
+This page trains with the code for 125 epochs: 1.14 / 0.886, rarest digit 8.4 %, in 43 s
 (seed 0).
 
 Batch norm is the largest step: the first generator it normalises starts to draw every
@@ -53,10 +52,12 @@ Then the distance sat near the floor while the confidence stayed at 0.78-0.82, a
 judge's view of the samples told why: half of them it called a digit with more than 0.9,
 a quarter with less than 0.67. Those are shapes between two digits. Normal noise is one
 connected cloud and the digits are ten separate ones, so a smooth generator must draw
-something on its way from one digit to the next. The code gives it ten separate starts. Without it more epochs did not help (200: 1.1,
-0.808); with it the confidence keeps rising past 100 epochs.
-``cookbook train gan`` (which also draws a grid per epoch) measured this page at Fréchet 0.89,
-1.14 and 0.93, confidence 0.892, 0.886 and 0.875, rarest digit 6.4, 8.4 and 7.9 % on
+something on its way from one digit to the next. The code gives it ten separate starts.
+Without it more epochs did not help (200: 1.1, 0.808); with it the confidence keeps rising
+past 100 epochs.
+
+``cookbook train gan`` (which also draws a grid per epoch) measured this page at Fréchet
+0.89, 1.14 and 0.93, confidence 0.892, 0.886 and 0.875, rarest digit 6.4, 8.4 and 7.9 % on
 TensorFlow, JAX and PyTorch, in 78, 63 and 151 s of training. Without the code (``--set
 codes=0``), 125 epochs gave 1.14 and 0.830 on JAX.
 
@@ -94,7 +95,7 @@ DEFAULTS = {
     "latent_dim": 32,  # the noise the generator starts from
     "filters": (64, 32),  # generator: each entry doubles the image's side
     "discriminator_filters": (32, 64),  # a stride-2 Conv2D per entry, each halving the side
-    "codes": 10,  # InfoGAN's categorical code: the largest of the first `codes` noise values picks one (0: none)
+    "codes": 10,  # InfoGAN's code: the largest of the first `codes` noise values picks one (0: none)
     "upsampling": "resize",  # "resize" (UpSampling2D + 3x3 Conv2D) or "transpose" (Conv2DTranspose)
     "kernel_size": 4,  # the discriminator's, and the generator's under "transpose" (a multiple of 2)
     "batch_norm": True,  # DCGAN's: after the generator's hidden layers and the discriminator's inner convs

@@ -134,7 +134,8 @@ def table(results: dict) -> str:
 
     for name, r in results.items():
         lines.append(
-            f"{name:<24} {r['gradients_at_start'][0]:>11.1e} {shown(ratio(r['gradients_at_start'])):>19} {shown(ratio(r['gradients_after'])):>9} "
+            f"{name:<24} {r['gradients_at_start'][0]:>11.1e} {shown(ratio(r['gradients_at_start'])):>19} "
+            f"{shown(ratio(r['gradients_after'])):>9} "
             f"{r['loss'][0]:>10.4f} {r['loss'][-1]:>9.4f} {r['val_accuracy'][-1]:>8.3f} {r['seconds']:>5.0f}s"
         )
     return "\n".join(lines)
