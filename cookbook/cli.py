@@ -262,6 +262,21 @@ def build_parser() -> argparse.ArgumentParser:
     lessons.add_argument("--out", default="runs/compare-activations")
     _backend_option(lessons)
 
+    clipping = commands.add_parser(
+        "compare-clipping",
+        help="an RNN whose gradient explodes, trained without clipping, with clipnorm, with global_clipnorm",
+    )
+    clipping.add_argument("--clippings", default="none,clipnorm,global_clipnorm")
+    clipping.add_argument("--length", type=int, default=50, help="steps of the adding problem")
+    clipping.add_argument("--units", type=int, default=64)
+    clipping.add_argument("--gain", type=float, default=1.5, help="the recurrent kernel's starting scale")
+    clipping.add_argument("--learning-rate", type=float, default=0.01, help="SGD's, momentum 0.9")
+    clipping.add_argument("--epochs", type=int, default=5)
+    clipping.add_argument("--train-size", type=int, default=4000)
+    clipping.add_argument("--seed", type=int, default=0)
+    clipping.add_argument("--out", default="runs/compare-clipping")
+    _backend_option(clipping)
+
     depth = commands.add_parser(
         "compare-depth", help="train resnet with and without its shortcuts at growing depths"
     )
@@ -775,6 +790,34 @@ def _compare_activations(args) -> None:
     print(f"wrote {Path(args.out) / 'results.json'} and {png}")
 
 
+def _compare_clipping(args) -> None:
+    import keras
+
+    from cookbook.experiments.compare_clipping import compare_clipping, table
+    from cookbook.plots import plot_clipping
+
+    print(
+        f"a ReLU SimpleRNN ({args.units} units, recurrent kernel orthogonal x {args.gain}) on the adding "
+        f"problem of length {args.length}, SGD {args.learning_rate}, {args.epochs} epochs per clipping "
+        f"({keras.backend.backend()} backend)"
+    )
+    results = compare_clipping(
+        args.clippings.split(","),
+        length=args.length,
+        units=args.units,
+        gain=args.gain,
+        learning_rate=args.learning_rate,
+        epochs=args.epochs,
+        train_size=args.train_size,
+        seed=args.seed,
+        out=args.out,
+    )
+    print("\ngradient norms on one fixed batch; always answering 1.0 scores a test mse of about 0.167")
+    print(table(results))
+    png = plot_clipping(results, Path(args.out) / "clipping.png")
+    print(f"wrote {Path(args.out) / 'results.json'} and {png}")
+
+
 def _compare_depth(args) -> None:
     import keras
 
@@ -863,6 +906,7 @@ COMMANDS: dict[str, Command] = {
     "compare-regularization": Command(_compare_regularization),
     "compare-rnn": Command(_compare_rnn),
     "compare-activations": Command(_compare_activations),
+    "compare-clipping": Command(_compare_clipping),
     "compare-depth": Command(_compare_depth),
     "scale-attention": Command(_scale_attention),
 }

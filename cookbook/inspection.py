@@ -236,14 +236,14 @@ def probe_backends(timeout: float = 180) -> dict[str, dict]:
 
 def gradients(model, x, y, loss) -> list:
     """The gradient of ``loss(y, model(x, training=True))`` with respect to each of ``model``'s
-    trainable weights, as NumPy arrays in ``model.trainable_weights``' order.
+    trainable weights, as NumPy arrays in ``model.trainable_variables``' order.
 
     Keras has no backend-neutral gradient, so this holds the three tools side by side, as the GAN
     pages do: TensorFlow's tape, JAX's ``jax.grad`` of the loss as a function of the weights'
     values (``stateless_call``), PyTorch's ``backward()``."""
     import keras
 
-    weights = model.trainable_weights
+    weights = model.trainable_variables
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -254,7 +254,7 @@ def gradients(model, x, y, loss) -> list:
     elif backend == "jax":
         import jax
 
-        fixed = [w.value for w in model.non_trainable_weights]
+        fixed = [v.value for v in model.non_trainable_variables]  # e.g. a dropout's seed state
 
         def loss_of(values):
             predictions, _ = model.stateless_call(values, fixed, x, training=True)
@@ -271,7 +271,7 @@ def gradients(model, x, y, loss) -> list:
 def layer_gradient_norms(model, x, y, loss) -> dict[str, float]:
     """The L2 norm of the loss's gradient with respect to each layer's kernel, by layer name, from
     the input side to the output side (``gradients``; layers without a kernel are left out)."""
-    grads = dict(zip((id(w) for w in model.trainable_weights), gradients(model, x, y, loss)))
+    grads = dict(zip((id(w) for w in model.trainable_variables), gradients(model, x, y, loss)))
     return {
         layer.name: float(np.linalg.norm(grads[id(layer.kernel)]))
         for layer in model.layers

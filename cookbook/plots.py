@@ -363,3 +363,29 @@ def plot_gradient_norms(results: dict, png: str | Path) -> Path:
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return Path(png)
+
+
+def plot_clipping(results: dict, png: str | Path) -> Path:
+    """Left: the gradient's global norm on one batch as training goes, per clipping (log scale; a
+    cross where a run ended in NaN). Right: the training loss per epoch."""
+    plt = _pyplot()
+    fig, (trace, curve) = plt.subplots(1, 2, figsize=(10, 4))
+    for index, (name, r) in enumerate(results.items()):
+        colour = f"C{index}"
+        steps = [step for step, norm in r["gradient_norms"] if norm is not None]
+        norms = [norm for _, norm in r["gradient_norms"] if norm is not None]
+        trace.plot(steps, norms, "-o" if len(steps) == 1 else "-", color=colour, markersize=4, label=name)
+        losses = [np.nan if v is None else v for v in r["loss"]]
+        label = f"{name}: NaN in epoch {len(losses)}" if r["diverged"] else name
+        curve.plot(range(1, len(losses) + 1), losses, "-o", color=colour, markersize=3, label=label)
+        if r["diverged"]:
+            trace.plot(steps[-1:], norms[-1:], "x", color=colour, markersize=10)
+    trace.set(yscale="log", xlabel="training step", ylabel="gradient norm (one fixed batch)")
+    trace.set_title("x: the loss became NaN, and TerminateOnNaN stopped the run", fontsize=9)
+    curve.set(yscale="log", xlabel="epoch", ylabel="training loss (mean squared error)")
+    trace.legend(fontsize=8)
+    curve.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)

@@ -11,6 +11,7 @@ import pytest
 
 from cookbook.cli import main
 from cookbook.experiments.compare_activations import compare_activations, ratio
+from cookbook.experiments.compare_clipping import compare_clipping
 from cookbook.inspection import gradients, layer_gradient_norms
 
 
@@ -58,3 +59,46 @@ def test_compare_activations_shows_vanishing_and_symmetric_gradients_and_resumes
     assert rerun == {"relu/zeros": saved["relu/zeros"]}
     assert main([*command, "--activations", "swish"]) == 2
     assert "unknown activation 'swish'; valid: relu, gelu" in capsys.readouterr().err
+
+
+def test_gradients_reach_a_model_with_state_that_is_not_trained():
+    """A SimpleRNN holds a seed generator and batch norm its moving averages: neither is trained,
+    and each backend's tool must carry them through (JAX's ``stateless_call`` wants them all)."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((5, 2)),
+            keras.layers.SimpleRNN(4, dropout=0.1),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(1),
+        ]
+    )
+    assert model.non_trainable_variables
+    x = np.random.default_rng(0).normal(size=(8, 5, 2)).astype("float32")
+    grads = gradients(model, x, np.ones((8, 1), "float32"), keras.losses.MeanSquaredError())
+    assert [g.shape for g in grads] == [tuple(v.shape) for v in model.trainable_variables]
+    assert all(np.isfinite(g).all() for g in grads) and any(np.abs(g).sum() > 0 for g in grads)
+
+
+@pytest.mark.slow
+@pytest.mark.once  # the bookkeeping; the gradient tool itself is tested on every backend above
+def test_compare_clipping_records_the_divergence_and_both_clipped_runs_train(tmp_path, capsys):
+    out = tmp_path / "clipping"
+    command = ["compare-clipping", "--epochs", "2", "--train-size", "640", "--out", str(out)]
+    assert main(command) == 0
+    saved = json.loads((out / "results.json").read_text())["results"]
+    assert list(saved) == ["none", "clipnorm", "global_clipnorm"]
+    assert (out / "clipping.png").stat().st_size > 10_000
+    assert "global_clipnorm" in capsys.readouterr().out
+    # One start for all three (its gradient: 6 to 3e8 on the three backends, whose random starts differ).
+    starts = {r["gradient_norms"][0][1] for r in saved.values()}
+    assert len(starts) == 1 and starts.pop() > 1
+    unclipped = saved["none"]
+    assert unclipped["diverged"] and unclipped["loss"] == [None] and unclipped["test_mse"] is None
+    for name in ("clipnorm", "global_clipnorm"):
+        run = saved[name]
+        assert not run["diverged"] and run["loss"][1] < 0.5 * run["loss"][0], (name, run["loss"])
+    rerun = compare_clipping(("none",), epochs=2, train_size=640, out=out, verbose=False)
+    assert rerun == {"none": saved["none"]}
+    assert main([*command, "--clippings", "none,clipvalue"]) == 2
+    assert "unknown clipping 'clipvalue'; valid: none, clipnorm, global_clipnorm" in capsys.readouterr().err
