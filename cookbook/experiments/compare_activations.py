@@ -16,7 +16,6 @@ the gradient of the loss on one fixed batch is measured for every layer's kernel
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 from cookbook.catalogue import load_recipe
 from cookbook.data import load_dataset
 from cookbook.errors import CookbookError
+from cookbook.experiments import load_results, save_results
 from cookbook.inspection import layer_gradient_norms
 from cookbook.training import compile_model, data_overrides
 
@@ -66,12 +66,7 @@ def compare_activations(
         "seed": seed,
         "backend": keras.backend.backend(),
     }
-    path = Path(out) / "results.json" if out else None
-    results: dict = {}
-    if path and path.exists():
-        saved = json.loads(path.read_text())
-        if saved.get("settings") == settings:
-            results = saved["results"]
+    path, results = load_results(out, settings)
     loss = keras.losses.SparseCategoricalCrossentropy()
     probe = data.x_train[:256], data.y_train[:256]  # the batch every gradient is measured on
     runs = [f"{a}/{i}" for a in activations for i in initializers]
@@ -108,9 +103,7 @@ def compare_activations(
                 "val_accuracy": [float(v) for v in history["val_accuracy"]],
                 "seconds": round(seconds, 1),
             }
-            if path:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
+            save_results(path, settings, results)
         if progress:
             progress.add(1)
     return {name: results[name] for name in runs}

@@ -13,7 +13,6 @@ batch is measured every few steps (``cookbook.inspection.gradients``).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from cookbook.data import make_adding
 from cookbook.errors import CookbookError
+from cookbook.experiments import load_results, save_results
 from cookbook.inspection import gradients
 
 CLIPPINGS = {"none": {}, "clipnorm": {"clipnorm": 1.0}, "global_clipnorm": {"global_clipnorm": 1.0}}
@@ -100,12 +100,7 @@ def compare_clipping(
         "seed": seed,
         "backend": keras.backend.backend(),
     }
-    path = Path(out) / "results.json" if out else None
-    results: dict = {}
-    if path and path.exists():
-        saved = json.loads(path.read_text())
-        if saved.get("settings") == settings:
-            results = saved["results"]
+    path, results = load_results(out, settings)
     x, y = make_adding(train_size + 1000, length, seed=seed)
     probe = x[:256], y[:256]
     progress = keras.utils.Progbar(len(clippings), unit_name="run") if verbose else None
@@ -136,9 +131,7 @@ def compare_clipping(
                 "gradient_norms": norms,
                 "test_mse": error,
             }
-            if path:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
+            save_results(path, settings, results)
         if progress:
             progress.add(1)
     return {name: results[name] for name in clippings}

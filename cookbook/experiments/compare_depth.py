@@ -11,7 +11,6 @@ happens here.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from cookbook.catalogue import load_recipe
 from cookbook.data import load_dataset
 from cookbook.errors import CookbookError
+from cookbook.experiments import load_results, save_results
 from cookbook.training import compile_model, data_overrides
 
 
@@ -57,12 +57,7 @@ def compare_depth(
         "seed": seed,
         "backend": keras.backend.backend(),
     }
-    path = Path(out) / "results.json" if out else None
-    results: dict = {}
-    if path and path.exists():
-        saved = json.loads(path.read_text())
-        if saved.get("settings") == settings:
-            results = saved["results"]
+    path, results = load_results(out, settings)
     runs = [(depth, residual) for depth in depths for residual in (True, False)]
     progress = keras.utils.Progbar(len(runs), unit_name="run") if verbose else None
     for depth, residual in runs:
@@ -92,9 +87,7 @@ def compare_depth(
                 "val_accuracy": [float(v) for v in history.history["val_accuracy"]],
                 "seconds": round(time.perf_counter() - started, 1),
             }
-            if path:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
+            save_results(path, settings, results)
         if progress:
             progress.add(1)
     return {f"{kind}-{depth}": results[f"{kind}-{depth}"] for depth in depths for kind in ("resnet", "plain")}

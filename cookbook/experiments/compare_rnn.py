@@ -16,7 +16,6 @@ answered within 0.04, the criterion of the original LSTM paper.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 from cookbook.catalogue import load_recipe
 from cookbook.data import make_adding
 from cookbook.errors import CookbookError
+from cookbook.experiments import load_results, save_results
 
 TOLERANCE = 0.04  # an answer this close counts as solved
 GUESS_SOLVED = 1 - (1 - TOLERANCE) ** 2  # always answering 1.0: P(|sum - 1| < 0.04)
@@ -124,21 +124,14 @@ def compare_rnns(
         "seed": seed,
         "backend": keras.backend.backend(),
     }
-    path = Path(out) / "results.json" if out else None
-    results: dict = {}
-    if path and path.exists():
-        saved = json.loads(path.read_text())
-        if saved.get("settings") == settings:
-            results = saved["results"]
+    path, results = load_results(out, settings)
     progress = keras.utils.Progbar(len(cells) * len(lengths), unit_name="race") if verbose else None
     for length in lengths:
         for cell in cells:
             if str(length) not in results.get(cell, {}):
                 result = race(cell, length, units, epochs, train_size, test_size, seed)
                 results.setdefault(cell, {})[str(length)] = result
-                if path:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
+                save_results(path, settings, results)
             if progress:
                 progress.add(1)
     return {cell: {str(length): results[cell][str(length)] for length in lengths} for cell in cells}

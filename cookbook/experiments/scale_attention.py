@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from cookbook.errors import CookbookError
+from cookbook.experiments import load_results, save_results
 
 BLOCKS = ("softmax", "linear", "lstm")
 VOCABULARY = 18  # the digit tokens' ids; the task is random labels, only the cost is measured
@@ -193,17 +194,12 @@ def scale_attention(
         raise CookbookError("--width must be a multiple of --heads; --batch-size and --steps at least 1")
     options = {"width": width, "heads": heads, "batch_size": batch_size, "steps": steps, "seed": seed}
     settings = {**options, "backend": keras.backend.backend(), "isolate": isolate}
-    path = Path(out) / "results.json" if out else None
-    results: dict = {}
-    if path and path.exists() and (saved := json.loads(path.read_text())).get("settings") == settings:
-        results = saved["results"]
+    path, results = load_results(out, settings)
     progress = keras.utils.Progbar(len(blocks) * len(lengths), unit_name="measurement") if verbose else None
 
     def emit(block, length, result):
         results.setdefault(block, {})[str(length)] = result
-        if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
+        save_results(path, settings, results)
         if progress:
             progress.add(1)
 
