@@ -277,6 +277,18 @@ def build_parser() -> argparse.ArgumentParser:
     clipping.add_argument("--out", default="runs/compare-clipping")
     _backend_option(clipping)
 
+    optimizers = commands.add_parser(
+        "compare-optimizers",
+        help="seven optimizers x three schedules on the digits mlp, each at the best rate of its own grid",
+    )
+    optimizers.add_argument("--optimizers", default="sgd,momentum,nesterov,rmsprop,adam,adamw,lion")
+    optimizers.add_argument("--schedules", default="constant,cosine,warmup_cosine")
+    optimizers.add_argument("--epochs", type=int, default=5)
+    optimizers.add_argument("--batch-size", type=int, default=32)
+    optimizers.add_argument("--seed", type=int, default=0)
+    optimizers.add_argument("--out", default="runs/compare-optimizers")
+    _backend_option(optimizers)
+
     depth = commands.add_parser(
         "compare-depth", help="train resnet with and without its shortcuts at growing depths"
     )
@@ -818,6 +830,33 @@ def _compare_clipping(args) -> None:
     print(f"wrote {Path(args.out) / 'results.json'} and {png}")
 
 
+def _compare_optimizers(args) -> None:
+    import keras
+
+    from cookbook.experiments.compare_optimizers import OPTIMIZERS, best_runs, compare_optimizers, table
+    from cookbook.plots import plot_optimizers
+
+    print(
+        f"the digits mlp, {args.epochs} epochs at batch {args.batch_size}, per optimizer, schedule and "
+        f"learning rate ({keras.backend.backend()} backend); the rates tried:"
+    )
+    for name, (_, _, grid) in OPTIMIZERS.items():
+        if name in args.optimizers.split(","):
+            print(f"  {name:<9} {', '.join(f'{rate:g}' for rate in grid)}")
+    results = compare_optimizers(
+        args.optimizers.split(","),
+        args.schedules.split(","),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        out=args.out,
+    )
+    print("\nthe rate chosen by the final validation loss (* at its grid's edge); test accuracy at that rate")
+    print(table(results))
+    png = plot_optimizers(results, best_runs(results), Path(args.out) / "optimizers.png")
+    print(f"wrote {Path(args.out) / 'results.json'} and {png}")
+
+
 def _compare_depth(args) -> None:
     import keras
 
@@ -907,6 +946,7 @@ COMMANDS: dict[str, Command] = {
     "compare-rnn": Command(_compare_rnn),
     "compare-activations": Command(_compare_activations),
     "compare-clipping": Command(_compare_clipping),
+    "compare-optimizers": Command(_compare_optimizers),
     "compare-depth": Command(_compare_depth),
     "scale-attention": Command(_scale_attention),
 }

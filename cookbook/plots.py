@@ -1,5 +1,5 @@
 """PNG pictures: training curves, edge maps, learned filters, regularisation gaps, RNN races,
-ResNet depth curves, segmentation masks, attention maps."""
+ResNet depth curves, segmentation masks, attention maps, the design lessons."""
 
 from __future__ import annotations
 
@@ -385,6 +385,51 @@ def plot_clipping(results: dict, png: str | Path) -> Path:
     curve.set(yscale="log", xlabel="epoch", ylabel="training loss (mean squared error)")
     trace.legend(fontsize=8)
     curve.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def plot_optimizers(results: dict, best: dict, png: str | Path) -> Path:
+    """One panel per schedule: each optimizer's validation loss per epoch at its best learning
+    rate (``best``: ``{"adam/cosine": run}``). The last panel: the final validation loss against
+    the rate, under the first schedule (a point missing where the run diverged)."""
+    schedules = list(dict.fromkeys(run["schedule"] for run in results.values()))
+    optimizers = list(dict.fromkeys(run["optimizer"] for run in results.values()))
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(schedules) + 1, figsize=(4.2 * (len(schedules) + 1), 3.8), squeeze=False)
+    for ax, schedule in zip(axes[0], schedules):
+        for index, optimizer in enumerate(optimizers):
+            run = best[f"{optimizer}/{schedule}"]
+            losses = [np.nan if v is None else v for v in run["val_loss"]]
+            label = f"{optimizer} {run['learning_rate']:g}"
+            ax.plot(range(1, len(losses) + 1), losses, "-o", color=f"C{index}", markersize=3, label=label)
+        ax.set(
+            yscale="log", xlabel="epoch", ylabel="validation loss", title=f"{schedule}, each at its best rate"
+        )
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    sensitivity = axes[0][-1]
+    for index, optimizer in enumerate(optimizers):
+        tried = [r for r in results.values() if r["optimizer"] == optimizer and r["schedule"] == schedules[0]]
+        sensitivity.plot(
+            [r["learning_rate"] for r in tried],
+            [np.nan if r["diverged"] or r["val_loss"][-1] is None else r["val_loss"][-1] for r in tried],
+            "-o",
+            color=f"C{index}",
+            markersize=3,
+            label=optimizer,
+        )
+    sensitivity.set(
+        xscale="log",
+        yscale="log",
+        xlabel="learning rate",
+        ylabel="final validation loss",
+        title=f"the rate matters most ({schedules[0]})",
+    )
+    sensitivity.legend(fontsize=7)
+    sensitivity.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)

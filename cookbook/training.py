@@ -138,7 +138,29 @@ def data_overrides(recipe: ModuleType, data: Dataset) -> dict:
     return {key: value for key, value in fitted.items() if key in recipe.DEFAULTS}
 
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "warmup_cosine")
+WARMUP = 0.1  # the share of a run "warmup_cosine" spends rising from zero
+
+
+def learning_rate_schedule(schedule: str, rate: float, total_steps: int | None = None):
+    """``rate`` as ``schedule`` shapes it over a run of ``total_steps``: "constant" keeps it,
+    "cosine" decays it to zero along a half cosine, "warmup_cosine" first rises linearly from
+    zero over the run's first tenth and then decays the same way. Without ``total_steps`` (a
+    short test fit) it stays constant."""
+    import keras
+
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
+    if schedule == "constant" or not total_steps:
+        return rate
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(rate, decay_steps=total_steps)
+    warmup = max(1, round(WARMUP * total_steps))
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, total_steps - warmup), warmup_target=rate, warmup_steps=warmup
+    )
+
+
 SAMPLE_PROMPT = "Return the "  # how many docstrings begin
 
 
@@ -155,20 +177,17 @@ def compile_model(
     A loss or metric name the recipe module defines (e.g. ``exact_match``) is that
     function; other names are Keras' own.
 
-    ``TASK["schedule"] = "cosine"`` decays the learning rate to zero over ``total_steps``
-    (the whole run); without ``total_steps`` (a short test fit) it stays constant.
+    ``TASK["schedule"]`` ("constant", "cosine" or "warmup_cosine": `learning_rate_schedule`)
+    shapes the learning rate over ``total_steps``, the whole run.
 
     ``example``, inputs and targets the model will train on (``(x, y)``), lets the optimizer,
     loss and metrics create their variables now: see `build_training_state`.
     """
     import keras
 
-    schedule = task.get("schedule", "constant")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
-    rate = learning_rate or task["learning_rate"]
-    if schedule == "cosine" and total_steps:
-        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=total_steps)
+    rate = learning_rate_schedule(
+        task.get("schedule", "constant"), learning_rate or task["learning_rate"], total_steps
+    )
     options = {"learning_rate": rate, **task.get("optimizer_options", {})}
     optimizer = keras.optimizers.get({"class_name": task["optimizer"], "config": options})
     if task["loss"] is None:  # the model's own train step holds its losses (a GAN's)

@@ -92,6 +92,14 @@ BAD_INPUT = {
         "unknown initializer 'orthogonal'; valid: glorot_uniform",
     ),
     "lessons: no layers": (["compare-activations", "--depth", "0"], "--depth, --width and --epochs must be"),
+    "lessons: unknown schedule": (
+        ["compare-optimizers", "--schedules", "cosine,step"],
+        "unknown schedule 'step'; valid: constant, cosine, warmup_cosine",
+    ),
+    "lessons: no epochs": (
+        ["compare-optimizers", "--epochs", "0"],
+        "--epochs and --batch-size must be at least 1",
+    ),
     "heads that do not divide the width": (
         ["train", "transformer_classifier", "--set", "heads=5"],
         "5 heads do not divide width 64; heads that do: 1, 2, 4, 8, 16",

@@ -1,5 +1,6 @@
-"""The design lessons: each backend's gradient tool against a hand computation, and
-`cookbook compare-activations` (vanishing gradients, symmetry, resuming)."""
+"""The design lessons: each backend's gradient tool against a hand computation, the learning-rate
+schedules against their formulas, and the comparisons' bookkeeping (`compare-activations`,
+`compare-clipping`, `compare-optimizers`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 from cookbook.cli import main
 from cookbook.experiments.compare_activations import compare_activations, ratio
 from cookbook.experiments.compare_clipping import compare_clipping
+from cookbook.experiments.compare_optimizers import OPTIMIZERS, best_runs, compare_optimizers, final_val_loss
 from cookbook.inspection import gradients, layer_gradient_norms
+from cookbook.training import learning_rate_schedule
 
 
 def test_the_gradient_of_a_linear_models_squared_error_is_the_hand_computed_one():
@@ -102,3 +105,49 @@ def test_compare_clipping_records_the_divergence_and_both_clipped_runs_train(tmp
     assert rerun == {"none": saved["none"]}
     assert main([*command, "--clippings", "none,clipvalue"]) == 2
     assert "unknown clipping 'clipvalue'; valid: none, clipnorm, global_clipnorm" in capsys.readouterr().err
+
+
+def test_the_schedules_follow_their_formulas():
+    """Over 100 steps at rate 0.1: constant stays; cosine is 0.05 (1 + cos(pi t / 100)); the warm-up
+    rises as 0.1 t / 10 over ten steps, then follows the cosine over the remaining 90."""
+    assert learning_rate_schedule("constant", 0.1, 100) == 0.1
+    assert learning_rate_schedule("cosine", 0.1) == 0.1  # no run length: nothing to decay over
+    cosine = learning_rate_schedule("cosine", 0.1, 100)
+    warmup = learning_rate_schedule("warmup_cosine", 0.1, 100)
+    for step in (0, 5, 10, 40, 100):
+        expected = 0.05 * (1 + np.cos(np.pi * step / 100))
+        assert float(cosine(step)) == pytest.approx(expected, abs=1e-6)
+        expected = 0.1 * step / 10 if step <= 10 else 0.05 * (1 + np.cos(np.pi * (step - 10) / 90))
+        assert float(warmup(step)) == pytest.approx(expected, abs=1e-6), step
+    with pytest.raises(ValueError, match="unknown schedule 'step'"):
+        learning_rate_schedule("step", 0.1, 100)
+
+
+@pytest.mark.slow
+@pytest.mark.once  # the bookkeeping; the schedules are tested on every backend above
+def test_compare_optimizers_tunes_each_rate_and_resumes(tmp_path, capsys):
+    out = tmp_path / "optimizers"
+    command = ["compare-optimizers", "--epochs", "2", "--out", str(out)]
+    assert main([*command, "--optimizers", "sgd,adam", "--schedules", "constant,warmup_cosine"]) == 0
+    saved = json.loads((out / "results.json").read_text())["results"]
+    grids = {name: OPTIMIZERS[name][2] for name in ("sgd", "adam")}
+    assert list(saved) == [
+        f"{name}/{schedule}/{rate:g}"
+        for name in grids
+        for schedule in ("constant", "warmup_cosine")
+        for rate in grids[name]
+    ]
+    assert (out / "optimizers.png").stat().st_size > 10_000
+    assert "adam/warmup_cosine" in capsys.readouterr().out
+    best = best_runs(saved)
+    assert list(best) == ["sgd/constant", "sgd/warmup_cosine", "adam/constant", "adam/warmup_cosine"]
+    for key, run in best.items():
+        tried = [final_val_loss(r) for r in saved.values() if f"{r['optimizer']}/{r['schedule']}" == key]
+        # The rate matters: the grid's worst rate ends at twice the best one's loss, or more.
+        assert final_val_loss(run) == min(tried) and max(tried) > 2 * min(tried), (key, tried)
+        assert run["test_accuracy"] > 0.6 and run["val_loss"][-1] < run["val_loss"][0], key
+    assert best["adam/warmup_cosine"]["test_accuracy"] > 0.85  # two epochs: SGD is still at 0.75 on JAX
+    rerun = compare_optimizers(("adam",), ("constant",), epochs=2, out=out, verbose=False)
+    assert rerun == {key: run for key, run in saved.items() if key.startswith("adam/constant/")}
+    assert main([*command, "--optimizers", "adagrad"]) == 2
+    assert "unknown optimizer 'adagrad'; valid: sgd, momentum" in capsys.readouterr().err
