@@ -289,6 +289,19 @@ def build_parser() -> argparse.ArgumentParser:
     optimizers.add_argument("--out", default="runs/compare-optimizers")
     _backend_option(optimizers)
 
+    norms = commands.add_parser(
+        "compare-normalization",
+        help="a deep plain mlp and cnn without normalisation, with batch norm, with layer norm, at two rates",
+    )
+    norms.add_argument("--networks", default="mlp,cnn")
+    norms.add_argument("--normalizations", default="none,batch,layer")
+    norms.add_argument("--learning-rates", default="0.001,0.01", help="Adam's, comma-separated")
+    norms.add_argument("--epochs", type=int, default=12)
+    norms.add_argument("--batch-size", type=int, default=32)
+    norms.add_argument("--seed", type=int, default=0)
+    norms.add_argument("--out", default="runs/compare-normalization")
+    _backend_option(norms)
+
     depth = commands.add_parser(
         "compare-depth", help="train resnet with and without its shortcuts at growing depths"
     )
@@ -857,6 +870,40 @@ def _compare_optimizers(args) -> None:
     print(f"wrote {Path(args.out) / 'results.json'} and {png}")
 
 
+def _compare_normalization(args) -> None:
+    import keras
+
+    from cookbook.experiments.compare_normalization import compare_normalization, table
+    from cookbook.plots import plot_normalization
+
+    try:
+        rates = [float(rate) for rate in args.learning_rates.split(",")]
+    except ValueError:
+        raise CookbookError(
+            f"--learning-rates expects comma-separated numbers, got {args.learning_rates!r}"
+        ) from None
+    print(
+        f"deep plain networks on digits: the mlp with 10 hidden layers, the cnn with 8 convolutions; "
+        f"Adam, {args.epochs} epochs at batch {args.batch_size} ({keras.backend.backend()} backend)"
+    )
+    results = compare_normalization(
+        args.networks.split(","),
+        args.normalizations.split(","),
+        rates,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        out=args.out,
+    )
+    print(
+        "\nval acc: with batch norm's moving averages, as predict and a saved model use them; "
+        "(batch stats): with each validation batch's own"
+    )
+    print(table(results))
+    png = plot_normalization(results, Path(args.out) / "normalization.png")
+    print(f"wrote {Path(args.out) / 'results.json'} and {png}")
+
+
 def _compare_depth(args) -> None:
     import keras
 
@@ -947,6 +994,7 @@ COMMANDS: dict[str, Command] = {
     "compare-activations": Command(_compare_activations),
     "compare-clipping": Command(_compare_clipping),
     "compare-optimizers": Command(_compare_optimizers),
+    "compare-normalization": Command(_compare_normalization),
     "compare-depth": Command(_compare_depth),
     "scale-attention": Command(_scale_attention),
 }

@@ -434,3 +434,37 @@ def plot_optimizers(results: dict, best: dict, png: str | Path) -> Path:
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return Path(png)
+
+
+def plot_normalization(results: dict, png: str | Path) -> Path:
+    """A panel per network (rows) and learning rate (columns): the training loss per epoch without
+    normalisation, with batch norm and with layer norm, each labelled with its final validation
+    accuracy."""
+    networks = list(dict.fromkeys(r["network"] for r in results.values()))
+    rates = list(dict.fromkeys(r["learning_rate"] for r in results.values()))
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        len(networks), len(rates), figsize=(5 * len(rates), 3.6 * len(networks)), squeeze=False
+    )
+    for row, network in enumerate(networks):
+        for column, rate in enumerate(rates):
+            ax = axes[row][column]
+            runs = [r for r in results.values() if r["network"] == network and r["learning_rate"] == rate]
+            for index, r in enumerate(runs):
+                losses = [np.nan if v is None else v for v in r["loss"]]
+                accuracy = f"val {r['val_accuracy'][-1]:.2f}" if r["val_accuracy"] else "no val"
+                ax.plot(
+                    range(1, len(losses) + 1),
+                    losses,
+                    "-o",
+                    color=f"C{index}",
+                    markersize=3,
+                    label=f"{r['normalization']} ({accuracy})",
+                )
+            ax.set(yscale="log", xlabel="epoch", ylabel="training loss", title=f"{network}, Adam {rate:g}")
+            ax.legend(fontsize=8)
+            ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)

@@ -18,6 +18,12 @@ Facts to leave with:
   Global pooling averages (or maxes) each whole feature map to one number, so the
   head no longer depends on the input size. `cookbook show cnn` prints this
   arithmetic for every layer.
+- ``normalization="batch"`` rescales each channel to zero mean and unit variance over the
+  batch between a convolution and its ReLU (Ioffe & Szegedy, 2015), ``"layer"`` does it
+  over each pixel's channels instead (as ConvNeXt does), the same in training and at
+  inference. The convolution then drops its bias: the norm subtracts the mean, bias and
+  all, and adds its own beta. ``cookbook compare-normalization`` shows what it buys a deep
+  plain stack of convolutions: a learning rate ten times higher that still trains.
 """
 
 import keras
@@ -34,6 +40,7 @@ DEFAULTS = {
     "head": "flatten",  # "flatten", or "global_average" / "global_max" pooling
     "dense_units": 128,
     "dropout": 0.3,
+    "normalization": "none",  # "batch" or "layer" between each convolution and its ReLU
 }
 
 TASK = {
@@ -53,7 +60,9 @@ CHOICES = {
     "padding": ("same", "valid"),
     "pooling": ("max", "average", "none"),
     "head": ("flatten", "global_average", "global_max"),
+    "normalization": ("none", "batch", "layer"),
 }
+NORMALIZATIONS = {"batch": keras.layers.BatchNormalization, "layer": keras.layers.LayerNormalization}
 POOLS = {"max": keras.layers.MaxPooling2D, "average": keras.layers.AveragePooling2D}
 HEADS = {
     "flatten": keras.layers.Flatten,
@@ -136,10 +145,21 @@ class RandomShift(keras.layers.Layer):
         return {**super().get_config(), "max_shift": self.max_shift, "seed": self.seed}
 
 
+def _convolution_layers(config: dict, filters: int) -> list:
+    """One convolution and its ReLU, a normalisation between them when ``normalization`` asks."""
+    conv = dict(kernel_size=config["kernel_size"], padding=config["padding"])
+    if config["normalization"] == "none":
+        return [keras.layers.Conv2D(filters, activation="relu", **conv)]
+    return [
+        keras.layers.Conv2D(filters, use_bias=False, **conv),
+        NORMALIZATIONS[config["normalization"]](),
+        keras.layers.ReLU(),
+    ]
+
+
 def _stage_layers(config: dict, filters: int) -> list:
     """One stage as a list for the Sequential build: two convolutions, then (optionally) a 2x2 pooling."""
-    conv = dict(kernel_size=config["kernel_size"], padding=config["padding"], activation="relu")
-    layers = [keras.layers.Conv2D(filters, **conv), keras.layers.Conv2D(filters, **conv)]
+    layers = [*_convolution_layers(config, filters), *_convolution_layers(config, filters)]
     if config["pooling"] != "none":
         layers.append(POOLS[config["pooling"]](pool_size=2))
     return layers
@@ -162,14 +182,23 @@ def build_sequential(**overrides) -> keras.Sequential:
     )
 
 
+def convolution(x, filters: int, config: dict):
+    """Conv2D and ReLU, wired Functionally; with ``normalization``, the norm between them."""
+    conv = dict(kernel_size=config["kernel_size"], padding=config["padding"])
+    if config["normalization"] == "none":
+        return keras.layers.Conv2D(filters, activation="relu", **conv)(x)
+    x = keras.layers.Conv2D(filters, use_bias=False, **conv)(x)  # the norm's beta is its bias
+    x = NORMALIZATIONS[config["normalization"]]()(x)  # (batch, height, width, filters), normalised
+    return keras.layers.ReLU()(x)
+
+
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
-    conv = dict(kernel_size=config["kernel_size"], padding=config["padding"], activation="relu")
     images = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
     x = RandomShift(config["shift"])(images) if config["shift"] else images  # moves training images only
     for filters in config["filters"]:  # one stage per entry
-        x = keras.layers.Conv2D(filters, **conv)(x)
-        x = keras.layers.Conv2D(filters, **conv)(x)  # (batch, height', width', filters)
+        x = convolution(x, filters, config)
+        x = convolution(x, filters, config)  # (batch, height', width', filters)
         if config["pooling"] != "none":
             x = POOLS[config["pooling"]](pool_size=2)(x)  # (batch, height' / 2, width' / 2, filters)
     features = HEADS[config["head"]]()(x)  # (batch, features)

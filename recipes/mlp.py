@@ -3,13 +3,18 @@
 Pick it for inputs that are a flat vector of features (a table, a small image
 flattened), and as the baseline every other architecture has to beat.
 
-Two facts to leave with:
+Facts to leave with:
 - The non-linearity between layers is what lets the network bend its decision
   boundary. Stack Dense layers without one and they collapse into one linear map.
 - Dense layers ignore geometry: flattening an image throws away which pixels are
   neighbours, and every pixel gets its own weight per unit. A Dense layer of 100
   units on a 500x500x3 photo already holds 75 million weights; see `cnn` for the
   alternative.
+- A deep stack is easier to train when each layer's inputs keep one scale.
+  ``normalization="batch"`` rescales every unit to zero mean and unit variance over
+  the batch before its activation (Ioffe & Szegedy, 2015); ``"layer"`` rescales each
+  example's units together (Ba et al., 2016), the same in training and at inference.
+  ``cookbook compare-normalization`` measures what either buys.
 """
 
 import keras
@@ -20,6 +25,7 @@ DEFAULTS = {
     "hidden_units": (128, 64),  # one Dense layer per entry
     "activation": "relu",
     "kernel_initializer": "glorot_uniform",  # Keras' default; "he_normal" suits ReLU, "lecun_normal" SELU
+    "normalization": "none",  # "batch" or "layer" between each hidden Dense and its activation
 }
 
 TASK = {
@@ -47,6 +53,7 @@ TASK = {
 
 ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "elu", "selu")
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "zeros")
+NORMALIZATIONS = {"batch": keras.layers.BatchNormalization, "layer": keras.layers.LayerNormalization}
 
 
 def _config(overrides: dict) -> dict:
@@ -65,9 +72,26 @@ def _config(overrides: dict) -> dict:
         raise ValueError(
             f"kernel_initializer must be one of {', '.join(INITIALIZERS)}; got {config['kernel_initializer']!r}"
         )
+    if config["normalization"] not in ("none", *NORMALIZATIONS):
+        raise ValueError(
+            f"normalization must be one of none, {', '.join(NORMALIZATIONS)}; got {config['normalization']!r}"
+        )
     if config["num_classes"] < 2:
         raise ValueError(f"num_classes must be at least 2; got {config['num_classes']}")
     return config
+
+
+def _hidden_layers(config: dict, units: int) -> list:
+    """One hidden layer for the Sequential build: Dense and its activation, a norm between them
+    when ``normalization`` asks (the Dense then needs no bias: the norm's beta is one)."""
+    dense = dict(kernel_initializer=config["kernel_initializer"])
+    if config["normalization"] == "none":
+        return [keras.layers.Dense(units, activation=config["activation"], **dense)]
+    return [
+        keras.layers.Dense(units, use_bias=False, **dense),
+        NORMALIZATIONS[config["normalization"]](),
+        keras.layers.Activation(config["activation"]),
+    ]
 
 
 def build_sequential(**overrides) -> keras.Sequential:
@@ -76,12 +100,7 @@ def build_sequential(**overrides) -> keras.Sequential:
         [
             keras.Input(shape=config["input_shape"]),
             keras.layers.Flatten(),  # (batch, features)
-            *[
-                keras.layers.Dense(
-                    units, activation=config["activation"], kernel_initializer=config["kernel_initializer"]
-                )
-                for units in config["hidden_units"]
-            ],
+            *[layer for units in config["hidden_units"] for layer in _hidden_layers(config, units)],
             # The softmax stays float32 under mixed precision: float16 probabilities underflow.
             keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32"),
         ],
@@ -89,13 +108,21 @@ def build_sequential(**overrides) -> keras.Sequential:
     )
 
 
+def hidden_layer(x, units: int, config: dict):
+    """Dense and its activation, wired Functionally; with ``normalization``, the norm between them."""
+    dense = dict(kernel_initializer=config["kernel_initializer"])
+    if config["normalization"] == "none":
+        return keras.layers.Dense(units, activation=config["activation"], **dense)(x)
+    x = keras.layers.Dense(units, use_bias=False, **dense)(x)  # (batch, units)
+    x = NORMALIZATIONS[config["normalization"]]()(x)  # each unit (batch) or each example (layer) rescaled
+    return keras.layers.Activation(config["activation"])(x)
+
+
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
     inputs = keras.Input(shape=config["input_shape"])
     x = keras.layers.Flatten()(inputs)  # (batch, features)
     for units in config["hidden_units"]:
-        x = keras.layers.Dense(
-            units, activation=config["activation"], kernel_initializer=config["kernel_initializer"]
-        )(x)
+        x = hidden_layer(x, units, config)  # (batch, units)
     outputs = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="mlp_functional")

@@ -96,6 +96,14 @@ BAD_INPUT = {
         ["compare-optimizers", "--schedules", "cosine,step"],
         "unknown schedule 'step'; valid: constant, cosine, warmup_cosine",
     ),
+    "lessons: a rate that is not a number": (
+        ["compare-normalization", "--learning-rates", "0.01,fast"],
+        "--learning-rates expects comma-separated numbers, got '0.01,fast'",
+    ),
+    "lessons: a normalization a recipe does not know": (
+        ["train", "mlp", "--set", "normalization=group"],
+        "normalization must be one of none, batch, layer; got 'group'",
+    ),
     "lessons: no epochs": (
         ["compare-optimizers", "--epochs", "0"],
         "--epochs and --batch-size must be at least 1",

@@ -1,6 +1,6 @@
 """The design lessons: each backend's gradient tool against a hand computation, the learning-rate
 schedules against their formulas, and the comparisons' bookkeeping (`compare-activations`,
-`compare-clipping`, `compare-optimizers`)."""
+`compare-clipping`, `compare-optimizers`, `compare-normalization`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.catalogue import load_recipe
 from cookbook.cli import main
 from cookbook.experiments.compare_activations import compare_activations, ratio
 from cookbook.experiments.compare_clipping import compare_clipping
+from cookbook.experiments.compare_normalization import compare_normalization
 from cookbook.experiments.compare_optimizers import OPTIMIZERS, best_runs, compare_optimizers, final_val_loss
 from cookbook.inspection import gradients, layer_gradient_norms
 from cookbook.training import learning_rate_schedule
@@ -151,3 +153,48 @@ def test_compare_optimizers_tunes_each_rate_and_resumes(tmp_path, capsys):
     assert rerun == {key: run for key, run in saved.items() if key.startswith("adam/constant/")}
     assert main([*command, "--optimizers", "adagrad"]) == 2
     assert "unknown optimizer 'adagrad'; valid: sgd, momentum" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.once  # the bookkeeping; both builds of each normalisation are compared on every backend
+def test_compare_normalization_trains_at_the_high_rate_only_with_batch_norm(tmp_path, capsys):
+    out = tmp_path / "normalization"
+    command = ["compare-normalization", "--learning-rates", "0.01", "--epochs", "3", "--out", str(out)]
+    assert main(command) == 0
+    saved = json.loads((out / "results.json").read_text())["results"]
+    assert list(saved) == [f"{n}/{norm}/0.01" for n in ("mlp", "cnn") for norm in ("none", "batch", "layer")]
+    assert (out / "normalization.png").stat().st_size > 10_000
+    assert "cnn/batch/0.01" in capsys.readouterr().out
+    # Adam at 1e-2: the deep plain cnn and both layer-normed networks answer a constant (loss ln 10);
+    # batch norm trains both networks.
+    for name in ("cnn/none/0.01", "cnn/layer/0.01", "mlp/layer/0.01"):
+        assert saved[name]["loss"][-1] > 2.0, (name, saved[name]["loss"])
+    for name in ("cnn/batch/0.01", "mlp/batch/0.01"):
+        run = saved[name]
+        assert run["loss"][-1] < 0.5 * run["loss"][0] and run["loss"][-1] < 2.0, (name, run["loss"])
+    assert [name for name, run in saved.items() if "val_accuracy_batch_statistics" in run] == [
+        "mlp/batch/0.01",
+        "cnn/batch/0.01",
+    ]
+    rerun = compare_normalization(("cnn",), ("layer",), (0.01,), epochs=3, out=out, verbose=False)
+    assert rerun == {"cnn/layer/0.01": saved["cnn/layer/0.01"]}
+    assert main([*command, "--normalizations", "group"]) == 2
+    assert "unknown normalization 'group'; valid: none, batch, layer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_a_normalised_layer_drops_its_bias_and_the_norm_follows_it(name):
+    """With ``normalization``, each Dense / Conv2D of the stack loses its bias (the norm's beta
+    is one) and is followed by the norm, then the activation."""
+    recipe = load_recipe(name)
+    model = recipe.build_functional(normalization="batch")
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    stack = [layer for layer in layers if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))][:-1]
+    if name == "cnn":  # the head's Dense keeps its bias and has no norm
+        stack = stack[:-1]
+    assert stack and all(not layer.use_bias for layer in stack)
+    for layer in stack:
+        after = layers[layers.index(layer) + 1]
+        assert isinstance(after, keras.layers.BatchNormalization), (layer.name, after.name)
+    with pytest.raises(ValueError, match="normalization must be one of none, batch, layer; got 'group'"):
+        recipe.build_functional(normalization="group")

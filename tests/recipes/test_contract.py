@@ -98,6 +98,10 @@ BEYOND_THE_DEFAULTS = [
     ("transformer_classifier", {"norm": "post", "pooling": "first"}),
     ("linear_attention", {"attention": "softmax"}),
     ("gan", {"upsampling": "transpose", "batch_norm": False, "codes": 0}),
+    ("mlp", {"normalization": "batch"}),
+    ("mlp", {"normalization": "layer", "activation": "gelu"}),
+    ("cnn", {"normalization": "batch"}),
+    ("cnn", {"normalization": "layer", "pooling": "none", "filters": (8,)}),
 ]
 
 
