@@ -302,6 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
     norms.add_argument("--out", default="runs/compare-normalization")
     _backend_option(norms)
 
+    bias = commands.add_parser(
+        "compare-inductive-bias",
+        help="mlp, cnn and vit on growing parts of the digits, with plain and with shuffled pixels",
+    )
+    bias.add_argument("--networks", default="mlp,cnn,vit")
+    bias.add_argument("--pixels", default="plain,permuted")
+    bias.add_argument(
+        "--fractions", default="0.05,0.1,0.25,0.5,1", help="parts of the training set, in (0, 1]"
+    )
+    bias.add_argument("--epochs", type=int, default=10, help="at the whole set; a part gets the same steps")
+    bias.add_argument("--seed", type=int, default=0)
+    bias.add_argument("--out", default="runs/compare-inductive-bias")
+    _backend_option(bias)
+
     depth = commands.add_parser(
         "compare-depth", help="train resnet with and without its shortcuts at growing depths"
     )
@@ -904,6 +918,34 @@ def _compare_normalization(args) -> None:
     print(f"wrote {Path(args.out) / 'results.json'} and {png}")
 
 
+def _compare_inductive_bias(args) -> None:
+    import keras
+
+    from cookbook.experiments.compare_inductive_bias import compare_inductive_bias, table
+    from cookbook.plots import plot_inductive_bias
+
+    try:
+        fractions = [float(fraction) for fraction in args.fractions.split(",")]
+    except ValueError:
+        raise CookbookError(f"--fractions expects comma-separated numbers, got {args.fractions!r}") from None
+    print(
+        f"{args.networks.replace(',', ', ')} on parts of the digits, {args.epochs} epochs' steps each "
+        f"({keras.backend.backend()} backend)"
+    )
+    results = compare_inductive_bias(
+        args.networks.split(","),
+        args.pixels.split(","),
+        fractions,
+        epochs=args.epochs,
+        seed=args.seed,
+        out=args.out,
+    )
+    print("\ntest accuracy on all 360 test digits, per number of training digits")
+    print(table(results))
+    png = plot_inductive_bias(results, Path(args.out) / "inductive_bias.png")
+    print(f"wrote {Path(args.out) / 'results.json'} and {png}")
+
+
 def _compare_depth(args) -> None:
     import keras
 
@@ -995,6 +1037,7 @@ COMMANDS: dict[str, Command] = {
     "compare-clipping": Command(_compare_clipping),
     "compare-optimizers": Command(_compare_optimizers),
     "compare-normalization": Command(_compare_normalization),
+    "compare-inductive-bias": Command(_compare_inductive_bias),
     "compare-depth": Command(_compare_depth),
     "scale-attention": Command(_scale_attention),
 }

@@ -468,3 +468,33 @@ def plot_normalization(results: dict, png: str | Path) -> Path:
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return Path(png)
+
+
+def plot_inductive_bias(results: dict, png: str | Path) -> Path:
+    """Test accuracy against the number of training digits (log scale), a line per network; one
+    panel per pixel layout (plain, permuted)."""
+    layouts = list(dict.fromkeys(r["pixels"] for r in results.values()))
+    networks = list(dict.fromkeys(r["network"] for r in results.values()))
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(layouts), figsize=(5.5 * len(layouts), 4), squeeze=False, sharey=True)
+    for ax, layout in zip(axes[0], layouts):
+        for index, network in enumerate(networks):
+            runs = sorted(
+                (r for r in results.values() if r["network"] == network and r["pixels"] == layout),
+                key=lambda r: r["train_size"],
+            )
+            ax.plot(
+                [r["train_size"] for r in runs],
+                [r["test_accuracy"] for r in runs],
+                "-o",
+                color=f"C{index}",
+                markersize=4,
+                label=network,
+            )
+        ax.set(xscale="log", xlabel="training digits", ylabel="test accuracy", title=f"{layout} pixels")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)

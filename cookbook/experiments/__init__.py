@@ -1,6 +1,6 @@
 """The cookbook's measured comparisons: RNN cells racing, ResNet depth, attention's cost per length,
 and the design lessons (activations and initialisers, gradient clipping, optimizers and schedules,
-normalisation).
+normalisation, inductive bias).
 
 Each writes ``results.json`` after every run, under the settings it was measured with, and a rerun
 with the same settings measures only what is missing: an interrupted comparison loses nothing."""

@@ -104,6 +104,10 @@ BAD_INPUT = {
         ["train", "mlp", "--set", "normalization=group"],
         "normalization must be one of none, batch, layer; got 'group'",
     ),
+    "lessons: a fraction of nothing": (
+        ["compare-inductive-bias", "--fractions", "0,0.5"],
+        "--fractions must lie in (0, 1]; got 0, 0.5",
+    ),
     "lessons: no epochs": (
         ["compare-optimizers", "--epochs", "0"],
         "--epochs and --batch-size must be at least 1",
