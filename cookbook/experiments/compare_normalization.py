@@ -18,7 +18,6 @@ what ``predict`` and a saved model use) and with each validation batch's own sta
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ import numpy as np
 from cookbook.catalogue import load_recipe
 from cookbook.data import load_dataset
 from cookbook.errors import CookbookError
-from cookbook.experiments import load_results, save_results
+from cookbook.experiments import fit_until_nan, load_results, save_results
 from cookbook.training import data_overrides
 
 # The deep plain networks, as settings of the recipes' pages.
@@ -93,30 +92,19 @@ def compare_normalization(
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
             )
-            started = time.perf_counter()
-            history = model.fit(
-                data.x_train,
-                data.y_train,
-                validation_data=(data.x_val, data.y_val),
-                epochs=epochs,
-                batch_size=batch_size,
-                verbose=0,
-                callbacks=[keras.callbacks.TerminateOnNaN()],
-            ).history
-            seconds = time.perf_counter() - started
-            losses = [float(v) for v in history["loss"]]
-            diverged = len(losses) < epochs or not all(math.isfinite(v) for v in losses)
+            run = fit_until_nan(model, data, epochs, batch_size)
+            diverged = run["diverged"]
             predicted = model.predict(data.x_test, batch_size=256, verbose=0).argmax(-1)
             results[name] = {
                 "network": network,
                 "normalization": normalization,
                 "learning_rate": rate,
                 "diverged": diverged,
-                "loss": [v if math.isfinite(v) else None for v in losses],
-                "val_accuracy": [float(v) for v in history.get("val_accuracy", [])],
+                "loss": run["loss"],
+                "val_accuracy": run.get("val_accuracy", []),
                 "test_accuracy": None if diverged else float(np.mean(predicted == data.y_test)),
                 "parameters": model.count_params(),
-                "seconds": round(seconds, 1),
+                "seconds": run["seconds"],
             }
             if normalization == "batch" and not diverged:
                 results[name]["val_accuracy_batch_statistics"] = _batch_statistics_accuracy(

@@ -20,7 +20,6 @@ schedule helps every one of them; the grid's other rates, not the optimizer, cos
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ import numpy as np
 from cookbook.catalogue import load_recipe
 from cookbook.data import load_dataset
 from cookbook.errors import CookbookError
-from cookbook.experiments import load_results, save_results
+from cookbook.experiments import fit_until_nan, load_results, save_results
 from cookbook.training import SCHEDULES, data_overrides, learning_rate_schedule
 
 # name: (the Keras optimizer, its options, the learning rates tried)
@@ -86,33 +85,21 @@ def compare_optimizers(
                 {"class_name": class_name, "config": {"learning_rate": learning_rate, **options}}
             )
             model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            started = time.perf_counter()
-            history = model.fit(
-                data.x_train,
-                data.y_train,
-                validation_data=(data.x_val, data.y_val),
-                epochs=epochs,
-                batch_size=batch_size,
-                verbose=0,
-                callbacks=[keras.callbacks.TerminateOnNaN()],
-            ).history
-            seconds = time.perf_counter() - started
-            losses = [float(v) for v in history["loss"]]
-            diverged = len(losses) < epochs or not all(math.isfinite(v) for v in losses)
+            run = fit_until_nan(model, data, epochs, batch_size)
             accuracy = None
-            if not diverged:
+            if not run["diverged"]:
                 predicted = model.predict(data.x_test, batch_size=256, verbose=0).argmax(-1)
                 accuracy = float(np.mean(predicted == data.y_test))
             results[name] = {
                 "optimizer": optimizer_name,
                 "schedule": schedule,
                 "learning_rate": rate,
-                "diverged": diverged,
-                "loss": [v if math.isfinite(v) else None for v in losses],
-                "val_loss": [float(v) if math.isfinite(v) else None for v in history.get("val_loss", [])],
-                "val_accuracy": [float(v) for v in history.get("val_accuracy", [])],
+                "diverged": run["diverged"],
+                "loss": run["loss"],
+                "val_loss": run.get("val_loss", []),
+                "val_accuracy": run.get("val_accuracy", []),
                 "test_accuracy": accuracy,
-                "seconds": round(seconds, 1),
+                "seconds": run["seconds"],
             }
             save_results(path, settings, results)
         if progress:

@@ -53,7 +53,8 @@ def test_bench_measures_in_a_process_of_its_own_and_writes_the_table(tmp_path, c
         assert int(row["batch_size"]) == 16 and (row["fit_overhead_ms"] == "") == (row is rows[2])
         assert float(row["first_step_s"]) > 0 and float(row["peak_memory_mb"]) > 0
         if ms > 0:  # (a difference of two tiny passes on a busy machine can come out at or below 0)
-            assert float(row["samples_per_s"]) == pytest.approx(16_000 / ms, rel=0.01)
+            rounding = 0.0005 / ms  # (ms_per_step is written to 3 decimals: at 0.009 ms that alone is 5 %)
+            assert float(row["samples_per_s"]) == pytest.approx(16_000 / ms, rel=max(0.01, 1.2 * rounding))
             assert float(row["times_fastest"]) >= 1.0
     assert min(float(row["times_fastest"]) for row in rows[1:] if row["times_fastest"]) == 1.0
     report = (tmp_path / "bench.md").read_text()
