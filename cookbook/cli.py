@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     bias.add_argument(
         "--fractions", default="0.05,0.1,0.25,0.5,1", help="parts of the training set, in (0, 1]"
     )
-    bias.add_argument("--epochs", type=int, default=10, help="at the whole set; a part gets the same steps")
+    bias.add_argument("--epochs", type=int, default=8, help="at the whole set; a part gets the same steps")
     bias.add_argument("--seed", type=int, default=0)
     bias.add_argument("--out", default="runs/compare-inductive-bias")
     _backend_option(bias)

@@ -61,7 +61,7 @@ def compare_inductive_bias(
     networks=tuple(NETWORKS),
     pixels=PIXELS,
     fractions=FRACTIONS,
-    epochs: int = 10,
+    epochs: int = 8,
     seed: int = 0,
     out: str | Path | None = None,
     verbose: bool = True,
