@@ -53,3 +53,19 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     assert gpu_check.main(["--budget", "5", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == "gpu_check: --budget must be at least 30 seconds; got 5"
     assert not (tmp_path / "gpu_check.md").exists()
+
+
+@pytest.mark.once  # Keras hidden from the check, no Keras imported
+def test_without_keras_or_carried_wheels_it_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "keras" else real(name, *a)
+    )
+    assert gpu_check.main(["--wheels", str(tmp_path / "no-wheels"), "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert (
+        error
+        == f"gpu_check: Keras is not installed and {tmp_path / 'no-wheels'} holds no wheels; see the docstring"
+    )
