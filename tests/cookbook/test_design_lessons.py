@@ -172,12 +172,14 @@ def test_compare_normalization_trains_at_the_high_rate_only_with_batch_norm(tmp_
     assert (out / "normalization.png").stat().st_size > 10_000
     assert "cnn/batch/0.01" in capsys.readouterr().out
     # Adam at 1e-2: the deep plain cnn and both layer-normed networks answer a constant (loss ln 10);
-    # batch norm trains both networks.
+    # batch norm trains both networks. (How far in 3 epochs differs between machines: the mlp's last
+    # loss was under half its first on one and 0.54 of it on another; with one thread the cnn ended at
+    # 1.86, from 4.24. The bound: two thirds of the first loss, and below the constant answer's.)
     for name in ("cnn/none/0.01", "cnn/layer/0.01", "mlp/layer/0.01"):
         assert saved[name]["loss"][-1] > 2.0, (name, saved[name]["loss"])
     for name in ("cnn/batch/0.01", "mlp/batch/0.01"):
         run = saved[name]
-        assert run["loss"][-1] < 0.5 * run["loss"][0] and run["loss"][-1] < 2.0, (name, run["loss"])
+        assert run["loss"][-1] < min(2 / 3 * run["loss"][0], 2.0), (name, run["loss"])  # (ln 10 = 2.30)
     assert [name for name, run in saved.items() if "val_accuracy_batch_statistics" in run] == [
         "mlp/batch/0.01",
         "cnn/batch/0.01",
