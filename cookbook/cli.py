@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from cookbook.backend import BACKENDS, select_backend
 from cookbook.catalogue import load_recipe, recipe_info, registry
+from cookbook.compression import METHODS
 from cookbook.errors import CookbookError
 from cookbook.models import UNSAFE_RISK
 from cookbook.training import APIS, PRECISIONS
@@ -316,6 +317,28 @@ def build_parser() -> argparse.ArgumentParser:
     bias.add_argument("--out", default="runs/compare-inductive-bias")
     _backend_option(bias)
 
+    compress = commands.add_parser(
+        "compress", help="a trained model made smaller: pruned at each sparsity, stripped, scored (PNG)"
+    )
+    compress.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a model.keras")
+    compress.add_argument("--method", choices=METHODS, default="prune")
+    compress.add_argument(
+        "--sparsity", default="0,0.5,0.8,0.9,0.95", help="shares of each kernel set to zero, in [0, 1)"
+    )
+    compress.add_argument(
+        "--scope",
+        choices=("layer", "global"),
+        default="layer",
+        help="rank weights per kernel or all together",
+    )
+    compress.add_argument("--epochs", type=int, default=10, help="of fine-tuning per sparsity")
+    compress.add_argument("--learning-rate", type=float, help="(default: the recipe's)")
+    compress.add_argument("--dataset", help="(default: the one it was trained on)")
+    compress.add_argument("--seed", type=int, default=0)
+    compress.add_argument("--out", help="(default: a folder named after the method beside the model)")
+    _unsafe_option(compress)
+    _backend_option(compress)
+
     depth = commands.add_parser(
         "compare-depth", help="train resnet with and without its shortcuts at growing depths"
     )
@@ -582,6 +605,16 @@ def _print_report(report: dict, out, written: str) -> None:
     if "sample" in report:
         print(f"sample (temperature 0.8):\n{report['sample']}\n")
         pictures.append("sample.txt")
+    if "pruned" in report:
+        pruned = report["pruned"]
+        layers = ", ".join(f"{name} {share:.0%}" for name, share in pruned["layers"].items())
+        stripped = ", ".join(f"{key} {value:.4f}" for key, value in pruned["stripped_test"].items())
+        print(f"kernel weights at zero: {pruned['sparsity']:.1%} ({layers})")
+        print(
+            f"stripped (plain layers, masks multiplied in): test {stripped}; "
+            f"{pruned['bytes'] / 1024:.0f} KB, {pruned['zipped_bytes'] / 1024:.0f} KB gzipped"
+        )
+        pictures.append("model-stripped.keras")
     print(f"wrote {out}/{', '.join([written, *pictures])}")
 
 
@@ -946,6 +979,44 @@ def _compare_inductive_bias(args) -> None:
     print(f"wrote {Path(args.out) / 'results.json'} and {png}")
 
 
+def _compress(args) -> None:
+    import keras
+
+    from cookbook.compression import AS_TRAINED, check_options, headline, prune, table
+    from cookbook.models import model_file, recipe_of
+    from cookbook.plots import plot_pruning
+
+    try:
+        sparsities = [float(share) for share in args.sparsity.split(",")]
+    except ValueError:
+        raise CookbookError(f"--sparsity expects comma-separated numbers, got {args.sparsity!r}") from None
+    check_options(sparsities, args.epochs, args.scope)
+    path = model_file(args.model)
+    print(
+        f"{path} fine-tuned {args.epochs} epochs per sparsity, pruned by magnitude per {args.scope} "
+        f"({keras.backend.backend()} backend)"
+    )
+    results = prune(
+        path,
+        sparsities,
+        epochs=args.epochs,
+        scope=args.scope,
+        learning_rate=args.learning_rate,
+        dataset=args.dataset,
+        seed=args.seed,
+        out=args.out,
+        unsafe=args.unsafe,
+    )
+    metric = headline(load_recipe(recipe_of(path)).TASK)
+    print(f"\n{AS_TRAINED}: the model as it came; sparsity 0: fine-tuned as the others, without a mask")
+    print(table(results, metric))
+    out = Path(args.out or path.parent / "pruning")
+    png = plot_pruning(results, metric, out / "pruning.png", title=f"{path} ({keras.backend.backend()})")
+    print(
+        f"wrote {out}/results.json, {png.name} and a model folder per sparsity (sparsity-0.80/model.keras, ...)"
+    )
+
+
 def _compare_depth(args) -> None:
     import keras
 
@@ -1038,6 +1109,7 @@ COMMANDS: dict[str, Command] = {
     "compare-optimizers": Command(_compare_optimizers),
     "compare-normalization": Command(_compare_normalization),
     "compare-inductive-bias": Command(_compare_inductive_bias),
+    "compress": Command(_compress, trained=_model_folder),
     "compare-depth": Command(_compare_depth),
     "scale-attention": Command(_scale_attention),
 }

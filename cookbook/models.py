@@ -1,4 +1,5 @@
-"""Loading a saved model: the one way every command (and a notebook) opens a ``.keras`` file.
+"""Loading a saved model: the one way every command (and a notebook) opens a ``.keras`` file; and
+what a model file weighs (``file_sizes``, ``kernel_zeros``).
 
 A ``.keras`` file is a zip of ``config.json`` (the layers, by class and module) and the weights.
 Keras can rebuild a layer of a recipe's own (``cnn``'s ``RandomShift``) only once that recipe's
@@ -11,9 +12,12 @@ Keras is imported inside the functions: the caller selects the backend first.
 
 from __future__ import annotations
 
+import gzip
 import json
 import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from cookbook.catalogue import load_recipe, registry
 from cookbook.errors import CookbookError
@@ -66,6 +70,18 @@ def recipes_in(path: str | Path) -> list[str]:
     return sorted({module.split(".")[1] for module in modules if module.startswith("recipes.")} & set(known))
 
 
+def recipe_of(path: str | Path) -> str:
+    """The recipe that built the model at ``path``: the one whose layers the file holds, else the one
+    the ``metrics.json`` beside it names; a one-line error when neither tells."""
+    path = model_file(path)
+    names = recipes_in(path) or [name for name in [run_record(path).get("recipe")] if name]
+    if len(names) != 1:
+        raise CookbookError(
+            f"cannot tell which recipe {path} was built by: no metrics.json beside it names one"
+        )
+    return names[0]
+
+
 def load_model(path: str | Path, recipe: str | None = None, unsafe: bool = False):
     """Load a ``.keras`` file (or a run folder's ``model.keras``) as ``recipe``'s model.
 
@@ -101,3 +117,26 @@ def load_model(path: str | Path, recipe: str | None = None, unsafe: bool = False
 def _first_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
     return (lines[0] if lines else type(error).__name__)[:200]
+
+
+def kernel_zeros(model) -> dict:
+    """``{"sparsity": share of zeros over all kernels, "layers": {layer: its kernel's share}}``:
+    every weight named ``kernel`` (Dense, EinsumDense, convolutions), as the model computes with it."""
+    import keras
+
+    layers, zeros, total = {}, 0, 0
+    for weight in model.weights:
+        if weight.path.split("/")[-1] != "kernel":
+            continue
+        values = keras.ops.convert_to_numpy(weight)
+        layer = weight.path.rsplit("/", 1)[0].removeprefix(f"{model.name}/")  # (a Sequential's path names it)
+        layers[layer] = float(np.mean(values == 0))
+        zeros, total = zeros + int(np.sum(values == 0)), total + values.size
+    return {"sparsity": zeros / total if total else 0.0, "layers": layers}
+
+
+def file_sizes(path: str | Path) -> dict:
+    """A model file's bytes, and its bytes gzipped: a ``.keras`` archive stores its weights
+    uncompressed, so zeros shrink only the compressed copy people download."""
+    data = Path(path).read_bytes()
+    return {"bytes": len(data), "zipped_bytes": len(gzip.compress(data, compresslevel=9, mtime=0))}

@@ -498,3 +498,28 @@ def plot_inductive_bias(results: dict, png: str | Path) -> Path:
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return Path(png)
+
+
+def plot_pruning(results: dict, metric: str, png: str | Path, title: str = "") -> Path:
+    """Left: the test metric against the share of zeros in the kernels, the model as trained dashed.
+    Right: the model file gzipped against the same, its unzipped size dashed."""
+    rows = [row for key, row in results.items() if key != "as trained"]
+    trained = results.get("as trained")
+    zeros = [100 * row["sparsity"] for row in rows]
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(zeros, [row["test"][metric] for row in rows], "-o", label="pruned, fine-tuned, stripped")
+    right.plot(zeros, [row["zipped_bytes"] / 1024 for row in rows], "-o", label="gzipped")
+    right.plot(zeros, [row["bytes"] / 1024 for row in rows], "--", color="gray", label="as saved (.keras)")
+    if trained:
+        left.axhline(trained["test"][metric], color="gray", linestyle="--", label="as trained")
+    left.set(xlabel="kernel weights at zero (%)", ylabel=f"test {metric}")
+    right.set(xlabel="kernel weights at zero (%)", ylabel="model file (KB)", ylim=(0, None))
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)

@@ -14,7 +14,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 class Task(TypedDict):
     """A page's ``TASK``: metadata the harness reads; the page itself loads no data."""
 
-    family: Literal["feedforward", "convolutional", "recurrent", "attention", "generative"]
+    family: Literal["feedforward", "convolutional", "recurrent", "attention", "generative", "compression"]
     order: int  # its place in `cookbook list` and the README's table (within the family)
     dataset: str  # the offline default, a name in cookbook.data.DATASETS
     datasets: tuple[str, ...]  # every dataset it trains on, the default among them (`--dataset`)
@@ -53,6 +53,10 @@ OPTIONAL = {
     "pack": "a translation page: (sources, targets, source length, target length) -> model inputs and "
     "targets (`cookbook attention` packs a prompt)",
     "CHARACTERS": "a character-level page's alphabet in id order (`cookbook attention` labels its maps)",
+    "callbacks": "(model) -> the callbacks its training needs beyond the harness's own, such as the "
+    "pruning page's mask updates (`cookbook train` and `cookbook tune` add them to fit)",
+    "strip": "(model) -> the model to ship, what only training needs folded away, such as a pruned "
+    "model's masks multiplied into its kernels (`cookbook train` saves it as model-stripped.keras)",
 }
 
 # The kinds of task, decided in one place (``task_kind``) from a page's TASK, the optional names it
@@ -69,6 +73,8 @@ KINDS = {
     "autoencoder": "images rebuilt through codes (a generative page with a loss; encode): as gan, and "
     "reconstructions.png and latent.png",
     "vae": "an autoencoder with a bound (negative_elbo): as autoencoder, and the held-out -ELBO",
+    "pruned": "a classification whose model is stripped for shipping (strip): as classification, then "
+    "each kernel's share of zeros, the stripped model's test metrics and its size, raw and zipped",
 }
 
 
@@ -79,6 +85,8 @@ def task_kind(recipe, data_kind: str) -> str:
         if recipe.TASK["loss"] is None:
             return "gan"
         return "vae" if hasattr(recipe, "negative_elbo") else "autoencoder"
+    if hasattr(recipe, "strip"):
+        return "pruned"
     return data_kind if data_kind in ("segmentation", "translation", "language") else "classification"
 
 

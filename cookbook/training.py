@@ -203,6 +203,11 @@ def compile_model(
     return model
 
 
+def page_callbacks(recipe: ModuleType, model) -> list:
+    """The callbacks a page's training needs besides the harness's own (the pruning page's schedule)."""
+    return list(recipe.callbacks(model)) if hasattr(recipe, "callbacks") else []
+
+
 def build_training_state(model, x, y) -> None:
     """Create the optimizer's, loss's and metrics' variables before the first step.
 
@@ -385,6 +390,7 @@ def train(
         callbacks = [
             keras.callbacks.BackupAndRestore(str(backup)),
             keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+            *page_callbacks(recipe, model),
             *(callbacks or []),
         ]
         if generative:  # no labels; a grid of samples per epoch shows the progress
@@ -468,6 +474,23 @@ def _translation(model, recipe, data, out: Path, y_test, batch_size: int, seed: 
     return {"greedy_exact_match": translations["exact_match"]}
 
 
+def _pruned(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
+    """What pruning bought: each kernel's zeros, and the stripped model, scored, saved and sized."""
+    from cookbook.models import file_sizes, kernel_zeros
+
+    stripped = recipe.strip(model)
+    compile_model(stripped, recipe.TASK, recipe=recipe)
+    stripped.save(out / "model-stripped.keras")
+    test = stripped.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
+    return {
+        "pruned": {
+            **kernel_zeros(stripped),
+            "stripped_test": {key: float(value) for key, value in test.items()},
+            **file_sizes(out / "model-stripped.keras"),
+        }
+    }
+
+
 def _generated(kind: str):
     return lambda model, recipe, data, out, y_test, batch_size, seed: judge(model, recipe, data, out, kind)
 
@@ -482,6 +505,7 @@ REPORTS = {
     "gan": _generated("gan"),
     "autoencoder": _generated("autoencoder"),
     "vae": _generated("vae"),
+    "pruned": _pruned,
 }
 
 
@@ -515,17 +539,13 @@ def evaluate(
     ``metrics.json`` beside it."""
     import keras
 
-    from cookbook.models import load_model, model_file, recipes_in, run_record
+    from cookbook.models import load_model, model_file, recipe_of, run_record
 
     path = model_file(path)
     model = load_model(path, unsafe=unsafe)
     record = run_record(path)
-    names = recipes_in(path) or [name for name in [record.get("recipe")] if name]
-    if len(names) != 1:
-        raise CookbookError(
-            f"cannot tell which recipe {path} was built by: no metrics.json beside it names one"
-        )
-    recipe = load_recipe(names[0])
+    name = recipe_of(path)
+    recipe = load_recipe(name)
     data = load_dataset(dataset or record.get("dataset") or recipe.TASK["dataset"], recipe.TASK["datasets"])
     expected = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
     if recipe.TASK["family"] != "generative" and expected and expected != data.input_shape:
@@ -536,7 +556,7 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     report = {
         "model": str(path),
-        "recipe": names[0],
+        "recipe": name,
         "backend": keras.backend.backend(),
         "dataset": data.name,
         "parameters": model.count_params(),

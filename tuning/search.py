@@ -39,7 +39,7 @@ from typing import NamedTuple
 from cookbook.catalogue import load_recipe
 from cookbook.data import load_dataset
 from cookbook.errors import CookbookError
-from cookbook.training import arrays, build, compile_model, data_overrides, train
+from cookbook.training import arrays, build, compile_model, data_overrides, page_callbacks, train
 from tuning import spaces
 
 ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
@@ -124,7 +124,7 @@ def hypermodel(name: str, api: str, data, epochs: int | None = None):
         def fit(self, hp, model, **kwargs):
             # The data as `cookbook train` feeds it, for this trial's model: a segmentation net with
             # padding="valid" is scored on the masks' centre, as large as its output.
-            callbacks = [*kwargs.pop("callbacks", []), _fail_on_nan()]
+            callbacks = [*kwargs.pop("callbacks", []), *page_callbacks(recipe, model), _fail_on_nan()]
             fed = arrays(recipe, data, model)
             return model.fit(**fed, batch_size=hp.get("batch_size"), callbacks=callbacks, **kwargs)
 

@@ -37,7 +37,7 @@ def test_a_task_that_breaks_the_protocol_is_told_what_is_wrong():
         "TASK lacks 'loss'",
         "TASK has no key 'epoch' (valid: " + ", ".join(typing.get_type_hints(Task)) + ")",
         "TASK['family'] = 'convolution' is not one of 'feedforward', 'convolutional', 'recurrent', "
-        "'attention', 'generative'",
+        "'attention', 'generative', 'compression'",
         "TASK['batch_size'] = '32' is not int",
     ]
     assert check_task({**registry()["gan"].task, "pixel_range": (-1, 0, 1)}) == [
@@ -130,7 +130,7 @@ def test_contributing_describes_the_protocol_as_the_types_hold_it():
 # What each page is, as a reader of CONTRIBUTING.md's table of task kinds expects it.
 KIND_OF = {"unet": "segmentation", "transformer_seq2seq": "translation", "gpt": "language",
            "gan": "gan", "conditional_gan": "gan", "wgan_gp": "gan", "autoencoder": "autoencoder",
-           "vae": "vae"}  # fmt: skip
+           "vae": "vae", "pruning": "pruned"}  # fmt: skip
 
 
 @pytest.mark.once  # the pages' TASK and names, the datasets' kinds

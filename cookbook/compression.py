@@ -1,0 +1,153 @@
+"""`cookbook compress`: a trained model in, a smaller one and a report out.
+
+``--method prune``: the model of a `cookbook train` run is fine-tuned once per sparsity with the
+pruning page's masks (``recipes/pruning.py``: ``wrap_for_pruning``, ``GradualPruning``), stripped to
+plain layers and scored on the test split. Sparsity 0 is the same fine-tuning without a mask,
+the fair baseline; "as trained" is the model as it came. ``results.json`` is rewritten after each
+sparsity, so a rerun with the same settings trains only the ones still missing.
+
+Keras is imported inside the functions: the caller selects the backend first.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from cookbook.catalogue import load_recipe
+from cookbook.data import load_dataset
+from cookbook.errors import CookbookError
+from cookbook.experiments import load_results, save_results
+from cookbook.models import file_sizes, kernel_zeros
+from cookbook.protocol import task_kind
+from cookbook.training import arrays, compile_model
+
+METHODS = ("prune",)
+SPARSITIES = (0.0, 0.5, 0.8, 0.9, 0.95)
+AS_TRAINED = "as trained"
+
+
+def headline(task: dict) -> str:
+    """The test metric a compressed model is judged by: the page's first metric, else its loss."""
+    return task["metrics"][0] if task["metrics"] else "loss"
+
+
+def check_options(sparsities, epochs: int, scope: str) -> None:
+    """A one-line error for options `prune` cannot take, before anything is loaded."""
+    if not sparsities or not all(0 <= s < 1 for s in sparsities):
+        shown = ", ".join(f"{s:g}" for s in sparsities) or "none"
+        raise CookbookError(f"--sparsity must lie in [0, 1); got {shown}")
+    if epochs < 1:
+        raise CookbookError("--epochs must be at least 1")
+    if scope not in ("layer", "global"):
+        raise CookbookError(f"--scope must be layer or global; got {scope!r}")
+
+
+def prune(
+    model_path: str | Path,
+    sparsities=SPARSITIES,
+    epochs: int = 10,
+    scope: str = "layer",
+    learning_rate: float | None = None,
+    dataset: str | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    unsafe: bool = False,
+    verbose: bool = True,
+) -> dict:
+    """Fine-tune the model at ``model_path`` (a ``.keras`` file or a run folder) with each of
+    ``sparsities`` for ``epochs``, pruning it on Zhu & Gupta's schedule over the first 60 % of them;
+    strip, score and save each (``out/sparsity-0.80/model.keras``, beside its ``metrics.json``). ``{"as trained": {...}, "0.8": {"test":
+    {...}, "sparsity": 0.8, "layers": {...}, "bytes": ..., "zipped_bytes": ..., "seconds": ...}, ...}``."""
+    import keras
+
+    from cookbook.models import load_model, model_file, recipe_of, run_record
+
+    check_options(sparsities, epochs, scope)
+    path = model_file(model_path)
+    original = load_model(path, unsafe=unsafe)
+    name = recipe_of(path)
+    recipe, pruning = load_recipe(name), load_recipe("pruning")
+    record = run_record(path)
+    data = load_dataset(dataset or record.get("dataset") or recipe.TASK["dataset"], recipe.TASK["datasets"])
+    batch_size = record.get("batch_size") or recipe.TASK["batch_size"]
+    rate = learning_rate or recipe.TASK["learning_rate"]
+    if not rate > 0:
+        raise CookbookError(f"--learning-rate must be positive; got {rate}")
+    out = Path(out or path.parent / "pruning")
+    settings = {
+        "model": str(path.resolve()),
+        "modified": path.stat().st_mtime,
+        "dataset": data.name,
+        "epochs": epochs,
+        "scope": scope,
+        "learning_rate": rate,
+        "seed": seed,
+        "backend": keras.backend.backend(),
+    }
+    results_path, results = load_results(out, settings)
+    kind = task_kind(recipe, data.kind)
+    if kind not in ("classification", "pruned"):
+        raise CookbookError(f"compress takes a classifier; {path} holds a {name} model ({kind})")
+    fed = arrays(recipe, data, original)
+
+    def score(model) -> dict:
+        compile_model(model, recipe.TASK, recipe=recipe)
+        test = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
+        return {key: float(value) for key, value in test.items()}
+
+    if AS_TRAINED not in results:  # sized as the others are saved: weights only, no optimizer state
+        with tempfile.TemporaryDirectory() as folder:
+            pruning.strip(original).save(Path(folder) / "model.keras")
+            sizes = file_sizes(Path(folder) / "model.keras")
+        results[AS_TRAINED] = {"test": score(original), **kernel_zeros(original), **sizes}
+        save_results(results_path, settings, results)
+    progress = keras.utils.Progbar(len(sparsities), unit_name="sparsity") if verbose else None
+    for sparsity in sparsities:
+        key = f"{sparsity:g}"
+        if key not in results:
+            keras.utils.set_random_seed(seed)
+            try:
+                wrapped = pruning.wrap_for_pruning(load_model(path, unsafe=unsafe), sparsity)
+            except ValueError as error:
+                raise CookbookError(f"cannot prune {path}: {error}") from None
+            compile_model(wrapped, recipe.TASK, learning_rate=rate, recipe=recipe)
+            schedule = pruning.GradualPruning(begin=0.0, end=0.6, scope=scope)
+            started = time.perf_counter()
+            history = wrapped.fit(
+                **fed, epochs=epochs, batch_size=batch_size, callbacks=[schedule], verbose=0
+            ).history
+            seconds = time.perf_counter() - started
+            stripped = pruning.strip(wrapped)
+            folder = out / f"sparsity-{sparsity:.2f}"  # a run folder: `cookbook evaluate` takes it
+            folder.mkdir(parents=True, exist_ok=True)
+            stripped.save(folder / "model.keras")
+            results[key] = {
+                "target": sparsity,
+                "test": score(stripped),
+                **kernel_zeros(stripped),
+                **file_sizes(folder / "model.keras"),
+                "loss": [float(value) for value in history["loss"]],
+                "seconds": round(seconds, 1),
+            }
+            record = {"recipe": name, "dataset": data.name, "batch_size": batch_size, "seed": seed}
+            (folder / "metrics.json").write_text(json.dumps({**record, **results[key]}, indent=2) + "\n")
+            save_results(results_path, settings, results)
+        if progress:
+            progress.add(1)
+    return {AS_TRAINED: results[AS_TRAINED], **{f"{s:g}": results[f"{s:g}"] for s in sparsities}}
+
+
+def table(results: dict, metric: str) -> str:
+    """One row per model: its target, the share of zeros in its kernels, the test metric, its size."""
+    lines = [f"{'model':<12} {'zeros':>7} {'test ' + metric:>16} {'file':>9} {'gzipped':>9} {'time':>6}"]
+    for key, row in results.items():
+        name = key if key == AS_TRAINED else f"sparsity {key}"
+        seconds = f"{row['seconds']:>5.0f}s" if "seconds" in row else f"{'':>6}"
+        lines.append(
+            f"{name:<12} {row['sparsity']:>7.1%} {row['test'][metric]:>16.4f} "
+            f"{row['bytes'] / 1024:>7.0f}KB {row['zipped_bytes'] / 1024:>7.0f}KB {seconds}"
+        )
+    return "\n".join(lines)
