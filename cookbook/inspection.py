@@ -152,17 +152,23 @@ def _axis_rule(padding: str, size: int, kernel: int, stride: int) -> str:
 
 
 def shape_arithmetic(model) -> list[str]:
-    """One line per convolution or pooling layer: how its output size comes about."""
+    """One line per convolution or pooling layer (a pruned one too): how its output size comes about."""
+    import keras
+
     lines = []
     for layer in model.layers:
-        kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
-        if kernel is None or not hasattr(layer, "padding"):
+        same_shapes = isinstance(layer, keras.layers.Wrapper) and not isinstance(
+            layer, keras.layers.TimeDistributed
+        )
+        inner = layer.layer if same_shapes else layer  # (pruning's Pruned: its convolution's arithmetic)
+        kernel = getattr(inner, "kernel_size", None) or getattr(inner, "pool_size", None)
+        if kernel is None or not hasattr(inner, "padding"):
             continue
         size_in, size_out = layer.input.shape[1], layer.output.shape[1]
-        rule = _axis_rule(layer.padding, size_in, kernel[0], layer.strides[0])
+        rule = _axis_rule(inner.padding, size_in, kernel[0], inner.strides[0])
         lines.append(
             f"{layer.name:<24} {size_in}x{layer.input.shape[2]} -> {size_out}x{layer.output.shape[2]}"
-            f"   {layer.padding}, kernel {kernel[0]}, stride {layer.strides[0]}: {rule}"
+            f"   {inner.padding}, kernel {kernel[0]}, stride {inner.strides[0]}: {rule}"
         )
     return lines
 

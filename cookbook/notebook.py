@@ -9,7 +9,7 @@ import inspect
 from types import ModuleType
 
 from cookbook.inspection import compare_builds
-from cookbook.training import arrays, compile_model
+from cookbook.training import arrays, compile_model, page_callbacks
 
 
 def show_source(*functions) -> None:
@@ -38,7 +38,8 @@ def same_network(recipe: ModuleType, **overrides) -> dict:
 def fit(recipe: ModuleType, model, data, n: int | None = None, epochs: int | None = None):
     """Train ``model`` the way `cookbook train` does (the recipe's optimiser, schedule and batch size,
     the data as ``arrays`` prepares it for this model) on the first ``n`` training rows, validated on
-    as many validation rows at most (all by default)."""
+    as many validation rows at most (all by default), with the callbacks the page's training needs
+    (the pruning page's schedule)."""
     n = n or len(data.x_train)
     epochs = epochs or recipe.TASK["epochs"]
     batch_size = recipe.TASK["batch_size"]
@@ -57,5 +58,6 @@ def fit(recipe: ModuleType, model, data, n: int | None = None, epochs: int | Non
         validation_data=(x_val[:n], y_val[:n]),
         epochs=epochs,
         batch_size=batch_size,
+        callbacks=page_callbacks(recipe, model),
         verbose=2,
     )

@@ -14,10 +14,17 @@ Facts to leave with:
   step t1 along s(t) = s * (1 - (1 - (t - t0) / (t1 - t0))^3), re-ranking every kernel by
   magnitude every few steps: many weights go early, while many are redundant, few near the end,
   and the network recovers between updates. A weight once pruned is never revived.
+- Most weights can go. This CNN pruned to 80 % scored 96.9-98.3 % on the test digits, the same
+  network unpruned 97.2-98.1 % (40 epochs, three backends); a trained ``mlp`` or ``cnn`` fine-tuned
+  while pruned held its accuracy to 80 % and fell off a cliff at 95 % (79-92 %, 75-87 %).
+- Per kernel (``scope="layer"``) every layer keeps the same share, so 95 % leaves the cnn's first
+  convolution 14 of its 288 weights. Ranked together (``"global"``), big kernels give up more and
+  small ones less: at 95 % the cnn then kept 97.5 % accuracy on JAX instead of 81 %.
 - ``strip`` multiplies the masks into the kernels and returns plain Keras layers: the model to
   ship. Zeros in a dense kernel do not make a matrix product faster on a CPU or GPU; they make the
-  file compress (a ``.keras`` file is a zip archive that stores its weights uncompressed), and they
-  are what sparse formats and kernels build on.
+  file compress (a ``.keras`` file is a zip archive that stores its weights uncompressed: 242 KB
+  either way, gzipped 195 KB dense and 62 KB at 80 %), and they are what sparse formats and
+  kernels build on.
 """
 
 import keras
