@@ -318,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     _backend_option(bias)
 
     compress = commands.add_parser(
-        "compress", help="a trained model made smaller: pruned at each sparsity, stripped, scored (PNG)"
+        "compress",
+        help="a trained model made smaller: pruned at each sparsity (PNG) or quantized to each mode, scored",
     )
     compress.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a model.keras")
     compress.add_argument("--method", choices=METHODS, default="prune")
@@ -330,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("layer", "global"),
         default="layer",
         help="rank weights per kernel or all together",
+    )
+    compress.add_argument(
+        "--modes", default="int8,int4,float8", help="quantize: Keras' modes, some of int8, int4, float8"
     )
     compress.add_argument("--epochs", type=int, default=10, help="of fine-tuning per sparsity")
     compress.add_argument("--learning-rate", type=float, help="(default: the recipe's)")
@@ -615,7 +619,24 @@ def _print_report(report: dict, out, written: str) -> None:
             f"{pruned['bytes'] / 1024:.0f} KB, {pruned['zipped_bytes'] / 1024:.0f} KB gzipped"
         )
         pictures.append("model-stripped.keras")
+    if "quantized" in report:
+        modes = {mode: row for mode, row in report["quantized"].items() if mode != "float"}
+        print(_quantized_table(report["quantized"]["float"], report["test"], modes))
+        pictures += [f"model-{mode}.keras" for mode in modes]
     print(f"wrote {out}/{', '.join([written, *pictures])}")
+
+
+def _quantized_table(float_row: dict, float_test: dict, modes: dict) -> str:
+    """The float model and each quantized copy: test metrics, agreement, bytes in memory and saved."""
+    lines = [f"{'model':<8} {'test':<24} {'agrees':>7} {'in memory':>10} {'file':>9} {'gzipped':>9}"]
+    for name, row in {"float": {**float_row, "test": float_test}, **modes}.items():
+        test = ", ".join(f"{key} {value:.4f}" for key, value in row["test"].items() if key != "loss")
+        agrees = f"{row['agreement']:.1%}" if "agreement" in row else "-"
+        lines.append(
+            f"{name:<8} {test or 'loss ' + format(row['test']['loss'], '.4f'):<24} {agrees:>7} "
+            f"{row['weight_bytes'] / 1024:>8.0f}KB {row['bytes'] / 1024:>7.0f}KB {row['zipped_bytes'] / 1024:>7.0f}KB"
+        )
+    return "\n".join(lines)
 
 
 def _sample(args) -> None:
@@ -983,15 +1004,18 @@ def _compress(args) -> None:
     import keras
 
     from cookbook.compression import AS_TRAINED, check_options, headline, prune, table
-    from cookbook.models import model_file, recipe_of
+    from cookbook.models import recipe_of
     from cookbook.plots import plot_pruning
 
+    if args.method == "quantize":
+        _quantize(args)
+        return
     try:
         sparsities = [float(share) for share in args.sparsity.split(",")]
     except ValueError:
         raise CookbookError(f"--sparsity expects comma-separated numbers, got {args.sparsity!r}") from None
     check_options(sparsities, args.epochs, args.scope)
-    path = model_file(args.model)
+    path = _existing_model(args.model)
     print(
         f"{path} fine-tuned {args.epochs} epochs per sparsity, pruned by magnitude per {args.scope} "
         f"({keras.backend.backend()} backend)"
@@ -1015,6 +1039,40 @@ def _compress(args) -> None:
     print(
         f"wrote {out}/results.json, {png.name} and a model folder per sparsity (sparsity-0.80/model.keras, ...)"
     )
+
+
+def _existing_model(given: str) -> Path:
+    """The model file a RUN_OR_MODEL argument names, or the error `load_model` would give, before a
+    command prints what it is about to do."""
+    from cookbook.models import model_file
+
+    path = model_file(given)
+    if not path.is_file():
+        raise CookbookError(f"no model file {given!r}")
+    return path
+
+
+def _quantize(args) -> None:
+    import keras
+
+    from cookbook.compression import AS_TRAINED, check_modes, headline, quantization_table, quantize
+    from cookbook.models import recipe_of, run_record
+
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    check_modes(modes)
+    path = _existing_model(args.model)
+    print(f"{path} quantized by Keras to {', '.join(modes)} ({keras.backend.backend()} backend)")
+    results = quantize(path, modes, dataset=args.dataset, out=args.out, unsafe=args.unsafe)
+    recipe = load_recipe(recipe_of(path))
+    batch_size = run_record(path).get("batch_size") or recipe.TASK["batch_size"]
+    share = results[AS_TRAINED]["quantizable"]
+    print(
+        f"\n{share:.0%} of the weights sit in Dense, EinsumDense or Embedding layers, the ones Keras "
+        "quantizes; agrees: test predictions that match the float model's"
+    )
+    print(quantization_table(results, headline(recipe.TASK), batch_size))
+    out = Path(args.out or path.parent / "quantization")
+    print(f"wrote {out}/results.json and a model folder per mode ({modes[0]}/model.keras, ...)")
 
 
 def _compare_depth(args) -> None:

@@ -1,5 +1,10 @@
 """`cookbook compress`: a trained model in, a smaller one and a report out.
 
+``--method quantize``: the model of a `cookbook train` run is quantized by Keras once per mode with
+the quantization page's ``quantized`` (``recipes/quantization.py``), saved (``out/int8/model.keras``
+beside its ``metrics.json``) and compared with the float model: test metric, the share of test
+predictions both agree on, bytes in memory and on disk, and the time one batch takes to predict.
+
 ``--method prune``: the model of a `cookbook train` run is fine-tuned once per sparsity with the
 pruning page's masks (``recipes/pruning.py``: ``wrap_for_pruning``, ``GradualPruning``), stripped to
 plain layers and scored on the test split. Sparsity 0 is the same fine-tuning without a mask,
@@ -24,7 +29,8 @@ from cookbook.models import file_sizes, kernel_zeros
 from cookbook.protocol import task_kind
 from cookbook.training import arrays, compile_model
 
-METHODS = ("prune",)
+METHODS = ("prune", "quantize")
+MODES = ("int8", "int4", "float8")  # recipes/quantization.py's QUANTIZATION_MODES
 SPARSITIES = (0.0, 0.5, 0.8, 0.9, 0.95)
 AS_TRAINED = "as trained"
 
@@ -43,6 +49,20 @@ def check_options(sparsities, epochs: int, scope: str) -> None:
         raise CookbookError("--epochs must be at least 1")
     if scope not in ("layer", "global"):
         raise CookbookError(f"--scope must be layer or global; got {scope!r}")
+
+
+def check_modes(modes) -> None:
+    """A one-line error for quantization modes `quantize` cannot take, before anything is loaded."""
+    for mode in modes:
+        if mode in ("gptq", "awq"):
+            raise CookbookError(
+                f"--modes {mode}: Keras' {mode} needs calibration data and a description of the model's "
+                "blocks (for large language models); choose from " + ", ".join(MODES)
+            )
+        if mode not in MODES:
+            raise CookbookError(f"--modes must be some of {', '.join(MODES)}; got {mode!r}")
+    if not modes:
+        raise CookbookError(f"--modes needs at least one of {', '.join(MODES)}")
 
 
 def prune(
@@ -138,6 +158,114 @@ def prune(
         if progress:
             progress.add(1)
     return {AS_TRAINED: results[AS_TRAINED], **{f"{s:g}": results[f"{s:g}"] for s in sparsities}}
+
+
+def latency(model, x, repeats: int = 30) -> float:
+    """Milliseconds ``model`` takes to predict the batch ``x`` (``predict_on_batch``, compiled once):
+    the median of ``repeats`` calls after three to warm up."""
+    for _ in range(3):
+        model.predict_on_batch(x)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.predict_on_batch(x)
+        times.append(time.perf_counter() - started)
+    return 1000 * sorted(times)[len(times) // 2]
+
+
+def quantize(
+    model_path: str | Path,
+    modes=MODES,
+    dataset: str | None = None,
+    out: str | Path | None = None,
+    unsafe: bool = False,
+    verbose: bool = True,
+) -> dict:
+    """Quantize the model at ``model_path`` (a ``.keras`` file or a run folder) to each of ``modes``
+    with Keras' ``model.quantize`` (a pruned model is stripped first), score, time, save and size
+    each. ``{"as trained": {...}, "int8": {"test": {...}, "agreement": ..., "weight_bytes": ...,
+    "bytes": ..., "zipped_bytes": ..., "milliseconds": ...}, ...}``; ``out/results.json`` keeps them."""
+    import keras
+
+    from cookbook.models import file_sizes, load_model, model_file, recipe_of, run_record, saved_sizes
+
+    check_modes(modes)
+    path = model_file(model_path)
+    original = load_model(path, unsafe=unsafe)
+    name = recipe_of(path)
+    recipe, page = load_recipe(name), load_recipe("quantization")
+    if hasattr(recipe, "strip"):  # the pruning page's wrappers: quantize the plain layers they hold
+        original = recipe.strip(original)
+    record = run_record(path)
+    data = load_dataset(dataset or record.get("dataset") or recipe.TASK["dataset"], recipe.TASK["datasets"])
+    kind = task_kind(recipe, data.kind)
+    if kind not in ("classification", "pruned", "quantized"):
+        raise CookbookError(f"compress takes a classifier; {path} holds a {name} model ({kind})")
+    batch_size = record.get("batch_size") or recipe.TASK["batch_size"]
+    out = Path(out or path.parent / "quantization")
+    settings = {
+        "model": str(path.resolve()),
+        "modified": path.stat().st_mtime,
+        "dataset": data.name,
+        "backend": keras.backend.backend(),
+    }
+    results_path, results = load_results(out, settings)
+    batch = data.x_test[:batch_size]
+
+    def score(model) -> dict:
+        compile_model(model, recipe.TASK, recipe=recipe)
+        test = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
+        return {key: float(value) for key, value in test.items()}
+
+    if AS_TRAINED not in results:
+        results[AS_TRAINED] = {
+            "test": score(original),
+            "quantizable": page.quantizable_share(original),
+            "weight_bytes": page.weight_bytes(original),
+            **saved_sizes(original),
+            "milliseconds": latency(original, batch),
+        }
+        save_results(results_path, settings, results)
+    progress = keras.utils.Progbar(len(modes), unit_name="mode") if verbose else None
+    for mode in modes:
+        if mode not in results:
+            try:
+                quantized = page.quantized(original, mode)
+            except ValueError as error:
+                raise CookbookError(f"cannot quantize {path}: {error}") from None
+            folder = out / mode  # a run folder: `cookbook evaluate` takes it
+            folder.mkdir(parents=True, exist_ok=True)
+            quantized.save(folder / "model.keras")  # before it is compiled: no optimizer state saved
+            test = score(quantized)
+            results[mode] = {
+                "test": test,
+                "agreement": page.agreement(original, quantized, data.x_test, batch_size),
+                "kernels": page.kernel_dtypes(quantized),
+                "weight_bytes": page.weight_bytes(quantized),
+                **file_sizes(folder / "model.keras"),
+                "milliseconds": latency(quantized, batch),
+            }
+            record = {"recipe": name, "dataset": data.name, "batch_size": batch_size, "mode": mode}
+            (folder / "metrics.json").write_text(json.dumps({**record, **results[mode]}, indent=2) + "\n")
+            save_results(results_path, settings, results)
+        if progress:
+            progress.add(1)
+    return {AS_TRAINED: results[AS_TRAINED], **{mode: results[mode] for mode in modes}}
+
+
+def quantization_table(results: dict, metric: str, batch_size: int) -> str:
+    """One row per model: the test metric, agreement with the float model, bytes, time per batch."""
+    lines = [
+        f"{'model':<12} {'test ' + metric:>16} {'agrees':>7} {'in memory':>10} {'file':>9} {'gzipped':>9} "
+        f"{'ms/' + str(batch_size):>7}"
+    ]
+    for key, row in results.items():
+        agrees = f"{row['agreement']:.1%}" if "agreement" in row else "-"
+        lines.append(
+            f"{key:<12} {row['test'][metric]:>16.4f} {agrees:>7} {row['weight_bytes'] / 1024:>8.0f}KB "
+            f"{row['bytes'] / 1024:>7.0f}KB {row['zipped_bytes'] / 1024:>7.0f}KB {row['milliseconds']:>7.2f}"
+        )
+    return "\n".join(lines)
 
 
 def table(results: dict, metric: str) -> str:

@@ -135,6 +135,33 @@ def kernel_zeros(model) -> dict:
     return {"sparsity": zeros / total if total else 0.0, "layers": layers}
 
 
+def weight_bytes(model) -> int:
+    """The bytes ``model``'s variables hold as stored (int8 kernels, their scales, everything)."""
+    import keras
+
+    return sum(keras.ops.convert_to_numpy(w.value).nbytes for w in model.weights)
+
+
+def agreement(reference, candidate, x, batch_size: int = 256) -> float:
+    """The share of rows of ``x`` on which both classifiers predict the same class."""
+    expected = np.argmax(reference.predict(x, batch_size=batch_size, verbose=0), axis=-1)
+    return float(
+        np.mean(expected == np.argmax(candidate.predict(x, batch_size=batch_size, verbose=0), axis=-1))
+    )
+
+
+def saved_sizes(model) -> dict:
+    """``file_sizes`` of ``model`` saved as it would ship: its weights, no optimizer state (a copy
+    rebuilt from its config is not compiled; ``keras.models.clone_model`` would compile it)."""
+    import tempfile
+
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    with tempfile.TemporaryDirectory() as folder:
+        copy.save(Path(folder) / "model.keras")
+        return file_sizes(Path(folder) / "model.keras")
+
+
 def file_sizes(path: str | Path) -> dict:
     """A model file's bytes, and its bytes gzipped: a ``.keras`` archive stores its weights
     uncompressed, so zeros shrink only the compressed copy people download."""

@@ -57,6 +57,10 @@ OPTIONAL = {
     "pruning page's mask updates (`cookbook train` and `cookbook tune` add them to fit)",
     "strip": "(model) -> the model to ship, what only training needs folded away, such as a pruned "
     "model's masks multiplied into its kernels (`cookbook train` saves it as model-stripped.keras)",
+    "quantized": "(model, mode) -> a copy of a trained model with its kernels quantized to mode (the "
+    "quantization page; `cookbook compress --method quantize` uses it on any trained model)",
+    "MODES": "the quantization modes `cookbook train` applies to a page with quantized, each saved as "
+    "model-<mode>.keras and scored",
 }
 
 # The kinds of task, decided in one place (``task_kind``) from a page's TASK, the optional names it
@@ -75,6 +79,9 @@ KINDS = {
     "vae": "an autoencoder with a bound (negative_elbo): as autoencoder, and the held-out -ELBO",
     "pruned": "a classification whose model is stripped for shipping (strip): as classification, then "
     "each kernel's share of zeros, the stripped model's test metrics and its size, raw and zipped",
+    "quantized": "a classification whose trained model is quantized for shipping (quantized, MODES): as "
+    "classification, then per mode the test metrics, the share of test predictions that agree with the "
+    "float model's, and the size in memory and on disk",
 }
 
 
@@ -87,6 +94,8 @@ def task_kind(recipe, data_kind: str) -> str:
         return "vae" if hasattr(recipe, "negative_elbo") else "autoencoder"
     if hasattr(recipe, "strip"):
         return "pruned"
+    if hasattr(recipe, "quantized"):
+        return "quantized"
     return data_kind if data_kind in ("segmentation", "translation", "language") else "classification"
 
 

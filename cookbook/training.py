@@ -491,6 +491,26 @@ def _pruned(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) 
     }
 
 
+def _quantized(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
+    """What quantization bought: per mode of the page, the quantized copy scored, compared with the
+    float model, saved (model-int8.keras, ...) and sized, beside the float model saved the same way."""
+    from cookbook.models import agreement, file_sizes, saved_sizes, weight_bytes
+
+    report = {"float": {"weight_bytes": weight_bytes(model), **saved_sizes(model)}}
+    for mode in recipe.MODES:
+        quantized = recipe.quantized(model, mode)
+        quantized.save(out / f"model-{mode}.keras")  # before it is compiled: no optimizer state saved
+        compile_model(quantized, recipe.TASK, recipe=recipe)
+        test = quantized.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
+        report[mode] = {
+            "test": {key: float(value) for key, value in test.items()},
+            "agreement": agreement(model, quantized, data.x_test, batch_size),
+            "weight_bytes": weight_bytes(quantized),
+            **file_sizes(out / f"model-{mode}.keras"),
+        }
+    return {"quantized": report}
+
+
 def _generated(kind: str):
     return lambda model, recipe, data, out, y_test, batch_size, seed: judge(model, recipe, data, out, kind)
 
@@ -506,6 +526,7 @@ REPORTS = {
     "autoencoder": _generated("autoencoder"),
     "vae": _generated("vae"),
     "pruned": _pruned,
+    "quantized": _quantized,
 }
 
 
