@@ -187,7 +187,16 @@ def quantize(
     "bytes": ..., "zipped_bytes": ..., "milliseconds": ...}, ...}``; ``out/results.json`` keeps them."""
     import keras
 
-    from cookbook.models import file_sizes, load_model, model_file, recipe_of, run_record, saved_sizes
+    from cookbook.models import (
+        agreement,
+        file_sizes,
+        load_model,
+        model_file,
+        recipe_of,
+        run_record,
+        saved_sizes,
+        weight_bytes,
+    )
 
     check_modes(modes)
     path = model_file(model_path)
@@ -221,7 +230,7 @@ def quantize(
         results[AS_TRAINED] = {
             "test": score(original),
             "quantizable": page.quantizable_share(original),
-            "weight_bytes": page.weight_bytes(original),
+            "weight_bytes": weight_bytes(original),
             **saved_sizes(original),
             "milliseconds": latency(original, batch),
         }
@@ -239,9 +248,9 @@ def quantize(
             test = score(quantized)
             results[mode] = {
                 "test": test,
-                "agreement": page.agreement(original, quantized, data.x_test, batch_size),
+                "agreement": agreement(original, quantized, data.x_test, batch_size),
                 "kernels": page.kernel_dtypes(quantized),
-                "weight_bytes": page.weight_bytes(quantized),
+                "weight_bytes": weight_bytes(quantized),
                 **file_sizes(folder / "model.keras"),
                 "milliseconds": latency(quantized, batch),
             }
