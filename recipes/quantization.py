@@ -105,6 +105,7 @@ def build_functional(**overrides) -> keras.Model:
 # --- Quantizing a trained model ---------------------------------------------------------------
 
 
+# same as pruning._all_layers
 def _all_layers(model) -> list:
     """The layers of ``model`` and of the models nested in it, in order."""
     found = []
