@@ -623,6 +623,17 @@ def _print_report(report: dict, out, written: str) -> None:
         modes = {mode: row for mode, row in report["quantized"].items() if mode != "float"}
         print(_quantized_table(report["quantized"]["float"], report["test"], modes))
         pictures += [f"model-{mode}.keras" for mode in modes]
+    if "distilled" in report:
+        rows = {
+            "teacher": report["distilled"]["teacher"],
+            "student from labels": report["distilled"]["from_labels"],
+            "student distilled": {"test": report["test"], "parameters": report["parameters"]},
+        }
+        print(f"{'network':<20} {'parameters':>10}  test")
+        for role, row in rows.items():
+            test = ", ".join(f"{key} {value:.4f}" for key, value in row["test"].items())
+            print(f"{role:<20} {row['parameters']:>10,}  {test}")
+        pictures += ["teacher/", "from-labels/"]
     print(f"wrote {out}/{', '.join([written, *pictures])}")
 
 

@@ -59,6 +59,10 @@ OPTIONAL = {
     "model's masks multiplied into its kernels (`cookbook train` saves it as model-stripped.keras)",
     "quantized": "(model, mode) -> a copy of a trained model with its kernels quantized to mode (the "
     "quantization page; `cookbook compress --method quantize` uses it on any trained model)",
+    "distiller": "(teacher, student) -> a keras.distillation.Distiller that trains student on the trained "
+    "teacher's outputs (the distillation page; `cookbook train` trains the teacher first, then the student "
+    "through it)",
+    "TEACHER": "the settings that make a page with distiller build its teacher rather than its student",
     "MODES": "the quantization modes `cookbook train` applies to a page with quantized, each saved as "
     "model-<mode>.keras and scored",
 }
@@ -82,6 +86,9 @@ KINDS = {
     "quantized": "a classification whose trained model is quantized for shipping (quantized, MODES): as "
     "classification, then per mode the test metrics, the share of test predictions that agree with the "
     "float model's, and the size in memory and on disk",
+    "distilled": "a classification whose student learns from a teacher (distiller, TEACHER): as "
+    "classification, then the test metrics and parameters of the teacher and of the student trained on "
+    "the labels alone, each trained beside it for the same epochs",
 }
 
 
@@ -96,6 +103,8 @@ def task_kind(recipe, data_kind: str) -> str:
         return "pruned"
     if hasattr(recipe, "quantized"):
         return "quantized"
+    if hasattr(recipe, "distiller"):
+        return "distilled"
     return data_kind if data_kind in ("segmentation", "translation", "language") else "classification"
 
 

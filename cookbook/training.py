@@ -303,10 +303,15 @@ def train(
     callbacks: list | None = None,
     learning_rate: float | None = None,
     hyperparameters: str | Path | dict | None = None,
+    distill: bool = True,
 ) -> dict:
     """Train a recipe on its data; write model.keras, history.csv, curves.png, metrics.json
     (and masks.png for segmentation, sample.txt for a language model, translations.txt and the
     exact match of greedy decoding for a translation task).
+
+    A page that distils (``distiller``, ``TEACHER``) first trains its teacher into ``out/teacher``
+    and its student from the labels alone into ``out/from-labels`` (the comparison; each kept once
+    finished), then the student through the teacher: ``distill=False`` trains the student alone.
 
     ``hyperparameters``: a ``best_hyperparameters.json`` that ``cookbook tune --export`` wrote
     (or its dict); its ``DEFAULTS`` names are settings, its ``learning_rate``, ``batch_size`` and
@@ -367,11 +372,27 @@ def train(
         backup.mkdir(exist_ok=True)
         (backup / "run.json").write_text(json.dumps(run) + "\n")
 
+    teacher = None
+    if distill and hasattr(recipe, "distiller") and not _builds_teacher(recipe, settings):
+        options = {
+            "api": api,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "dataset": data.name,
+            "seed": seed,
+            "precision": precision,
+            "verbose": verbose,
+            "learning_rate": learning_rate,
+        }
+        teacher = _finished_run(name, out / "teacher", {**settings, **recipe.TEACHER}, True, options)
+        _finished_run(name, out / "from-labels", settings, False, options)
+
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
         keras.utils.set_random_seed(seed)
         model = build(recipe, api, **{**data_overrides(recipe, data), **settings})
+        trained = model if teacher is None else recipe.distiller(teacher, model)  # fit trains model
         if not generative and tuple(model.input_shape[1:]) != data.input_shape:
             raise CookbookError(
                 f"{name} built for inputs {tuple(model.input_shape[1:])} but {data.name} has "
@@ -380,7 +401,7 @@ def train(
         fit_data = arrays(recipe, data, model)
         targets = data.x_train if generative else fit_data["y"]  # (a VAE's targets: its inputs)
         compile_model(
-            model,
+            trained,
             task,
             learning_rate=learning_rate,
             recipe=recipe,
@@ -398,13 +419,17 @@ def train(
             callbacks.append(sample_grid_callback(out / "samples", title, pixel_range(recipe)))
         started = time.perf_counter()
         try:
-            model.fit(**fit_data, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose)
+            trained.fit(
+                **fit_data, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose
+            )
         except KeyboardInterrupt:
             raise CookbookError(
                 f"interrupted: finished epochs are kept in {backup}; run the same command to resume"
             ) from None
         train_seconds = time.perf_counter() - started
-        model.save(out / "model.keras")
+        model.save(out / "model.keras")  # a distilled student alone: its teacher stays behind
+        if trained is not model:  # the Distiller was compiled; the student scores on its own
+            compile_model(model, task, recipe=recipe)
         report = report_on_test_split(model, recipe, data, out, batch_size, seed)
     finally:
         keras.config.set_dtype_policy(previous_policy)
@@ -433,6 +458,29 @@ def train(
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=list) + "\n")
     plot_curves(out / "history.csv", out / "curves.png", title=f"{name} ({api}, {metrics['backend']})")
     return metrics
+
+
+def _builds_teacher(recipe: ModuleType, settings: dict) -> bool:
+    """Whether ``settings`` already make a distillation page build its teacher."""
+    return all(settings.get(key) == value for key, value in recipe.TEACHER.items())
+
+
+def _finished_run(name: str, out: Path, settings: dict, distill: bool, options: dict):
+    """The model of a run `train` needs before its own (a teacher, a student from the labels alone):
+    the one finished in ``out`` with these options, else trained there now (resuming if interrupted)."""
+    import keras
+
+    from cookbook.models import load_model, run_record
+
+    record = run_record(out)
+    wanted = json.loads(json.dumps({"recipe": name, **options, "settings": settings}, default=list))
+    wanted.pop("verbose")
+    finished = (out / "model.keras").exists() and record.get("backend") == keras.backend.backend()
+    if not (finished and all(record.get(key) == value for key, value in wanted.items())):
+        if options["verbose"] != 0:
+            print(f"{name}: training {out.name} into {out}")
+        train(name, out=out, settings=settings, distill=distill, **options)
+    return load_model(out / "model.keras", recipe=name)
 
 
 def copy_recipe(name: str, destination: str | Path, force: bool = False) -> Path:
@@ -511,6 +559,22 @@ def _quantized(model, recipe, data, out: Path, y_test, batch_size: int, seed: in
     return {"quantized": report}
 
 
+def _distilled(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
+    """What distilling bought: the teacher and the student from the labels alone, trained beside
+    this student (``out/teacher``, ``out/from-labels``), their test metrics and sizes."""
+    from cookbook.models import run_record
+
+    runs = {"teacher": run_record(out / "teacher"), "from_labels": run_record(out / "from-labels")}
+    if not all(runs.values()):  # the teacher itself, or a student trained without one
+        return {}
+    return {
+        "distilled": {
+            role: {"test": record["test"], "parameters": record["parameters"]}
+            for role, record in runs.items()
+        }
+    }
+
+
 def _generated(kind: str):
     return lambda model, recipe, data, out, y_test, batch_size, seed: judge(model, recipe, data, out, kind)
 
@@ -527,6 +591,7 @@ REPORTS = {
     "vae": _generated("vae"),
     "pruned": _pruned,
     "quantized": _quantized,
+    "distilled": _distilled,
 }
 
 

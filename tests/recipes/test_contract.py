@@ -102,6 +102,7 @@ BEYOND_THE_DEFAULTS = [
     ("mlp", {"normalization": "layer", "activation": "gelu"}),
     ("cnn", {"normalization": "batch"}),
     ("cnn", {"normalization": "layer", "pooling": "none", "filters": (8,)}),
+    ("distillation", {"network": "teacher"}),
 ]
 
 

@@ -130,7 +130,8 @@ def test_contributing_describes_the_protocol_as_the_types_hold_it():
 # What each page is, as a reader of CONTRIBUTING.md's table of task kinds expects it.
 KIND_OF = {"unet": "segmentation", "transformer_seq2seq": "translation", "gpt": "language",
            "gan": "gan", "conditional_gan": "gan", "wgan_gp": "gan", "autoencoder": "autoencoder",
-           "vae": "vae", "pruning": "pruned", "quantization": "quantized"}  # fmt: skip
+           "vae": "vae", "pruning": "pruned", "quantization": "quantized",
+           "distillation": "distilled"}  # fmt: skip
 
 
 @pytest.mark.once  # the pages' TASK and names, the datasets' kinds
