@@ -319,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     compress = commands.add_parser(
         "compress",
-        help="a trained model made smaller: pruned at each sparsity (PNG) or quantized to each mode, scored",
+        help="a trained model made smaller: pruned at each sparsity (PNG), quantized to each mode, or "
+        "distilled into smaller students, scored",
     )
     compress.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a model.keras")
     compress.add_argument("--method", choices=METHODS, default="prune")
@@ -335,7 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
     compress.add_argument(
         "--modes", default="int8,int4,float8", help="quantize: Keras' modes, some of int8, int4, float8"
     )
-    compress.add_argument("--epochs", type=int, default=10, help="of fine-tuning per sparsity")
+    compress.add_argument(
+        "--student-units", default="16,32,64", help="distill: the student's hidden units, one student each"
+    )
+    compress.add_argument(
+        "--temperature", type=float, help="distill: the softmax temperature (default: the page's, 2)"
+    )
+    compress.add_argument(
+        "--epochs", type=int, help="of fine-tuning per sparsity (default 10), of training per student (30)"
+    )
     compress.add_argument("--learning-rate", type=float, help="(default: the recipe's)")
     compress.add_argument("--dataset", help="(default: the one it was trained on)")
     compress.add_argument("--seed", type=int, default=0)
@@ -1021,6 +1030,10 @@ def _compress(args) -> None:
     if args.method == "quantize":
         _quantize(args)
         return
+    if args.method == "distill":
+        _distill(args)
+        return
+    args.epochs = 10 if args.epochs is None else args.epochs
     try:
         sparsities = [float(share) for share in args.sparsity.split(",")]
     except ValueError:
@@ -1084,6 +1097,45 @@ def _quantize(args) -> None:
     print(quantization_table(results, headline(recipe.TASK), batch_size))
     out = Path(args.out or path.parent / "quantization")
     print(f"wrote {out}/results.json and a model folder per mode ({modes[0]}/model.keras, ...)")
+
+
+def _distill(args) -> None:
+    import keras
+
+    from cookbook.compression import check_students, distill, distillation_table, headline
+
+    try:
+        units = [int(n) for n in args.student_units.split(",")]
+    except ValueError:
+        raise CookbookError(
+            f"--student-units expects comma-separated integers, got {args.student_units!r}"
+        ) from None
+    epochs = 30 if args.epochs is None else args.epochs
+    temperature = load_recipe("distillation").TEMPERATURE if args.temperature is None else args.temperature
+    check_students(units, epochs, temperature)
+    path = _existing_model(args.model)
+    print(
+        f"{path} as the teacher of students with {', '.join(map(str, units))} hidden units, each trained "
+        f"{epochs} epochs from the labels and distilled at temperature {temperature:g} "
+        f"({keras.backend.backend()} backend)"
+    )
+    results = distill(
+        path,
+        units,
+        epochs=epochs,
+        temperature=temperature,
+        learning_rate=args.learning_rate,
+        dataset=args.dataset,
+        seed=args.seed,
+        out=args.out,
+        unsafe=args.unsafe,
+    )
+    print(
+        "\nlabels: the student trained on the labels alone; distilled: the same student through the teacher"
+    )
+    print(distillation_table(results, headline(load_recipe("distillation").TASK)))
+    out = Path(args.out or path.parent / "distillation")
+    print(f"wrote {out}/results.json and a model folder per student (distilled-{units[0]}/model.keras, ...)")
 
 
 def _compare_depth(args) -> None:

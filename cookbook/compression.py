@@ -11,6 +11,12 @@ plain layers and scored on the test split. Sparsity 0 is the same fine-tuning wi
 the fair baseline; "as trained" is the model as it came. ``results.json`` is rewritten after each
 sparsity, so a rerun with the same settings trains only the ones still missing.
 
+``--method distill``: the model of a `cookbook train` run is the teacher of the distillation page's
+student (``recipes/distillation.py``: ``distiller``), one student per size; each size is trained
+twice for the same epochs, from the labels alone and through Keras' ``Distiller``, and both are
+scored, saved (``out/distilled-32/model.keras``, ``out/labels-32/model.keras``) and sized beside
+the teacher. ``results.json`` resumes an interrupted run.
+
 Keras is imported inside the functions: the caller selects the backend first.
 """
 
@@ -29,9 +35,10 @@ from cookbook.models import file_sizes, kernel_zeros
 from cookbook.protocol import task_kind
 from cookbook.training import arrays, compile_model
 
-METHODS = ("prune", "quantize")
+METHODS = ("prune", "quantize", "distill")
 MODES = ("int8", "int4", "float8")  # recipes/quantization.py's QUANTIZATION_MODES
 SPARSITIES = (0.0, 0.5, 0.8, 0.9, 0.95)
+STUDENT_UNITS = (16, 32, 64)  # the distillation page's student: the units of its hidden layer
 AS_TRAINED = "as trained"
 
 
@@ -158,6 +165,133 @@ def prune(
         if progress:
             progress.add(1)
     return {AS_TRAINED: results[AS_TRAINED], **{f"{s:g}": results[f"{s:g}"] for s in sparsities}}
+
+
+def check_students(units, epochs: int, temperature: float) -> None:
+    """A one-line error for options `distill` cannot take, before anything is loaded."""
+    if not units or min(units) < 1:
+        raise CookbookError(
+            f"--student-units must be positive integers; got {', '.join(map(str, units)) or 'none'}"
+        )
+    if epochs < 1:
+        raise CookbookError("--epochs must be at least 1")
+    if not temperature > 0:
+        raise CookbookError(f"--temperature must be positive; got {temperature:g}")
+
+
+def distill(
+    model_path: str | Path,
+    student_units=STUDENT_UNITS,
+    epochs: int = 30,
+    temperature: float | None = None,
+    learning_rate: float | None = None,
+    dataset: str | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    unsafe: bool = False,
+    verbose: bool = True,
+) -> dict:
+    """Distil the model at ``model_path`` (a ``.keras`` file or a run folder), the teacher, into the
+    distillation page's student at each of ``student_units``, and train the same student from the
+    labels alone, each for ``epochs``. ``{"as trained": {"test": ..., "parameters": ..., "bytes": ...},
+    "labels-32": {...}, "distilled-32": {...}, ...}``; ``out/results.json`` keeps them."""
+    import keras
+
+    from cookbook.models import load_model, model_file, recipe_of, run_record, saved_sizes, uncompiled
+    from cookbook.training import data_overrides
+
+    page = load_recipe("distillation")
+    temperature = page.TEMPERATURE if temperature is None else temperature
+    check_students(student_units, epochs, temperature)
+    path = model_file(model_path)
+    teacher = load_model(path, unsafe=unsafe)
+    name = recipe_of(path)
+    recipe = load_recipe(name)
+    record = run_record(path)
+    data = load_dataset(dataset or record.get("dataset") or recipe.TASK["dataset"], recipe.TASK["datasets"])
+    kind = task_kind(recipe, data.kind)
+    if kind not in ("classification", "distilled", "quantized"):
+        raise CookbookError(f"compress takes a classifier; {path} holds a {name} model ({kind})")
+    batch_size = record.get("batch_size") or recipe.TASK["batch_size"]
+    rate = learning_rate or page.TASK["learning_rate"]
+    if not rate > 0:
+        raise CookbookError(f"--learning-rate must be positive; got {rate}")
+    out = Path(out or path.parent / "distillation")
+    settings = {
+        "model": str(path.resolve()),
+        "modified": path.stat().st_mtime,
+        "dataset": data.name,
+        "epochs": epochs,
+        "temperature": temperature,
+        "learning_rate": rate,
+        "seed": seed,
+        "backend": keras.backend.backend(),
+    }
+    results_path, results = load_results(out, settings)
+    fed = arrays(recipe, data, teacher)
+    steps = epochs * -(-len(data.x_train) // batch_size)
+
+    def score(model) -> dict:
+        compile_model(model, page.TASK, recipe=page)
+        test = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
+        return {key: float(value) for key, value in test.items()}
+
+    if AS_TRAINED not in results:
+        compile_model(teacher, recipe.TASK, recipe=recipe)
+        test = teacher.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
+        results[AS_TRAINED] = {
+            "test": {key: float(value) for key, value in test.items()},
+            "parameters": teacher.count_params(),
+            **saved_sizes(teacher),
+        }
+        save_results(results_path, settings, results)
+    progress = keras.utils.Progbar(2 * len(student_units), unit_name="student") if verbose else None
+    for units in student_units:
+        for how in ("labels", "distilled"):
+            key = f"{how}-{units}"
+            if key not in results:
+                keras.utils.set_random_seed(seed)  # both students start from the same weights
+                student = page.build_functional(student_units=units, **data_overrides(page, data))
+                trained = student
+                if how == "distilled":
+                    try:
+                        trained = page.distiller(teacher, student, temperature=temperature)
+                    except ValueError as error:
+                        raise CookbookError(f"cannot distil {path}: {error}") from None
+                compile_model(trained, page.TASK, learning_rate=rate, recipe=page, total_steps=steps)
+                started = time.perf_counter()
+                history = trained.fit(**fed, epochs=epochs, batch_size=batch_size, verbose=0).history
+                seconds = time.perf_counter() - started
+                folder = out / key  # a run folder: `cookbook evaluate` takes it
+                folder.mkdir(parents=True, exist_ok=True)
+                uncompiled(student).save(folder / "model.keras")  # weights alone, as the teacher is sized
+                results[key] = {
+                    "test": score(student),
+                    "parameters": student.count_params(),
+                    **file_sizes(folder / "model.keras"),
+                    "loss": [float(value) for value in history["loss"]],
+                    "seconds": round(seconds, 1),
+                }
+                row = {"recipe": "distillation", "dataset": data.name, "batch_size": batch_size, "seed": seed}
+                (folder / "metrics.json").write_text(json.dumps({**row, **results[key]}, indent=2) + "\n")
+                save_results(results_path, settings, results)
+            if progress:
+                progress.add(1)
+    keys = [f"{how}-{units}" for units in student_units for how in ("labels", "distilled")]
+    return {AS_TRAINED: results[AS_TRAINED], **{key: results[key] for key in keys}}
+
+
+def distillation_table(results: dict, metric: str) -> str:
+    """One row per model: its weights, the test metric, its file's size, its training time."""
+    lines = [f"{'model':<16} {'weights':>9} {'test ' + metric:>16} {'file':>9} {'gzipped':>9} {'time':>6}"]
+    for key, row in results.items():
+        name = "teacher" if key == AS_TRAINED else key.replace("-", " ", 1)
+        seconds = f"{row['seconds']:>5.0f}s" if "seconds" in row else f"{'':>6}"
+        lines.append(
+            f"{name:<16} {row['parameters']:>9,} {row['test'][metric]:>16.4f} "
+            f"{row['bytes'] / 1024:>7.0f}KB {row['zipped_bytes'] / 1024:>7.0f}KB {seconds}"
+        )
+    return "\n".join(lines)
 
 
 def latency(model, x, repeats: int = 30) -> float:

@@ -150,15 +150,20 @@ def agreement(reference, candidate, x, batch_size: int = 256) -> float:
     )
 
 
-def saved_sizes(model) -> dict:
-    """``file_sizes`` of ``model`` saved as it would ship: its weights, no optimizer state (a copy
-    rebuilt from its config is not compiled; ``keras.models.clone_model`` would compile it)."""
-    import tempfile
-
+def uncompiled(model):
+    """A copy of ``model`` as it would ship: its weights, no optimizer state to save beside them (a
+    copy rebuilt from its config is not compiled; ``keras.models.clone_model`` would compile it)."""
     copy = type(model).from_config(model.get_config())
     copy.set_weights(model.get_weights())
+    return copy
+
+
+def saved_sizes(model) -> dict:
+    """``file_sizes`` of ``model`` saved as it would ship (``uncompiled``)."""
+    import tempfile
+
     with tempfile.TemporaryDirectory() as folder:
-        copy.save(Path(folder) / "model.keras")
+        uncompiled(model).save(Path(folder) / "model.keras")
         return file_sizes(Path(folder) / "model.keras")
 
 

@@ -562,11 +562,13 @@ def _quantized(model, recipe, data, out: Path, y_test, batch_size: int, seed: in
 def _distilled(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
     """What distilling bought: the teacher and the student from the labels alone, trained beside
     this student (``out/teacher``, ``out/from-labels``), their test metrics and sizes."""
-    from cookbook.models import run_record
-
-    runs = {"teacher": run_record(out / "teacher"), "from_labels": run_record(out / "from-labels")}
-    if not all(runs.values()):  # the teacher itself, or a student trained without one
+    records = {
+        "teacher": out / "teacher" / "metrics.json",
+        "from_labels": out / "from-labels" / "metrics.json",
+    }
+    if not all(record.exists() for record in records.values()):  # a teacher, or a student trained alone
         return {}
+    runs = {role: json.loads(record.read_text()) for role, record in records.items()}
     return {
         "distilled": {
             role: {"test": record["test"], "parameters": record["parameters"]}

@@ -151,6 +151,27 @@ class LogitsLayerDistillation(keras.distillation.LogitsDistillation):
         super().__init__(temperature=temperature, loss=keras.losses.KLDivergence())
 
 
+def with_logits(classifier: keras.Model) -> keras.Model:
+    """The logits of a trained Sequential or Functional ``classifier`` that ends in a Dense layer
+    with a softmax (an ``mlp``, a ``cnn``): a copy with that layer's activation gone, whose output
+    passes a layer named ``logits``. ValueError, in one line, for a model that ends otherwise."""
+    last = classifier.layers[-1]
+    if not (isinstance(last, keras.layers.Dense) and last.activation is keras.activations.softmax):
+        raise ValueError(
+            f"{classifier.name} ends in {type(last).__name__} {last.name!r}, not in a layer named 'logits' "
+            "or a Dense layer with a softmax: there are no logits to distil"
+        )
+    config = classifier.get_config()
+    for layer in config["layers"]:
+        if layer["config"]["name"] == last.name:
+            layer["config"]["activation"] = "linear"
+    copy = type(classifier).from_config(config)
+    copy.set_weights(classifier.get_weights())
+    inputs = keras.Input(shape=classifier.input_shape[1:])
+    logits = keras.layers.Identity(name="logits")(copy(inputs))  # (batch, classes)
+    return keras.Model(inputs, logits, name=f"{classifier.name}_logits")
+
+
 def distiller(
     teacher: keras.Model,
     student: keras.Model,
@@ -159,18 +180,22 @@ def distiller(
 ) -> keras.distillation.Distiller:
     """A Distiller that trains ``student`` (compile and fit it as the student: it predicts the
     student's probabilities) on the labels and on the trained ``teacher``'s logits softened at
-    ``temperature``. ValueError, in one line, for networks without a ``logits`` layer or whose
-    classes differ."""
-    for role, model in (("teacher", teacher), ("student", student)):
-        if "logits" not in [layer.name for layer in model.layers]:
-            raise ValueError(f"the {role} {model.name} has no layer named 'logits' to distil through")
-    classes = {
-        role: model.get_layer("logits").units for role, model in (("teacher", teacher), ("student", student))
-    }
+    ``temperature``: its layer named ``logits``, else its last Dense layer without the softmax.
+    ValueError, in one line, for networks it cannot pair."""
+    if "logits" not in [layer.name for layer in student.layers]:
+        raise ValueError(f"the student {student.name} has no layer named 'logits' to distil through")
+    if "logits" not in [layer.name for layer in teacher.layers]:
+        teacher = with_logits(teacher)
+    classes = {"teacher": teacher.output_shape[-1], "student": student.output_shape[-1]}
     if classes["teacher"] != classes["student"]:
         raise ValueError(
             f"the teacher predicts {classes['teacher']} classes and the student {classes['student']}: "
             "they must predict the same ones"
+        )
+    if tuple(teacher.input_shape[1:]) != tuple(student.input_shape[1:]):
+        raise ValueError(
+            f"the teacher takes inputs {tuple(teacher.input_shape[1:])} and the student "
+            f"{tuple(student.input_shape[1:])}: they must read the same ones"
         )
     if temperature <= 0:
         raise ValueError(f"temperature must be positive; got {temperature}")

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from cookbook.cli import main
 from cookbook.data import load_dataset
 from cookbook.inspection import inference_outputs
 from cookbook.training import compile_model, train
@@ -145,3 +146,80 @@ def test_cookbook_train_distils_and_keeps_its_teacher_and_its_comparison(tmp_pat
     again = train("distillation", epochs=3, verbose=0, out=str(tmp_path), settings=settings)
     assert (tmp_path / "teacher" / "model.keras").stat().st_mtime_ns == stamp  # reused, not retrained
     assert again["distilled"]["teacher"] == metrics["distilled"]["teacher"]
+
+
+def test_a_teacher_without_a_logits_layer_is_read_through_its_last_dense_layer(teacher):
+    """An ``mlp`` ends in Dense(softmax): ``with_logits`` copies it with that layer's logits out, which
+    the softmax turns back into its probabilities; anything else is refused in one line."""
+    from recipes import mlp
+
+    _, data = teacher
+    keras.utils.set_random_seed(4)
+    classifier = compile_model(mlp.build_sequential(hidden_units=(32,)), mlp.TASK)
+    classifier.fit(data.x_train, data.y_train, epochs=2, batch_size=64, verbose=0)
+    logits = keras.ops.convert_to_numpy(distillation.with_logits(classifier)(data.x_test, training=False))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(keras.ops.softmax(logits)),
+        inference_outputs(classifier, data.x_test),
+        atol=1e-5,
+    )
+    assert (logits < 0).any() and not np.allclose(logits.sum(axis=-1), 1)  # logits, not probabilities
+    student = distillation.build_functional()
+    x, y = data.x_test[:32], data.y_test[:32]
+    distiller = _distiller(classifier, student)
+    computed = float(distiller.compute_loss(x, y, distiller(x, training=False), training=False))
+    expected = float(distillation.distillation_loss(logits[:32], _logits(student, x), y))
+    assert computed == pytest.approx(expected, rel=1e-4)
+    ends_otherwise = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Softmax()]
+    )
+    with pytest.raises(ValueError, match="ends in Softmax .* no logits to distil") as raised:
+        distillation.distiller(ends_otherwise, student)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.once  # the CLI's bookkeeping; distilling itself is tested on every backend above
+def test_compress_distills_a_trained_model_into_students_resumes_and_writes_run_folders(capsys, tmp_path):
+    run = tmp_path / "runs" / "mlp"
+    train("mlp", epochs=3, verbose=0, out=str(run), settings={"hidden_units": (64,)})
+    argv = ["compress", str(run), "--method", "distill", "--student-units", "8", "--epochs", "3"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "\nteacher " in out and "\nlabels 8 " in out and "\ndistilled 8 " in out
+    results = json.loads((run / "distillation" / "results.json").read_text())["results"]
+    assert list(results) == ["as trained", "labels-8", "distilled-8"]
+    assert results["labels-8"]["parameters"] == results["distilled-8"]["parameters"] == 64 * 8 + 8 + 90
+    assert results["labels-8"]["bytes"] == pytest.approx(
+        results["distilled-8"]["bytes"], abs=64
+    )  # no optimizer
+    for key in ("labels-8", "distilled-8"):
+        loss = results[key]["loss"]
+        assert loss[-1] < loss[0], (key, loss)
+    # Each student is a run folder: `cookbook evaluate` scores it as compress did.
+    assert main(["evaluate", str(run / "distillation" / "distilled-8")]) == 0
+    evaluation = json.loads((run / "distillation" / "distilled-8" / "evaluation.json").read_text())
+    assert evaluation["test"]["accuracy"] == pytest.approx(results["distilled-8"]["test"]["accuracy"])
+    # A rerun with one more size trains only that one.
+    results["distilled-8"]["test"]["accuracy"] = -1.0  # a mark: a retrained student would overwrite it
+    saved = json.loads((run / "distillation" / "results.json").read_text())
+    (run / "distillation" / "results.json").write_text(json.dumps({**saved, "results": results}))
+    assert main([*argv[:5], "8,4", *argv[6:]]) == 0
+    results = json.loads((run / "distillation" / "results.json").read_text())["results"]
+    assert results["distilled-8"]["test"]["accuracy"] == -1.0 and "distilled-4" in results
+
+
+@pytest.mark.once  # refused before a model is loaded
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        (["--student-units", "8,0"], "--student-units must be positive integers; got 8, 0"),
+        (["--student-units", "eight"], "--student-units expects comma-separated integers, got 'eight'"),
+        (["--temperature", "0"], "--temperature must be positive; got 0"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+    ],
+)
+def test_compress_refuses_bad_distillation_options_in_one_line(options, expected, capsys, tmp_path):
+    assert main(["compress", str(tmp_path), "--method", "distill", *options]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"cookbook: error: {expected}") and captured.out == ""
+    assert captured.err.count("\n") == 1
