@@ -1,6 +1,7 @@
 """`cookbook compress`: a trained model in, a smaller one and a report out.
 
-``--method quantize``: the model of a `cookbook train` run is quantized by Keras once per mode with
+``--method quantize``: the model of a `cookbook train` run (a classifier, or a language model such
+as ``gpt``, whose predictions agree per character) is quantized by Keras once per mode with
 the quantization page's ``quantized`` (``recipes/quantization.py``), saved (``out/int8/model.keras``
 beside its ``metrics.json``) and compared with the float model: test metric, the share of test
 predictions both agree on, bytes in memory and on disk, and the time one batch takes to predict.
@@ -342,8 +343,10 @@ def quantize(
     record = run_record(path)
     data = load_dataset(dataset or record.get("dataset") or recipe.TASK["dataset"], recipe.TASK["datasets"])
     kind = task_kind(recipe, data.kind)
-    if kind not in ("classification", "pruned", "quantized"):
-        raise CookbookError(f"compress takes a classifier; {path} holds a {name} model ({kind})")
+    if kind not in ("classification", "pruned", "quantized", "distilled", "language"):
+        raise CookbookError(
+            f"--method quantize takes a classifier or a language model; {path} holds a {name} model ({kind})"
+        )
     batch_size = record.get("batch_size") or recipe.TASK["batch_size"]
     out = Path(out or path.parent / "quantization")
     settings = {

@@ -105,15 +105,11 @@ def build_functional(**overrides) -> keras.Model:
 # --- Quantizing a trained model ---------------------------------------------------------------
 
 
-# same as pruning._all_layers
 def _all_layers(model) -> list:
-    """The layers of ``model`` and of the models nested in it, in order."""
-    found = []
-    for layer in model.layers:
-        found.append(layer)
-        if isinstance(layer, keras.Model):
-            found += _all_layers(layer)
-    return found
+    """Every layer inside ``model`` at any depth, as Keras' ``quantize`` walks them: nested models'
+    layers and the layers a layer holds (MultiHeadAttention's four EinsumDense). ``_flatten_layers``
+    is private to Keras, and the walk its ``quantize`` takes."""
+    return list(model._flatten_layers(include_self=False, recursive=True))
 
 
 def quantizable_share(model) -> float:
@@ -159,13 +155,15 @@ def weight_bytes(model) -> int:
 
 
 def kernel_dtypes(model) -> dict[str, str]:
-    """Each quantizable layer's mode (or None) and its kernel's stored dtype and shape, by name."""
+    """Each quantizable layer's mode (or None) and its kernel's stored dtype and shape, by where the
+    kernel sits (its variable's path)."""
     shown = {}
     for layer in _all_layers(model):
         if isinstance(layer, QUANTIZABLE):
             name = "embeddings" if isinstance(layer, keras.layers.Embedding) else "kernel"
             kernel = next(w for w in layer.weights if w.path.endswith(f"/{name}"))
-            shown[layer.name] = f"{layer.quantization_mode or 'float'}: {kernel.dtype} {tuple(kernel.shape)}"
+            where = kernel.path.removesuffix(f"/{name}")  # "block1/attention/query": names repeat
+            shown[where] = f"{layer.quantization_mode or 'float'}: {kernel.dtype} {tuple(kernel.shape)}"
     return shown
 
 

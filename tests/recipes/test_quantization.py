@@ -173,3 +173,37 @@ def test_compress_refuses_bad_modes_in_one_line(modes, expected, capsys, tmp_pat
     captured = capsys.readouterr()
     assert captured.err.startswith(f"cookbook: error: {expected}") and captured.out == ""
     assert captured.err.count("\n") == 1
+
+
+@pytest.mark.once  # the CLI's bookkeeping for a language model; quantizing itself is tested above
+def test_compress_quantizes_a_language_model_and_scores_its_bits_per_character(capsys, tmp_path):
+    """gpt's Dense layers, its attention's EinsumDense and its Embedding table in int8: the score is
+    its bits per character, agreement is per predicted character."""
+    from cookbook.data import load_dataset
+    from recipes import gpt
+
+    data = load_dataset("docstrings")
+    keras.utils.set_random_seed(0)
+    x, y = data.x_train[:512], data.y_train[:512]
+    model = compile_model(
+        gpt.build_functional(width=32, heads=2, blocks=1, ffn_width=64),
+        {**gpt.TASK, "learning_rate": 3e-3},
+        recipe=gpt,
+    )
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    run = tmp_path / "gpt"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "metrics.json").write_text(
+        json.dumps({"recipe": "gpt", "dataset": "docstrings", "batch_size": 16})
+    )
+    assert main(["compress", str(run), "--method", "quantize", "--modes", "int8"]) == 0
+    assert "test bits_per_character" in capsys.readouterr().out
+    results = json.loads((run / "quantization" / "results.json").read_text())["results"]
+    float_bits, int8_bits = (results[key]["test"]["bits_per_character"] for key in ("as trained", "int8"))
+    assert 1 < float_bits < 6 and abs(int8_bits - float_bits) < 0.05, (float_bits, int8_bits)
+    assert results["int8"]["agreement"] > 0.95
+    assert 0.7 < results["as trained"]["quantizable"] < 1  # not its position table and norms
+    kernels = results["int8"]["kernels"]
+    assert all(kernel.startswith("int8: int8") for kernel in kernels.values())
+    assert {"query", "key", "value", "attention_output"} <= {where.split("/")[-1] for where in kernels}
