@@ -401,14 +401,15 @@ def quantize(
 
 def quantization_table(results: dict, metric: str, batch_size: int) -> str:
     """One row per model: the test metric, agreement with the float model, bytes, time per batch."""
+    width = max(16, len("test " + metric))
     lines = [
-        f"{'model':<12} {'test ' + metric:>16} {'agrees':>7} {'in memory':>10} {'file':>9} {'gzipped':>9} "
+        f"{'model':<12} {'test ' + metric:>{width}} {'agrees':>7} {'in memory':>10} {'file':>9} {'gzipped':>9} "
         f"{'ms/' + str(batch_size):>7}"
     ]
     for key, row in results.items():
         agrees = f"{row['agreement']:.1%}" if "agreement" in row else "-"
         lines.append(
-            f"{key:<12} {row['test'][metric]:>16.4f} {agrees:>7} {row['weight_bytes'] / 1024:>8.0f}KB "
+            f"{key:<12} {row['test'][metric]:>{width}.4f} {agrees:>7} {row['weight_bytes'] / 1024:>8.0f}KB "
             f"{row['bytes'] / 1024:>7.0f}KB {row['zipped_bytes'] / 1024:>7.0f}KB {row['milliseconds']:>7.2f}"
         )
     return "\n".join(lines)
