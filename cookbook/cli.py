@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", default=[])
     train.add_argument("--learning-rate", type=float, help="(default: the recipe's)")
     train.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="data parallel over N devices with the backend's own engine; --batch-size is the global "
+        "batch (on a CPU the devices are simulated)",
+    )
+    train.add_argument(
         "--hyperparameters",
         metavar="JSON",
         help="a best_hyperparameters.json from `tune --export`; the options given here win",
@@ -376,6 +383,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scale.add_argument("--out", default="runs/scale-attention")
     _backend_option(scale)
+
+    parallel = commands.add_parser(
+        "data-parallel", help="the same steps on 1, 2, 4 devices: equal weights? time per step"
+    )
+    parallel.add_argument("recipe", nargs="?", default="mlp")
+    parallel.add_argument(
+        "--devices", default="1,2,4", help="comma-separated device counts (simulated on a CPU)"
+    )
+    parallel.add_argument("--steps", type=int, default=16, help="training steps, the same on every count")
+    parallel.add_argument("--batch-size", type=int, default=64, help="the global batch")
+    parallel.add_argument("--seed", type=int, default=0)
+    parallel.add_argument("--api", choices=APIS, default="functional")
+    parallel.add_argument("--out", default="runs/data-parallel", help="results.md goes here")
+    _backend_option(parallel)
     return parser
 
 
@@ -463,8 +484,15 @@ def _verdicts(report: dict) -> str:
 
 
 def _train(args) -> None:
+    from cookbook import distribute
     from cookbook.training import train
 
+    if args.devices > 1 and os.environ["KERAS_BACKEND"] == "torch" and not distribute.in_worker():
+        task = recipe_info(args.recipe).task  # refuse here what every process would refuse
+        distribute.check(args.devices, args.batch_size or task["batch_size"])
+        distribute.check_step(args.recipe, task)
+        distribute.launch(args.argv, args.devices)  # the first process prints the report
+        return
     metrics = train(
         args.recipe,
         api=args.api,
@@ -477,7 +505,10 @@ def _train(args) -> None:
         settings=args.settings,
         learning_rate=args.learning_rate,
         hyperparameters=args.hyperparameters,
+        devices=args.devices,
     )
+    if metrics is None:  # a PyTorch process after the first: the first one reports
+        return
     out = args.out or f"runs/{args.recipe}-{args.api}-{metrics['backend']}"
     written = "model.keras, history.csv, curves.png, metrics.json"
     _print_report(metrics, out, written + (", samples/epoch-*.png" if "quality" in metrics else ""))
@@ -1188,6 +1219,48 @@ def _scale_attention(args) -> None:
     print(f"wrote {Path(args.out) / 'results.json'} and {png}")
 
 
+def _device_counts(text: str) -> list[int]:
+    try:
+        return [int(n) for n in text.split(",")]
+    except ValueError:
+        raise CookbookError(f"--devices expects comma-separated integers, got {text!r}") from None
+
+
+def _most_devices(args) -> int:
+    """The most devices a command will use: what the backend must be shown before it starts."""
+    devices = getattr(args, "devices", 1)
+    return max(_device_counts(devices)) if isinstance(devices, str) else devices
+
+
+def _data_parallel(args) -> None:
+    import keras
+
+    from cookbook.experiments.data_parallel import data_parallel, random_settings, table
+
+    counts = _device_counts(args.devices)
+    print(
+        f"{args.recipe}: {args.steps} steps at global batch {args.batch_size} on {', '.join(map(str, counts))} "
+        f"devices ({keras.backend.backend()})"
+    )
+    defaults = load_recipe(args.recipe).DEFAULTS
+    if off := random_settings(defaults):  # each device would draw its own masks
+        changed = ", ".join(f"{key} {defaults[key]} -> 0" for key in off)
+        print(f"switched off for the comparison (each device draws its own random numbers): {changed}")
+    rows = data_parallel(args.recipe, counts, args.steps, args.batch_size, args.seed, args.api)
+    text = table(rows, args.batch_size)
+    print("\n" + text)
+    for row in rows[1:]:
+        print(f"{row['devices']} devices, {row['placement']}")
+    if "cpu" in " ".join(str(name) for row in rows for name in row["names"]).lower():
+        print(
+            "(simulated devices share this machine's cores: the times show the engines' overhead, not a speed-up)"
+        )
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "results.md").write_text(text + "\n")
+    (Path(args.out) / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"wrote {Path(args.out) / 'results.md'} and results.json")
+
+
 class Command(NamedTuple):
     """What `main` knows of a command besides its arguments: one row per command."""
 
@@ -1233,11 +1306,13 @@ COMMANDS: dict[str, Command] = {
     "compress": Command(_compress, trained=_model_folder),
     "compare-depth": Command(_compare_depth),
     "scale-attention": Command(_scale_attention),
+    "data-parallel": Command(_data_parallel, takes_recipe=True),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the processes `--devices` starts
     command = COMMANDS[args.command]
     try:
         if command.takes_recipe:
@@ -1247,7 +1322,11 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         if command.needs_keras or getattr(args, "backend", None):
             trained = command.trained(args) if command.trained else []
-            select_backend(args.backend, trained=trained, announce=True)
+            backend = select_backend(args.backend, trained=trained, announce=True)
+            if (devices := _most_devices(args)) != 1:  # before the backend starts: simulated devices
+                from cookbook import distribute
+
+                distribute.simulate(backend, devices)
         if getattr(args, "unsafe", False):
             print(f"cookbook: --unsafe: safe_mode is off; {UNSAFE_RISK}", file=sys.stderr)
         command.run(args)

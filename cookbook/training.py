@@ -304,7 +304,8 @@ def train(
     learning_rate: float | None = None,
     hyperparameters: str | Path | dict | None = None,
     distill: bool = True,
-) -> dict:
+    devices: int = 1,
+) -> dict | None:
     """Train a recipe on its data; write model.keras, history.csv, curves.png, metrics.json
     (and masks.png for segmentation, sample.txt for a language model, translations.txt and the
     exact match of greedy decoding for a translation task).
@@ -318,12 +319,18 @@ def train(
     ``epochs`` those arguments. What is given explicitly wins: an argument that is not None, a
     setting named in ``settings``.
 
+    ``devices``: data-parallel replicas with the backend's own engine (`cookbook.distribute`);
+    ``batch_size`` is then the global batch, split evenly over them. On PyTorch each device is
+    a process that calls this function (`cookbook.distribute.launch` starts them); only the
+    first writes the run's files, the others return None.
+
     An interrupted run (Ctrl-C, a killed process) resumes from its last finished epoch
     when the same command is run again: BackupAndRestore keeps the state in ``backup/``.
     ``callbacks`` are added to the run's own (backup, CSV history).
     """
     import keras
 
+    from cookbook import distribute
     from cookbook.plots import plot_curves
 
     if precision not in PRECISIONS:
@@ -338,6 +345,9 @@ def train(
     )
     if epochs < 1 or batch_size < 1:
         raise CookbookError("--epochs and --batch-size must be positive")
+    distribute.check(devices, batch_size)
+    if devices > 1:
+        distribute.check_step(name, task, distills=distill and hasattr(recipe, "distiller"))
     if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
         raise CookbookError(f"--learning-rate must be a positive number, got {learning_rate!r}")
     if not isinstance(settings, dict):
@@ -359,6 +369,7 @@ def train(
         "settings": settings,
     }
     run = json.loads(json.dumps(run, default=list))
+    replicas = distribute.replicas(devices)  # one device unless devices > 1
     saved = backup.exists() and any(path.name != "run.json" for path in backup.iterdir())
     if saved:  # an interrupted run: resume it
         before = json.loads((backup / "run.json").read_text()) if (backup / "run.json").exists() else run
@@ -367,7 +378,7 @@ def train(
                 f"{out} holds an interrupted run of another configuration ({before}); "
                 f"resume it with those options, or delete {backup} to start afresh"
             )
-    else:  # a fresh run: start the history anew
+    elif replicas.leader:  # a fresh run: start the history anew
         (out / "history.csv").unlink(missing_ok=True)
         backup.mkdir(exist_ok=True)
         (backup / "run.json").write_text(json.dumps(run) + "\n")
@@ -390,43 +401,63 @@ def train(
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
-        keras.utils.set_random_seed(seed)
-        model = build(recipe, api, **{**data_overrides(recipe, data), **settings})
-        trained = model if teacher is None else recipe.distiller(teacher, model)  # fit trains model
-        if not generative and tuple(model.input_shape[1:]) != data.input_shape:
-            raise CookbookError(
-                f"{name} built for inputs {tuple(model.input_shape[1:])} but {data.name} has "
-                f"{data.input_shape}; drop the --set that changed the input size"
+        with replicas.scope():  # the variables are created where the engine wants them
+            keras.utils.set_random_seed(seed)
+            model = build(recipe, api, **{**data_overrides(recipe, data), **settings})
+            trained = model if teacher is None else recipe.distiller(teacher, model)  # fit trains model
+            if not generative and tuple(model.input_shape[1:]) != data.input_shape:
+                raise CookbookError(
+                    f"{name} built for inputs {tuple(model.input_shape[1:])} but {data.name} has "
+                    f"{data.input_shape}; drop the --set that changed the input size"
+                )
+            fit_data, left_out = replicas.split(arrays(recipe, data, model))
+            targets = data.x_train if generative else fit_data["y"]  # (a VAE's targets: its inputs)
+            compile_model(
+                trained,
+                task,
+                learning_rate=learning_rate,
+                recipe=recipe,
+                total_steps=epochs * math.ceil(len(data.x_train) / batch_size),
+                example=(fit_data["x"], targets),
             )
-        fit_data = arrays(recipe, data, model)
-        targets = data.x_train if generative else fit_data["y"]  # (a VAE's targets: its inputs)
-        compile_model(
-            trained,
-            task,
-            learning_rate=learning_rate,
-            recipe=recipe,
-            total_steps=epochs * math.ceil(len(data.x_train) / batch_size),
-            example=(data.x_train, targets),
-        )
-        callbacks = [
-            keras.callbacks.BackupAndRestore(str(backup)),
-            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-            *page_callbacks(recipe, model),
-            *(callbacks or []),
-        ]
-        if generative:  # no labels; a grid of samples per epoch shows the progress
-            title = f"{name} ({api}, {keras.backend.backend()})"
-            callbacks.append(sample_grid_callback(out / "samples", title, pixel_range(recipe)))
-        started = time.perf_counter()
-        try:
-            trained.fit(
-                **fit_data, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose
-            )
-        except KeyboardInterrupt:
-            raise CookbookError(
-                f"interrupted: finished epochs are kept in {backup}; run the same command to resume"
-            ) from None
-        train_seconds = time.perf_counter() - started
+            replicas.wrap(trained)
+            callbacks = [
+                keras.callbacks.BackupAndRestore(str(backup))
+                if replicas.leader
+                else distribute.restore_only(str(backup)),  # the others read the first one's backup
+                *(
+                    [keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]
+                    if replicas.leader
+                    else []
+                ),
+                *page_callbacks(recipe, model),
+                *(callbacks or []),
+            ]
+            if generative:  # no labels; a grid of samples per epoch shows the progress
+                title = f"{name} ({api}, {keras.backend.backend()})"
+                callbacks.append(sample_grid_callback(out / "samples", title, pixel_range(recipe)))
+            if devices > 1 and replicas.leader and verbose:
+                dropped = (
+                    f"; {left_out} of {len(data.x_train)} training examples left out" if left_out else ""
+                )
+                print(f"{replicas.describe(batch_size)}{dropped}")
+            started = time.perf_counter()
+            try:
+                trained.fit(
+                    **fit_data,
+                    epochs=epochs,
+                    batch_size=replicas.batch_size(batch_size),
+                    callbacks=callbacks,
+                    verbose=verbose if replicas.leader else 0,
+                )
+            except KeyboardInterrupt:
+                raise CookbookError(
+                    f"interrupted: finished epochs are kept in {backup}; run the same command to resume"
+                ) from None
+            train_seconds = time.perf_counter() - started
+        replicas.close()
+        if not replicas.leader:  # the first process writes the run's files
+            return None
         model.save(out / "model.keras")  # a distilled student alone: its teacher stays behind
         if trained is not model:  # the Distiller was compiled; the student scores on its own
             compile_model(model, task, recipe=recipe)
@@ -449,6 +480,7 @@ def train(
         "settings": settings,
         "parameters": model.count_params(),
         "train_seconds": round(train_seconds, 2),
+        "devices": devices,
         "test": report.pop("test"),
     }
     if generative:  # no test loss for a GAN's game: its last epoch's losses

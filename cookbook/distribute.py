@@ -1,0 +1,331 @@
+"""Training on several devices, each backend with its own engine: data parallelism.
+
+Every device holds the whole model and takes an equal slice of each batch; the gradients of the
+slices are averaged before the one update, so N devices at a global batch B take the same steps
+as one device at batch B (tested to float rounding). The engines:
+
+- JAX: ``keras.distribution.DataParallel`` over a device mesh; Keras shards each batch and
+  replicates the variables, and XLA inserts the all-reduce.
+- TensorFlow: ``tf.distribute.MirroredStrategy``; the model and its optimizer are created in
+  the strategy's scope, and ``fit`` runs the step once per device.
+- PyTorch: one process per device (``torch.distributed``, ``gloo`` on CPU, ``nccl`` on GPU) and
+  ``DistributedDataParallel`` around the model: the processes start with the same weights and
+  DDP averages the gradients during ``backward``. The environment is the one ``torchrun`` sets
+  (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``), so ``torchrun --nnodes`` runs the
+  same command across machines; `launch` starts the processes on one machine.
+
+On a machine without GPUs the devices are simulated: JAX and TensorFlow split the CPU into N
+devices (`simulate`, before the backend initialises), PyTorch starts N processes. There it
+measures the engines' overhead, not a speed-up: the simulated devices share the same cores.
+
+A batch splits evenly or not at all: the global batch size must be a multiple of the devices,
+and the training (and validation) examples are cut to a multiple of the devices, so that the
+last, shorter batch splits evenly too (at most N - 1 examples are left out, and said).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from cookbook.errors import CookbookError
+
+ENGINES = {
+    "jax": "keras.distribution.DataParallel",
+    "tensorflow": "tf.distribute.MirroredStrategy",
+    "torch": "torch DistributedDataParallel",
+}
+
+
+def check(devices: int, batch_size: int | None = None) -> None:
+    """Refuse what cannot be split, in one line."""
+    if devices < 1:
+        raise CookbookError(f"--devices must be at least 1, got {devices}")
+    if batch_size is not None and batch_size % devices:
+        raise CookbookError(
+            f"the global batch {batch_size} does not split over {devices} devices; "
+            f"give a --batch-size that is a multiple of {devices}"
+        )
+
+
+def check_step(name: str, task: dict, distills: bool = False) -> None:
+    """Refuse a page whose training is not Keras' own train step (a GAN's, a distiller's)."""
+    if task["loss"] is None or distills:
+        raise CookbookError(
+            f"--devices trains pages that Keras' own train step trains; {name} has a step of its own"
+        )
+
+
+def simulate(backend: str, devices: int) -> None:
+    """On a machine without GPUs, let ``backend`` see ``devices`` CPU devices.
+
+    Call it before the backend initialises: JAX reads ``XLA_FLAGS`` when it is imported,
+    TensorFlow fixes its logical devices when it first runs an operation. With GPUs present it
+    changes nothing the run uses. PyTorch needs nothing here: its devices are processes.
+    """
+    check(devices)
+    if devices == 1:
+        return
+    if backend == "jax":
+        flag = "--xla_force_host_platform_device_count"
+        flags = [part for part in os.environ.get("XLA_FLAGS", "").split() if not part.startswith(flag)]
+        os.environ["XLA_FLAGS"] = " ".join([*flags, f"{flag}={devices}"])
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        if tf.config.list_physical_devices("GPU"):
+            return
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * devices
+            )
+        except RuntimeError:  # already initialised: `replicas` says how many it found
+            pass
+
+
+@dataclass
+class Replicas:
+    """Where one run's model lives and how its batches split."""
+
+    devices: int
+    engine: str
+    names: list[str]
+    rank: int = 0  # this process among the processes (PyTorch); 0 elsewhere
+    _scope: object = None  # the engine's scope (JAX, TensorFlow)
+
+    @property
+    def leader(self) -> bool:
+        """Only the first process writes the run's files and prints its progress."""
+        return self.rank == 0
+
+    @property
+    def processes(self) -> int:
+        return self.devices if self.engine == ENGINES["torch"] else 1
+
+    def describe(self, batch_size: int) -> str:
+        per_device = batch_size // self.devices
+        return (
+            f"{self.devices} devices ({', '.join(self.names)}) with {self.engine}: "
+            f"global batch {batch_size} = {per_device} per device x {self.devices}"
+        )
+
+    def scope(self):
+        """The engine's scope, around the model's creation, compile and fit."""
+        return self._scope.scope() if self._scope is not None else contextlib.nullcontext()
+
+    def split(self, arrays: dict) -> tuple[dict, int]:
+        """Cut ``fit``'s arrays to a multiple of the devices, and give this process its share.
+
+        Returns the arrays and the number of training examples left out. On PyTorch each
+        process takes every N-th example (as ``DistributedSampler`` does): its slice of batch k
+        at the per-device batch size is its share of the global batch k.
+        """
+        import keras
+
+        if self.devices == 1:
+            return arrays, 0
+
+        def cut(structure):
+            length = len(keras.tree.flatten(structure)[0])
+            return keras.tree.map_structure(lambda array: array[: length - length % self.devices], structure)
+
+        total = len(keras.tree.flatten(arrays["x"])[0])
+        arrays = {**arrays, "x": cut(arrays["x"]), "y": cut(arrays["y"])}
+        if arrays.get("validation_data") is not None and self.processes == 1:
+            arrays["validation_data"] = tuple(cut(part) for part in arrays["validation_data"])
+        if self.processes > 1:  # every process validates on the whole split
+            share = lambda array: array[self.rank :: self.devices]  # noqa: E731
+            arrays["x"] = keras.tree.map_structure(share, arrays["x"])
+            arrays["y"] = keras.tree.map_structure(share, arrays["y"])
+        return arrays, total % self.devices
+
+    def batch_size(self, global_batch: int) -> int:
+        """The batch ``fit`` is given in this process: the global one, or a process's share."""
+        return global_batch // self.processes
+
+    def wrap(self, model) -> None:
+        """PyTorch: let ``fit`` run the model through DistributedDataParallel.
+
+        DDP averages the gradients across the processes while ``backward`` runs, but only for a
+        forward pass made through DDP itself; Keras' own train step calls the model directly.
+        So the model's ``train_step`` becomes Keras' torch step with that one call changed.
+        """
+        if self.processes == 1:
+            return
+        import keras
+        import torch
+        from torch.nn.parallel import DistributedDataParallel
+
+        parallel = DistributedDataParallel(model)
+
+        def train_step(data):
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+            y_pred = parallel(x, training=True) if model._call_has_training_arg else parallel(x)
+            model.zero_grad()
+            loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+            model._loss_tracker.update_state(loss, sample_weight=keras.tree.flatten(x)[0].shape[0])
+            loss = model.optimizer.scale_loss(loss)
+            loss.backward()  # DDP all-reduces the gradients here
+            weights = model.trainable_weights[:]
+            with torch.no_grad():
+                model.optimizer.apply([weight.value.grad for weight in weights], weights)
+            return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+        model.train_step = train_step
+
+    def close(self) -> None:
+        if self.processes > 1:
+            import torch.distributed
+
+            if torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
+
+
+def replicas(devices: int) -> Replicas:
+    """Set up ``devices`` data-parallel replicas on the backend Keras runs on."""
+    import keras
+
+    check(devices)
+    backend = keras.backend.backend()
+    if devices == 1:
+        return Replicas(1, "one device", [_one_device(backend)])
+    if backend == "jax":
+        found = keras.distribution.list_devices()
+        _enough(found, devices, "jax")
+        chosen = found[:devices]
+        return Replicas(
+            devices, ENGINES["jax"], chosen, _scope=keras.distribution.DataParallel(devices=chosen)
+        )
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        found = [device.name for device in tf.config.list_logical_devices("GPU")]
+        found = found or [device.name for device in tf.config.list_logical_devices("CPU")]
+        _enough(found, devices, "tensorflow")
+        chosen = found[:devices]
+        short = [name.replace("/device:", "").lower() for name in chosen]
+        return Replicas(devices, ENGINES["tensorflow"], short, _scope=tf.distribute.MirroredStrategy(chosen))
+    if backend == "torch":
+        return _torch_process(devices)
+    raise CookbookError(f"--devices is not supported on the {backend} backend")
+
+
+def _one_device(backend: str) -> str:
+    import keras
+
+    return str(keras.distribution.list_devices()[0]) if backend == "jax" else "the default device"
+
+
+def _enough(found: list, devices: int, backend: str) -> None:
+    if len(found) < devices:
+        hint = (
+            ""
+            if any("gpu" in str(name).lower() for name in found)
+            else f" (on a CPU call cookbook.distribute.simulate({backend!r}, {devices}) before Keras is imported)"
+        )
+        raise CookbookError(f"{devices} devices asked for, {backend} sees {len(found)}{hint}")
+
+
+def _torch_process(devices: int) -> Replicas:
+    """This process's place among the ones `launch` (or torchrun) started."""
+    import torch
+    import torch.distributed
+
+    if "WORLD_SIZE" not in os.environ:
+        raise CookbookError(
+            f"--devices {devices} on PyTorch runs one process per device: start it with "
+            "`cookbook train ... --devices N` or torchrun, not from inside one Python process"
+        )
+    world, rank = int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"])
+    if world != devices:
+        raise CookbookError(f"--devices {devices} but {world} processes were started (WORLD_SIZE)")
+    local = int(os.environ.get("LOCAL_RANK", rank))
+    if torch.cuda.is_available():
+        if torch.cuda.device_count() <= local:
+            raise CookbookError(f"{devices} devices asked for, torch sees {torch.cuda.device_count()} GPUs")
+        torch.cuda.set_device(local)
+        group, names = "nccl", [f"cuda:{index}" for index in range(devices)]
+    else:
+        group, names = "gloo", [f"process {index} (cpu)" for index in range(devices)]
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(group, rank=rank, world_size=world)
+    return Replicas(devices, ENGINES["torch"], names, rank=rank)
+
+
+def launch(argv: list[str], devices: int, module: str = "cookbook", timeout_s: float | None = None) -> None:
+    """Run ``python -m MODULE ARGV`` as ``devices`` processes on this machine (PyTorch's way).
+
+    The processes meet at a free port on the loopback. If one ends with an error the others are
+    stopped and the run ends with one line naming it, rather than waiting for ever at the next
+    all-reduce.
+    """
+    with socket.socket() as probe:  # a free port for the processes' rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(devices)}
+    # The cores shared out, as torchrun does: N processes of all-core thread pools fight for them.
+    base.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // devices)))
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", module, *argv],
+            env={**base, "RANK": str(rank), "LOCAL_RANK": str(rank)},
+        )
+        for rank in range(devices)
+    ]
+    started = time.monotonic()
+    try:
+        while None in [worker.poll() for worker in workers]:  # (a list: poll every one)
+            failed = [(rank, worker.returncode) for rank, worker in enumerate(workers) if worker.returncode]
+            if failed:
+                rank, code = failed[0]
+                raise CookbookError(
+                    f"process {rank} of {devices} failed (exit status {code}); the others were stopped"
+                )
+            if timeout_s is not None and time.monotonic() - started > timeout_s:
+                raise CookbookError(f"the {devices} processes did not finish in {timeout_s:.0f} s; stopped")
+            time.sleep(0.2)
+        failed = [(rank, worker.returncode) for rank, worker in enumerate(workers) if worker.returncode]
+        if failed:
+            rank, code = failed[0]
+            raise CookbookError(f"process {rank} of {devices} failed (exit status {code})")
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def in_worker() -> bool:
+    """Whether this process is one of several PyTorch training processes."""
+    return "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+
+
+def restore_only(backup_dir: str):
+    """For the processes after the first: resume from the first one's backup, never write it.
+
+    Their weights and optimizer state equal the first process's after every step, so one backup
+    serves all; they read it before the first step, when nobody writes it.
+    """
+    import keras
+
+    class RestoreOnly(keras.callbacks.BackupAndRestore):
+        def on_epoch_end(self, epoch, logs=None):
+            pass
+
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+        def on_train_end(self, logs=None):
+            pass
+
+    return RestoreOnly(backup_dir)

@@ -1,0 +1,124 @@
+"""Data parallelism with each backend's own engine (cookbook.distribute): the same steps on one
+device and on two simulated ones, a distributed run that reloads on one device and predicts the
+same, and one line for what cannot be split.
+
+Simulated devices must be set before the backend starts, so the distributed runs are processes
+of their own (JAX and TensorFlow split the CPU; PyTorch starts one process per device).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND
+
+from cookbook import distribute
+from cookbook.cli import main
+from cookbook.errors import CookbookError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cookbook(*argv, cwd) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, "-m", "cookbook", *argv, "--backend", BACKEND],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.slow
+def test_two_devices_take_the_same_steps_as_one(tmp_path):
+    """8 steps of Adam at global batch 32: one device, then 2 (16 each), from the same seed."""
+    _cookbook(
+        "data-parallel",
+        "mlp",
+        "--devices",
+        "1,2",
+        "--steps",
+        "8",
+        "--batch-size",
+        "32",
+        "--out",
+        "dp",
+        cwd=tmp_path,
+    )
+    rows = json.loads((tmp_path / "dp" / "results.json").read_text())
+    one, two = rows
+    assert (one["devices"], two["devices"]) == (1, 2)
+    assert two["engine"] == distribute.ENGINES[BACKEND] and len(two["names"]) == 2
+    assert two["relative_difference"] < 1e-5, rows
+    assert two["step_ms"] > 0
+
+
+@pytest.mark.slow
+def test_a_run_on_two_devices_reloads_on_one_and_predicts_the_same(tmp_path):
+    done = _cookbook("train", "mlp", "--devices", "2", "--epochs", "3", "--out", "run", cwd=tmp_path)
+    assert "global batch 32 = 16 per device x 2" in done.stdout
+    assert "1 of 1221 training examples left out" in done.stdout  # 1221 is odd
+    run = tmp_path / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["devices"] == 2 and metrics["batch_size"] == 32
+    assert {"model.keras", "history.csv", "curves.png", "metrics.json"} <= {p.name for p in run.iterdir()}
+    losses = [float(line.split(",")[2]) for line in (run / "history.csv").read_text().splitlines()[1:]]
+    assert losses[-1] < losses[0] * 0.7, losses  # (columns: epoch, accuracy, loss, ...)
+    from cookbook.catalogue import load_recipe
+    from cookbook.data import load_dataset
+
+    task = load_recipe("mlp").TASK
+    data = load_dataset(task["dataset"], task["datasets"])
+    model = keras.saving.load_model(run / "model.keras")  # this process: one device
+    accuracy = float(np.mean(np.argmax(model.predict(data.x_test, verbose=0), axis=1) == data.y_test))
+    assert accuracy == pytest.approx(metrics["test"]["accuracy"], abs=1e-6)
+    assert accuracy > 0.8
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cookbook: error:") and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["train", "mlp", "--devices", "0"], "--devices must be at least 1"),
+        (["train", "mlp", "--devices", "4", "--batch-size", "30"], "does not split over 4 devices"),
+        (["train", "gan", "--devices", "2"], "gan has a step of its own"),
+        (["data-parallel", "mlp", "--devices", "1,two"], "comma-separated integers"),
+    ],
+)
+def test_what_cannot_be_split_is_one_line(argv, says, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))  # simulate() may change it
+    keras.ops.convert_to_tensor(np.zeros(1))  # TensorFlow started: simulate() cannot split its CPU now
+    assert main(argv) == 2
+    assert says in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.once
+def test_a_process_that_dies_ends_the_run_at_once(tmp_path, monkeypatch):
+    """Process 1 fails while process 0 would wait for ever (at an all-reduce, here asleep)."""
+    (tmp_path / "dies.py").write_text(
+        "import os, sys, time\nif os.environ['RANK'] == '1':\n    sys.exit(3)\ntime.sleep(120)\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    started = time.monotonic()
+    with pytest.raises(
+        CookbookError, match="process 1 of 2 failed \\(exit status 3\\); the others were stopped"
+    ):
+        distribute.launch([], 2, module="dies")
+    assert time.monotonic() - started < 30
