@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
         "batch (on a CPU the devices are simulated)",
     )
     train.add_argument(
+        "--model-parallel",
+        type=int,
+        default=1,
+        metavar="M",
+        help="JAX: split a Transformer's kernels M ways, the devices a mesh of (N/M) x M",
+    )
+    train.add_argument(
         "--hyperparameters",
         metavar="JSON",
         help="a best_hyperparameters.json from `tune --export`; the options given here win",
@@ -395,6 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
     parallel.add_argument("--batch-size", type=int, default=64, help="the global batch")
     parallel.add_argument("--seed", type=int, default=0)
     parallel.add_argument("--api", choices=APIS, default="functional")
+    parallel.add_argument(
+        "--model-parallel",
+        type=int,
+        default=1,
+        metavar="M",
+        help="JAX: on every count above 1, kernels split M ways",
+    )
     parallel.add_argument("--out", default="runs/data-parallel", help="results.md goes here")
     _backend_option(parallel)
     return parser
@@ -489,7 +503,8 @@ def _train(args) -> None:
 
     if args.devices > 1 and os.environ["KERAS_BACKEND"] == "torch" and not distribute.in_worker():
         task = recipe_info(args.recipe).task  # refuse here what every process would refuse
-        distribute.check(args.devices, args.batch_size or task["batch_size"])
+        distribute.check(args.devices, args.batch_size or task["batch_size"], args.model_parallel)
+        distribute.check_model_parallel("torch", args.model_parallel)
         distribute.check_step(args.recipe, task)
         distribute.launch(args.argv, args.devices)  # the first process prints the report
         return
@@ -506,6 +521,7 @@ def _train(args) -> None:
         learning_rate=args.learning_rate,
         hyperparameters=args.hyperparameters,
         devices=args.devices,
+        model_parallel=args.model_parallel,
     )
     if metrics is None:  # a PyTorch process after the first: the first one reports
         return
@@ -1246,7 +1262,15 @@ def _data_parallel(args) -> None:
     if off := random_settings(defaults):  # each device would draw its own masks
         changed = ", ".join(f"{key} {defaults[key]} -> 0" for key in off)
         print(f"switched off for the comparison (each device draws its own random numbers): {changed}")
-    rows = data_parallel(args.recipe, counts, args.steps, args.batch_size, args.seed, args.api)
+    rows = data_parallel(
+        args.recipe,
+        counts,
+        args.steps,
+        args.batch_size,
+        args.seed,
+        args.api,
+        model_parallel=args.model_parallel,
+    )
     text = table(rows, args.batch_size)
     print("\n" + text)
     for row in rows[1:]:

@@ -18,6 +18,14 @@ On a machine without GPUs the devices are simulated: JAX and TensorFlow split th
 devices (`simulate`, before the backend initialises), PyTorch starts N processes. There it
 measures the engines' overhead, not a speed-up: the simulated devices share the same cores.
 
+Model parallelism (JAX, ``--model-parallel M``): the devices form a mesh of (N / M) x M, "batch"
+by "model". Along "model" each Transformer kernel is split M ways as Megatron-LM does (Shoeybi et
+al., 2019): the attention by heads and the feed-forward's first kernel by columns, so each device
+computes its own heads and columns; the attention's output kernel and the feed-forward's second
+split by rows, and one all-reduce per sub-block sums the parts (`MODEL_SPLITS`). Along "batch"
+the data splits as above. Keras' ``ModelParallel`` takes the layouts as a ``LayoutMap``; the
+optimizer's slots follow their variables.
+
 A batch splits evenly or not at all: the global batch size must be a multiple of the devices,
 and the training (and validation) examples are cut to a multiple of the devices, so that the
 last, shorter batch splits evenly too (at most N - 1 examples are left out, and said).
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -42,15 +51,61 @@ ENGINES = {
 }
 
 
-def check(devices: int, batch_size: int | None = None) -> None:
+# How a Transformer's variables split over the mesh's "model" axis: (the end of a variable's path,
+# its rank, the mesh axis of each dimension). MultiHeadAttention's query, key and value kernels are
+# (width, heads, head_dim), its output kernel (heads, head_dim, width); the feed-forward's are
+# (width, ffn) then (ffn, width). A 2-D "query" (linear attention's Dense) keeps its whole copy.
+MODEL_SPLITS = (
+    (r"(query|key|value)/kernel", 3, (None, "model", None)),  # heads split
+    (r"(query|key|value)/bias", 2, ("model", None)),
+    (r"attention_output/kernel", 3, ("model", None, None)),  # rows: the heads' parts summed
+    (r"expand/kernel", 2, (None, "model")),  # columns split
+    (r"expand/bias", 1, ("model",)),
+    (r"contract/kernel", 2, ("model", None)),  # rows: one all-reduce after
+)
+
+
+def check(devices: int, batch_size: int | None = None, model_parallel: int = 1) -> None:
     """Refuse what cannot be split, in one line."""
     if devices < 1:
         raise CookbookError(f"--devices must be at least 1, got {devices}")
-    if batch_size is not None and batch_size % devices:
+    if model_parallel < 1 or devices % model_parallel:
+        raise CookbookError(f"--model-parallel {model_parallel} does not divide --devices {devices}")
+    shards = devices // model_parallel
+    if batch_size is not None and batch_size % shards:
+        over = f"{devices} devices" if model_parallel == 1 else f"{shards} data-parallel replicas"
         raise CookbookError(
-            f"the global batch {batch_size} does not split over {devices} devices; "
-            f"give a --batch-size that is a multiple of {devices}"
+            f"the global batch {batch_size} does not split over {over}; "
+            f"give a --batch-size that is a multiple of {shards}"
         )
+
+
+def check_model_parallel(backend: str, model_parallel: int) -> None:
+    if model_parallel > 1 and backend != "jax":
+        raise CookbookError(
+            f"--model-parallel needs the JAX backend (keras.distribution.ModelParallel); in Keras 3.15 "
+            f"it is a prototype on TensorFlow and unreleased on PyTorch, not {backend}"
+        )
+
+
+def model_layouts(model, ways: int) -> dict[str, tuple]:
+    """How each of ``model``'s variables that `MODEL_SPLITS` names splits ``ways`` ways, by path."""
+    layouts = {}
+    for variable in model.weights:
+        for ending, rank, axes in MODEL_SPLITS:
+            if len(variable.shape) == rank and re.search(f"(^|[/_]){ending}$", variable.path):
+                for size, axis in zip(variable.shape, axes):
+                    if axis and size % ways:
+                        raise CookbookError(
+                            f"{variable.path} {tuple(variable.shape)} does not split {ways} ways; "
+                            "choose a --model-parallel that divides the heads and the feed-forward width"
+                        )
+                layouts[variable.path] = axes
+    if not layouts:
+        raise CookbookError(
+            "--model-parallel splits a Transformer's attention and feed-forward kernels; this network has none"
+        )
+    return layouts
 
 
 def check_step(name: str, task: dict, distills: bool = False) -> None:
@@ -97,6 +152,8 @@ class Replicas:
     engine: str
     names: list[str]
     rank: int = 0  # this process among the processes (PyTorch); 0 elsewhere
+    model_parallel: int = 1  # the mesh's "model" axis (JAX)
+    layouts: dict | None = None  # with model_parallel: each split variable's axes, by path
     _scope: object = None  # the engine's scope (JAX, TensorFlow)
 
     @property
@@ -108,15 +165,40 @@ class Replicas:
     def processes(self) -> int:
         return self.devices if self.engine == ENGINES["torch"] else 1
 
+    @property
+    def shards(self) -> int:
+        """How many parts each batch splits into: the devices, or the mesh's "batch" axis."""
+        return self.devices // self.model_parallel
+
     def describe(self, batch_size: int) -> str:
-        per_device = batch_size // self.devices
+        devices = f"{self.devices} devices ({', '.join(self.names)}) with {self.engine}"
+        if self.model_parallel == 1:
+            return f"{devices}: global batch {batch_size} = {batch_size // self.devices} per device x {self.devices}"
         return (
-            f"{self.devices} devices ({', '.join(self.names)}) with {self.engine}: "
-            f"global batch {batch_size} = {per_device} per device x {self.devices}"
+            f"{devices}, mesh batch {self.shards} x model {self.model_parallel}: global batch {batch_size} = "
+            f"{batch_size // self.shards} per data replica x {self.shards}; {len(self.layouts or {})} "
+            f"Transformer variables split {self.model_parallel} ways"
         )
+
+    def split_model(self, model) -> dict[str, tuple]:
+        """With ``model_parallel``: the mesh and the layouts, read from the network built once outside
+        any scope (its variables' paths and shapes); build it again in `scope` to have it split."""
+        import keras
+
+        self.layouts = model_layouts(model, self.model_parallel)
+        mesh = keras.distribution.DeviceMesh(
+            (self.shards, self.model_parallel), ("batch", "model"), self.names
+        )
+        layout_map = keras.distribution.LayoutMap(mesh)
+        for path, axes in self.layouts.items():
+            layout_map[path] = axes
+        self._scope = keras.distribution.ModelParallel(layout_map=layout_map, batch_dim_name="batch")
+        return self.layouts
 
     def scope(self):
         """The engine's scope, around the model's creation, compile and fit."""
+        if self.model_parallel > 1 and self._scope is None:
+            raise RuntimeError("call split_model(a model built outside the scope) first")
         return self._scope.scope() if self._scope is not None else contextlib.nullcontext()
 
     def split(self, arrays: dict) -> tuple[dict, int]:
@@ -133,7 +215,7 @@ class Replicas:
 
         def cut(structure):
             length = len(keras.tree.flatten(structure)[0])
-            return keras.tree.map_structure(lambda array: array[: length - length % self.devices], structure)
+            return keras.tree.map_structure(lambda array: array[: length - length % self.shards], structure)
 
         total = len(keras.tree.flatten(arrays["x"])[0])
         arrays = {**arrays, "x": cut(arrays["x"]), "y": cut(arrays["y"])}
@@ -143,7 +225,7 @@ class Replicas:
             share = lambda array: array[self.rank :: self.devices]  # noqa: E731
             arrays["x"] = keras.tree.map_structure(share, arrays["x"])
             arrays["y"] = keras.tree.map_structure(share, arrays["y"])
-        return arrays, total % self.devices
+        return arrays, total % self.shards
 
     def batch_size(self, global_batch: int) -> int:
         """The batch ``fit`` is given in this process: the global one, or a process's share."""
@@ -187,18 +269,24 @@ class Replicas:
                 torch.distributed.destroy_process_group()
 
 
-def replicas(devices: int) -> Replicas:
-    """Set up ``devices`` data-parallel replicas on the backend Keras runs on."""
+def replicas(devices: int, model_parallel: int = 1) -> Replicas:
+    """Set up ``devices`` data-parallel replicas on the backend Keras runs on (with
+    ``model_parallel``, JAX only: a mesh whose kernels `Replicas.split_model` lays out)."""
     import keras
 
-    check(devices)
+    check(devices, model_parallel=model_parallel)
     backend = keras.backend.backend()
+    check_model_parallel(backend, model_parallel)
     if devices == 1:
         return Replicas(1, "one device", [_one_device(backend)])
     if backend == "jax":
         found = keras.distribution.list_devices()
         _enough(found, devices, "jax")
         chosen = found[:devices]
+        if model_parallel > 1:
+            return Replicas(
+                devices, "keras.distribution.ModelParallel", chosen, model_parallel=model_parallel
+            )
         return Replicas(
             devices, ENGINES["jax"], chosen, _scope=keras.distribution.DataParallel(devices=chosen)
         )

@@ -305,6 +305,7 @@ def train(
     hyperparameters: str | Path | dict | None = None,
     distill: bool = True,
     devices: int = 1,
+    model_parallel: int = 1,
 ) -> dict | None:
     """Train a recipe on its data; write model.keras, history.csv, curves.png, metrics.json
     (and masks.png for segmentation, sample.txt for a language model, translations.txt and the
@@ -322,7 +323,8 @@ def train(
     ``devices``: data-parallel replicas with the backend's own engine (`cookbook.distribute`);
     ``batch_size`` is then the global batch, split evenly over them. On PyTorch each device is
     a process that calls this function (`cookbook.distribute.launch` starts them); only the
-    first writes the run's files, the others return None.
+    first writes the run's files, the others return None. ``model_parallel`` (JAX) splits a
+    Transformer's kernels that many ways, the devices a mesh of (devices / it) x it.
 
     An interrupted run (Ctrl-C, a killed process) resumes from its last finished epoch
     when the same command is run again: BackupAndRestore keeps the state in ``backup/``.
@@ -345,7 +347,7 @@ def train(
     )
     if epochs < 1 or batch_size < 1:
         raise CookbookError("--epochs and --batch-size must be positive")
-    distribute.check(devices, batch_size)
+    distribute.check(devices, batch_size, model_parallel)
     if devices > 1:
         distribute.check_step(name, task, distills=distill and hasattr(recipe, "distiller"))
     if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
@@ -369,7 +371,7 @@ def train(
         "settings": settings,
     }
     run = json.loads(json.dumps(run, default=list))
-    replicas = distribute.replicas(devices)  # one device unless devices > 1
+    replicas = distribute.replicas(devices, model_parallel)  # one device unless devices > 1
     saved = backup.exists() and any(path.name != "run.json" for path in backup.iterdir())
     if saved:  # an interrupted run: resume it
         before = json.loads((backup / "run.json").read_text()) if (backup / "run.json").exists() else run
@@ -401,9 +403,12 @@ def train(
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
+        overrides = {**data_overrides(recipe, data), **settings}
+        if model_parallel > 1:  # which kernels split, read from the network built once outside
+            replicas.split_model(build(recipe, api, **overrides))
         with replicas.scope():  # the variables are created where the engine wants them
             keras.utils.set_random_seed(seed)
-            model = build(recipe, api, **{**data_overrides(recipe, data), **settings})
+            model = build(recipe, api, **overrides)
             trained = model if teacher is None else recipe.distiller(teacher, model)  # fit trains model
             if not generative and tuple(model.input_shape[1:]) != data.input_shape:
                 raise CookbookError(
@@ -481,6 +486,7 @@ def train(
         "parameters": model.count_params(),
         "train_seconds": round(train_seconds, 2),
         "devices": devices,
+        "model_parallel": model_parallel,
         "test": report.pop("test"),
     }
     if generative:  # no test loss for a GAN's game: its last epoch's losses

@@ -54,8 +54,10 @@ def first_steps(
     batch_size: int = 64,
     seed: int = 0,
     api: str = "functional",
+    model_parallel: int = 1,
 ) -> dict | None:
-    """Train ``name`` for ``steps`` steps on ``devices`` replicas; its weights and step time.
+    """Train ``name`` for ``steps`` steps on ``devices`` replicas (its Transformer kernels split
+    ``model_parallel`` ways: JAX); its weights and step time.
 
     ``{"weights": [arrays], "step_ms": median, "engine": ..., "names": [devices]}``, or None in a
     PyTorch process after the first.
@@ -68,14 +70,17 @@ def first_steps(
 
     recipe = load_recipe(name)
     task = recipe.TASK
-    distribute.check(devices, batch_size)
+    distribute.check(devices, batch_size, model_parallel)
     distribute.check_step(name, task)
     data = load_dataset(task["dataset"], task["datasets"])
-    replicas = distribute.replicas(devices)
+    replicas = distribute.replicas(devices, model_parallel)
     times = _step_times()
+    overrides = {**data_overrides(recipe, data), **random_settings(recipe.DEFAULTS)}
+    if model_parallel > 1:
+        replicas.split_model(build(recipe, api, **overrides))
     with replicas.scope():
         keras.utils.set_random_seed(seed)
-        model = build(recipe, api, **{**data_overrides(recipe, data), **random_settings(recipe.DEFAULTS)})
+        model = build(recipe, api, **overrides)
         compile_model(model, task, recipe=recipe)
         replicas.wrap(model)
         fit = arrays(recipe, data, model)
@@ -102,10 +107,18 @@ def first_steps(
     return {
         "weights": [np.asarray(weight) for weight in model.get_weights()],
         "step_ms": times.median_ms(),
-        "engine": replicas.engine,
+        "engine": replicas.engine
+        + (f" (batch {replicas.shards} x model {model_parallel})" if model_parallel > 1 else ""),
         "names": replicas.names,
-        "placement": placement(model.trainable_weights[0], replicas),
+        "placement": placement(_shown_variable(model, replicas), replicas),
+        "layouts": replicas.layouts,
     }
+
+
+def _shown_variable(model, replicas: distribute.Replicas):
+    """The variable whose placement is shown: the first split one, else the first weight."""
+    split = [variable for variable in model.weights if variable.path in (replicas.layouts or {})]
+    return (split or model.trainable_weights)[0]
 
 
 def placement(variable, replicas: distribute.Replicas) -> str:
@@ -117,6 +130,8 @@ def placement(variable, replicas: distribute.Replicas) -> str:
         where = "on one device"
     elif backend == "jax":
         where = str(variable.value.sharding)  # the mesh, and the layout P(...) of each axis
+        shard = tuple(variable.value.addressable_shards[0].data.shape)
+        where += f"; {shard} on each device" if shard != tuple(variable.shape) else "; whole on each device"
     elif backend == "tensorflow":
         value = variable.value
         copies = [copy.device.split("device:")[-1] for copy in getattr(value, "values", [value])]
@@ -175,22 +190,26 @@ def data_parallel(
     seed: int = 0,
     api: str = "functional",
     verbose: bool = True,
+    model_parallel: int = 1,
 ) -> list[dict]:
     """One row per device count: step time, samples/s, and the weights' largest difference
-    from one device's after the same steps."""
+    from one device's after the same steps. ``model_parallel`` applies to every count above one."""
     import keras
 
     counts = sorted(set(device_counts) | {1})
     for count in counts:
-        distribute.check(count, batch_size)
+        distribute.check(count, batch_size, model_parallel if count > 1 else 1)
     backend = keras.backend.backend()
+    distribute.check_model_parallel(backend, model_parallel)
     rows, reference = [], None
     progress = keras.utils.Progbar(len(counts), unit_name="device count") if verbose else None
     for count in counts:
         if backend in ("torch", "tensorflow") and count > 1:
             result = _elsewhere(name, count, steps, batch_size, seed, api)
         else:
-            result = first_steps(name, count, steps, batch_size, seed, api)
+            result = first_steps(
+                name, count, steps, batch_size, seed, api, model_parallel if count > 1 else 1
+            )
         weights = result.pop("weights")
         reference = reference or weights
         difference = max(float(np.max(np.abs(a - b))) for a, b in zip(reference, weights))

@@ -99,6 +99,14 @@ def _one_line(err: str) -> str:
         (["train", "mlp", "--devices", "4", "--batch-size", "30"], "does not split over 4 devices"),
         (["train", "gan", "--devices", "2"], "gan has a step of its own"),
         (["data-parallel", "mlp", "--devices", "1,two"], "comma-separated integers"),
+        (
+            ["train", "mlp", "--devices", "4", "--model-parallel", "3"],
+            "--model-parallel 3 does not divide --devices 4",
+        ),
+        (
+            ["train", "mlp", "--devices", "4", "--batch-size", "5", "--model-parallel", "2"],
+            "over 2 data-parallel",
+        ),
     ],
 )
 def test_what_cannot_be_split_is_one_line(argv, says, capsys, monkeypatch, tmp_path):
@@ -122,3 +130,74 @@ def test_a_process_that_dies_ends_the_run_at_once(tmp_path, monkeypatch):
     ):
         distribute.launch([], 2, module="dies")
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution.ModelParallel runs on JAX in Keras 3.15")
+def test_model_parallel_splits_the_transformer_kernels_and_takes_the_same_steps(tmp_path):
+    """gpt on a 2 x 2 mesh (batch x model) against one device: 3 steps at global batch 8."""
+    argv = [
+        "data-parallel",
+        "gpt",
+        "--devices",
+        "1,4",
+        "--model-parallel",
+        "2",
+        "--steps",
+        "3",
+        "--batch-size",
+        "8",
+    ]
+    done = _cookbook(*argv, "--out", "mp", cwd=tmp_path)
+    one, four = json.loads((tmp_path / "mp" / "results.json").read_text())
+    assert four["engine"] == "keras.distribution.ModelParallel (batch 2 x model 2)"
+    layouts = four["layouts"]
+    assert layouts["block1_attention/query/kernel"] == [None, "model", None]  # the heads split
+    assert layouts["block1_attention/attention_output/kernel"] == ["model", None, None]
+    assert layouts["block4_expand/kernel"] == [None, "model"] and layouts["block4_contract/kernel"] == [
+        "model",
+        None,
+    ]
+    assert (
+        len(layouts) == 4 * 10
+    )  # per block: q, k, v kernels and biases, output kernel, expand (2), contract
+    # Each device holds half of the heads: (width 64, 2 of 4 heads, 16) of the (64, 4, 16) kernel.
+    assert (
+        "block1_attention/query/kernel (64, 4, 16)" in done.stdout
+        and "(64, 2, 16) on each device" in done.stdout
+    )
+    assert "'batch': 2, 'model': 2" in four["placement"]
+    assert four["relative_difference"] < 1e-4, four
+
+
+@pytest.mark.once
+def test_the_layouts_follow_megatron_and_refuse_what_does_not_split():
+    from cookbook.catalogue import load_recipe
+
+    gpt = load_recipe("gpt").build_functional(blocks=1)
+    layouts = distribute.model_layouts(gpt, 2)
+    assert layouts == {
+        "block1_attention/query/kernel": (None, "model", None),
+        "block1_attention/query/bias": ("model", None),
+        "block1_attention/key/kernel": (None, "model", None),
+        "block1_attention/key/bias": ("model", None),
+        "block1_attention/value/kernel": (None, "model", None),
+        "block1_attention/value/bias": ("model", None),
+        "block1_attention/attention_output/kernel": ("model", None, None),
+        "block1_expand/kernel": (None, "model"),
+        "block1_expand/bias": ("model",),
+        "block1_contract/kernel": ("model", None),
+    }
+    sequential = distribute.model_layouts(load_recipe("gpt").build_sequential(blocks=1), 2)
+    assert sequential["gpt_sequential/block1/attention/query/kernel"] == (
+        None,
+        "model",
+        None,
+    )  # the same split
+    with pytest.raises(CookbookError, match=r"\(64, 4, 16\) does not split 3 ways"):
+        distribute.model_layouts(gpt, 3)
+    with pytest.raises(CookbookError, match="this network has none"):
+        distribute.model_layouts(load_recipe("mlp").build_functional(), 2)
+    # Linear attention's query is a 2-D Dense: whole on every device; its feed-forward splits.
+    linear = distribute.model_layouts(load_recipe("linear_attention").build_functional(blocks=1), 2)
+    assert not any("query" in path for path in linear) and any("expand" in path for path in linear)
