@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -201,3 +202,30 @@ def test_the_layouts_follow_megatron_and_refuse_what_does_not_split():
     # Linear attention's query is a 2-D Dense: whole on every device; its feed-forward splits.
     linear = distribute.model_layouts(load_recipe("linear_attention").build_functional(blocks=1), 2)
     assert not any("query" in path for path in linear) and any("expand" in path for path in linear)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BACKEND != "torch", reason="torchrun starts PyTorch's processes")
+def test_torchrun_runs_the_same_training_as_devices(tmp_path):
+    """The across-machines set-up on one host: torchrun sets RANK, WORLD_SIZE and the rendezvous
+    (with --nnodes and a --rdzv-endpoint the same command spans machines)."""
+    _cookbook("train", "mlp", "--devices", "2", "--epochs", "2", "--out", "launched", cwd=tmp_path)
+    with socket.socket() as probe:  # a free port for the rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", port]
+    done = subprocess.run(
+        [*torchrun, "-m", "cookbook", "train", "mlp", "--backend", "torch", "--devices", "2", "--epochs", "2"]
+        + ["--out", "torchrun"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    launched, torchran = (
+        json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("launched", "torchrun")
+    )
+    assert torchran["devices"] == 2
+    assert torchran["test"] == pytest.approx(launched["test"], abs=1e-6)
