@@ -14,6 +14,12 @@ as one device at batch B (tested to float rounding). The engines:
   (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``), so ``torchrun --nnodes`` runs the
   same command across machines; `launch` starts the processes on one machine.
 
+Across machines each backend has its own launch: PyTorch's ``torchrun --nnodes``; JAX one process
+per machine with Keras' ``KERAS_DISTRIBUTION_JOB_ADDRESSES`` (the coordinator first),
+``KERAS_DISTRIBUTION_NUM_PROCESSES`` and ``KERAS_DISTRIBUTION_PROCESS_ID``, which
+``keras.distribution.initialize`` reads; the mesh then spans every process's devices, and each
+process feeds its share of every batch. Both are tested as two processes on the loopback.
+
 On a machine without GPUs the devices are simulated: JAX and TensorFlow split the CPU into N
 devices (`simulate`, before the backend initialises), PyTorch starts N processes. There it
 measures the engines' overhead, not a speed-up: the simulated devices share the same cores.
@@ -41,6 +47,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from cookbook.errors import CookbookError
 
@@ -127,9 +134,12 @@ def simulate(backend: str, devices: int) -> None:
     if devices == 1:
         return
     if backend == "jax":
+        local = devices // _jax_processes()  # with several processes, each holds its part of the devices
         flag = "--xla_force_host_platform_device_count"
         flags = [part for part in os.environ.get("XLA_FLAGS", "").split() if not part.startswith(flag)]
-        os.environ["XLA_FLAGS"] = " ".join([*flags, f"{flag}={devices}"])
+        os.environ["XLA_FLAGS"] = " ".join([*flags, f"{flag}={local}"])
+        if _jax_processes() > 1:  # JAX's CPU client all-reduces across processes through gloo
+            os.environ.setdefault("JAX_CPU_COLLECTIVES_IMPLEMENTATION", "gloo")
     elif backend == "tensorflow":
         import tensorflow as tf
 
@@ -144,6 +154,11 @@ def simulate(backend: str, devices: int) -> None:
             pass
 
 
+def _jax_processes() -> int:
+    """The JAX processes this run spans (Keras' ``KERAS_DISTRIBUTION_NUM_PROCESSES``; else 1)."""
+    return int(os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "1"))
+
+
 @dataclass
 class Replicas:
     """Where one run's model lives and how its batches split."""
@@ -151,7 +166,8 @@ class Replicas:
     devices: int
     engine: str
     names: list[str]
-    rank: int = 0  # this process among the processes (PyTorch); 0 elsewhere
+    rank: int = 0  # this process among the processes; 0 in a run of one process
+    processes: int = 1  # PyTorch: one per device; JAX across machines: one per machine
     model_parallel: int = 1  # the mesh's "model" axis (JAX)
     layouts: dict | None = None  # with model_parallel: each split variable's axes, by path
     _scope: object = None  # the engine's scope (JAX, TensorFlow)
@@ -162,8 +178,9 @@ class Replicas:
         return self.rank == 0
 
     @property
-    def processes(self) -> int:
-        return self.devices if self.engine == ENGINES["torch"] else 1
+    def arrays_span_processes(self) -> bool:
+        """JAX across processes: each variable is one array over every process's devices."""
+        return self.processes > 1 and self.engine != ENGINES["torch"]
 
     @property
     def shards(self) -> int:
@@ -219,9 +236,9 @@ class Replicas:
 
         total = len(keras.tree.flatten(arrays["x"])[0])
         arrays = {**arrays, "x": cut(arrays["x"]), "y": cut(arrays["y"])}
-        if arrays.get("validation_data") is not None and self.processes == 1:
+        if arrays.get("validation_data") is not None and self.engine != ENGINES["torch"]:
             arrays["validation_data"] = tuple(cut(part) for part in arrays["validation_data"])
-        if self.processes > 1:  # every process validates on the whole split
+        if self.processes > 1:  # each process feeds its share; all validate on the whole split
             share = lambda array: array[self.rank :: self.devices]  # noqa: E731
             arrays["x"] = keras.tree.map_structure(share, arrays["x"])
             arrays["y"] = keras.tree.map_structure(share, arrays["y"])
@@ -238,7 +255,7 @@ class Replicas:
         forward pass made through DDP itself; Keras' own train step calls the model directly.
         So the model's ``train_step`` becomes Keras' torch step with that one call changed.
         """
-        if self.processes == 1:
+        if self.engine != ENGINES["torch"]:
             return
         import keras
         import torch
@@ -261,12 +278,34 @@ class Replicas:
 
         model.train_step = train_step
 
+    def backup(self, folder: Path):
+        """The callback that keeps the run's state for a resume: BackupAndRestore into ``folder``
+        in the first process. PyTorch's other processes read that one and write nothing (their
+        weights and optimizer state equal the first's). JAX's others write their own, beside it:
+        saving inside the mesh is a step every process must take together."""
+        import keras
+
+        if self.leader:
+            return keras.callbacks.BackupAndRestore(str(folder))
+        if self.arrays_span_processes:
+            return keras.callbacks.BackupAndRestore(
+                str(folder.with_name(f"{folder.name}-process-{self.rank}"))
+            )
+        return restore_only(str(folder))
+
     def close(self) -> None:
-        if self.processes > 1:
+        """End the processes' group; every process calls it, after the first has saved the model."""
+        if self.processes == 1:
+            return
+        if self.engine == ENGINES["torch"]:
             import torch.distributed
 
             if torch.distributed.is_initialized():
                 torch.distributed.destroy_process_group()
+        else:  # JAX: a barrier, then each process on its own again
+            import jax
+
+            jax.distributed.shutdown()
 
 
 def replicas(devices: int, model_parallel: int = 1) -> Replicas:
@@ -280,16 +319,22 @@ def replicas(devices: int, model_parallel: int = 1) -> Replicas:
     if devices == 1:
         return Replicas(1, "one device", [_one_device(backend)])
     if backend == "jax":
+        processes, rank = 1, 0
+        if _jax_processes() > 1:  # across machines: the mesh spans every process's devices
+            import jax
+
+            keras.distribution.initialize()  # reads KERAS_DISTRIBUTION_* (the coordinator, the count, this one)
+            processes, rank = jax.process_count(), jax.process_index()
         found = keras.distribution.list_devices()
         _enough(found, devices, "jax")
         chosen = found[:devices]
         if model_parallel > 1:
             return Replicas(
-                devices, "keras.distribution.ModelParallel", chosen, model_parallel=model_parallel
+                devices, "keras.distribution.ModelParallel", chosen, rank, processes, model_parallel
             )
-        return Replicas(
-            devices, ENGINES["jax"], chosen, _scope=keras.distribution.DataParallel(devices=chosen)
-        )
+        distribution = keras.distribution.DataParallel(devices=chosen)
+        distribution.auto_shard_dataset = False  # each process takes its share itself (`split`)
+        return Replicas(devices, ENGINES["jax"], chosen, rank, processes, _scope=distribution)
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -343,11 +388,18 @@ def _torch_process(devices: int) -> Replicas:
         group, names = "gloo", [f"process {index} (cpu)" for index in range(devices)]
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(group, rank=rank, world_size=world)
-    return Replicas(devices, ENGINES["torch"], names, rank=rank)
+    return Replicas(devices, ENGINES["torch"], names, rank=rank, processes=devices)
 
 
-def launch(argv: list[str], devices: int, module: str = "cookbook", timeout_s: float | None = None) -> None:
-    """Run ``python -m MODULE ARGV`` as ``devices`` processes on this machine (PyTorch's way).
+def launch(
+    argv: list[str],
+    devices: int,
+    module: str = "cookbook",
+    timeout_s: float | None = None,
+    backend: str = "torch",
+) -> None:
+    """Run ``python -m MODULE ARGV`` as ``devices`` processes on this machine: PyTorch's way, or
+    (``backend="jax"``) as JAX's processes on several machines would run, here on one.
 
     The processes meet at a free port on the loopback. If one ends with an error the others are
     stopped and the run ends with one line naming it, rather than waiting for ever at the next
@@ -359,10 +411,13 @@ def launch(argv: list[str], devices: int, module: str = "cookbook", timeout_s: f
     base = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(devices)}
     # The cores shared out, as torchrun does: N processes of all-core thread pools fight for them.
     base.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // devices)))
+    if backend == "jax":  # Keras' names, which keras.distribution.initialize reads
+        base = {**os.environ, "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}"}
+        base["KERAS_DISTRIBUTION_NUM_PROCESSES"] = str(devices)
+    ranks = ("KERAS_DISTRIBUTION_PROCESS_ID",) if backend == "jax" else ("RANK", "LOCAL_RANK")
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", module, *argv],
-            env={**base, "RANK": str(rank), "LOCAL_RANK": str(rank)},
+            [sys.executable, "-m", module, *argv], env={**base, **dict.fromkeys(ranks, str(rank))}
         )
         for rank in range(devices)
     ]
@@ -394,8 +449,8 @@ def launch(argv: list[str], devices: int, module: str = "cookbook", timeout_s: f
 
 
 def in_worker() -> bool:
-    """Whether this process is one of several PyTorch training processes."""
-    return "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+    """Whether this process is one of several training processes (PyTorch's or JAX's)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 or _jax_processes() > 1
 
 
 def restore_only(backup_dir: str):

@@ -333,6 +333,7 @@ def train(
     import keras
 
     from cookbook import distribute
+    from cookbook.models import load_model
     from cookbook.plots import plot_curves
 
     if precision not in PRECISIONS:
@@ -427,9 +428,7 @@ def train(
             )
             replicas.wrap(trained)
             callbacks = [
-                keras.callbacks.BackupAndRestore(str(backup))
-                if replicas.leader
-                else distribute.restore_only(str(backup)),  # the others read the first one's backup
+                replicas.backup(backup),  # BackupAndRestore, in the first process (`Replicas.backup`)
                 *(
                     [keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]
                     if replicas.leader
@@ -460,11 +459,14 @@ def train(
                     f"interrupted: finished epochs are kept in {backup}; run the same command to resume"
                 ) from None
             train_seconds = time.perf_counter() - started
-        replicas.close()
-        if not replicas.leader:  # the first process writes the run's files
+        if replicas.leader:  # the first process writes the run's files
+            model.save(out / "model.keras")  # a distilled student alone: its teacher stays behind
+        replicas.close()  # (after the save: JAX's arrays span the processes until then)
+        if not replicas.leader:
             return None
-        model.save(out / "model.keras")  # a distilled student alone: its teacher stays behind
-        if trained is not model:  # the Distiller was compiled; the student scores on its own
+        if replicas.arrays_span_processes:  # this process alone now: it scores the saved copy
+            model = load_model(out / "model.keras", name)
+        if trained is not model or replicas.arrays_span_processes:  # the student scores on its own
             compile_model(model, task, recipe=recipe)
         report = report_on_test_split(model, recipe, data, out, batch_size, seed)
     finally:

@@ -229,3 +229,30 @@ def test_torchrun_runs_the_same_training_as_devices(tmp_path):
     )
     assert torchran["devices"] == 2
     assert torchran["test"] == pytest.approx(launched["test"], abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX's processes across machines, here two on one host")
+def test_two_jax_processes_train_one_model_over_both(tmp_path, monkeypatch):
+    """What two machines would run, each with Keras' KERAS_DISTRIBUTION_* variables: the mesh spans
+    both processes' devices, each feeds half of every batch, the first writes the run."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    argv = ["train", "mlp", "--backend", "jax", "--devices", "2", "--epochs", "3", "--out", "run"]
+    distribute.launch(argv, 2, backend="jax", timeout_s=300)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["devices"] == 2
+    losses = [
+        float(line.split(",")[2]) for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]
+    ]
+    assert len(losses) == 3 and losses[-1] < losses[0] * 0.7, losses
+    from cookbook.catalogue import load_recipe
+    from cookbook.data import load_dataset
+
+    task = load_recipe("mlp").TASK
+    data = load_dataset(task["dataset"], task["datasets"])
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    accuracy = float(np.mean(np.argmax(model.predict(data.x_test, verbose=0), axis=1) == data.y_test))
+    assert accuracy == pytest.approx(metrics["test"]["accuracy"], abs=1e-6) and accuracy > 0.8
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]  # nothing left beside it
+    assert not any(path.name.startswith("backup") for path in (tmp_path / "run").iterdir())
