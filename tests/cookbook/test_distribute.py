@@ -74,17 +74,25 @@ def test_a_run_on_two_devices_reloads_on_one_and_predicts_the_same(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["devices"] == 2 and metrics["batch_size"] == 32
     assert {"model.keras", "history.csv", "curves.png", "metrics.json"} <= {p.name for p in run.iterdir()}
-    losses = [float(line.split(",")[2]) for line in (run / "history.csv").read_text().splitlines()[1:]]
-    assert losses[-1] < losses[0] * 0.7, losses  # (columns: epoch, accuracy, loss, ...)
+    _learned_and_reloads(run, epochs=3)
+
+
+def _learned_and_reloads(run: Path, epochs: int) -> None:
+    """The mlp's run: its loss fell, and its model.keras, loaded here on one device, scores the test
+    split as the run reported."""
     from cookbook.catalogue import load_recipe
     from cookbook.data import load_dataset
 
+    losses = [float(line.split(",")[2]) for line in (run / "history.csv").read_text().splitlines()[1:]]
+    assert len(losses) == epochs and losses[-1] < losses[0] * 0.7, (
+        losses
+    )  # (columns: epoch, accuracy, loss, ...)
     task = load_recipe("mlp").TASK
     data = load_dataset(task["dataset"], task["datasets"])
     model = keras.saving.load_model(run / "model.keras")  # this process: one device
     accuracy = float(np.mean(np.argmax(model.predict(data.x_test, verbose=0), axis=1) == data.y_test))
-    assert accuracy == pytest.approx(metrics["test"]["accuracy"], abs=1e-6)
-    assert accuracy > 0.8
+    reported = json.loads((run / "metrics.json").read_text())["test"]["accuracy"]
+    assert accuracy == pytest.approx(reported, abs=1e-6) and accuracy > 0.8
 
 
 def _one_line(err: str) -> str:
@@ -240,19 +248,7 @@ def test_two_jax_processes_train_one_model_over_both(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     argv = ["train", "mlp", "--backend", "jax", "--devices", "2", "--epochs", "3", "--out", "run"]
     distribute.launch(argv, 2, backend="jax", timeout_s=300)
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["devices"] == 2
-    losses = [
-        float(line.split(",")[2]) for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]
-    ]
-    assert len(losses) == 3 and losses[-1] < losses[0] * 0.7, losses
-    from cookbook.catalogue import load_recipe
-    from cookbook.data import load_dataset
-
-    task = load_recipe("mlp").TASK
-    data = load_dataset(task["dataset"], task["datasets"])
-    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
-    accuracy = float(np.mean(np.argmax(model.predict(data.x_test, verbose=0), axis=1) == data.y_test))
-    assert accuracy == pytest.approx(metrics["test"]["accuracy"], abs=1e-6) and accuracy > 0.8
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["devices"] == 2
+    _learned_and_reloads(tmp_path / "run", epochs=3)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]  # nothing left beside it
     assert not any(path.name.startswith("backup") for path in (tmp_path / "run").iterdir())
