@@ -1,4 +1,4 @@
-"""Training on several devices, each backend with its own engine: data parallelism.
+"""Training on several devices, each backend with its own engine: data (and, on JAX, model) parallelism.
 
 Every device holds the whole model and takes an equal slice of each batch; the gradients of the
 slices are averaged before the one update, so N devices at a global batch B take the same steps
