@@ -437,6 +437,11 @@ def launch(
         if failed:
             rank, code = failed[0]
             raise CookbookError(f"process {rank} of {devices} failed (exit status {code})")
+    except KeyboardInterrupt:  # Ctrl-C: the processes are stopped below; what they finished stays
+        raise CookbookError(
+            f"interrupted: the {devices} processes were stopped; finished epochs are kept in the run's "
+            "backup/: run the same command to resume"
+        ) from None
     finally:
         for worker in workers:
             if worker.poll() is None:

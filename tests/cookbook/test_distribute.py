@@ -252,3 +252,20 @@ def test_two_jax_processes_train_one_model_over_both(tmp_path, monkeypatch):
     _learned_and_reloads(tmp_path / "run", epochs=3)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]  # nothing left beside it
     assert not any(path.name.startswith("backup") for path in (tmp_path / "run").iterdir())
+
+
+@pytest.mark.once
+def test_ctrl_c_stops_the_processes_in_one_line(tmp_path, monkeypatch):
+    """Ctrl-C while the processes train: they are stopped and the run ends with how to resume."""
+    import signal
+    import threading
+
+    (tmp_path / "sleeps.py").write_text("import time\ntime.sleep(120)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    started = time.monotonic()
+    with pytest.raises(
+        CookbookError, match="interrupted: the 2 processes were stopped; .* run the same command"
+    ):
+        distribute.launch([], 2, module="sleeps")
+    assert time.monotonic() - started < 30
