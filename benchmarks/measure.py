@@ -132,15 +132,14 @@ def measure(
 
     settings = settings or {}
     recipe, overrides, batch, x, y = training_batches(name, batch_size, 2 * steps)
-    task = recipe.TASK
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
         keras.utils.set_random_seed(0)
         built = settings if "preset" in settings else {**overrides, **settings}  # a preset sets the shapes
-        model = compile_model(build(recipe, "functional", **built), task, recipe=recipe)
+        model = compile_model(build(recipe, "functional", **built), recipe)
         if tuple(model.input_shape[1:]) != x.shape[1:] or "preset" in settings:
-            if task["loss"] != "sparse_categorical_crossentropy":
+            if not isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy):
                 raise CookbookError(
                     f"{name}: these settings change the data's shapes, and bench makes up "
                     "data for classifiers and token models only"

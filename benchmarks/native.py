@@ -18,6 +18,7 @@ import sys
 import time
 
 from benchmarks.measure import peak_memory_mb, threads, training_batches
+from cookbook.protocol import default_learning_rate
 
 FRAMEWORKS = {
     "torch": ("torch", "eager"),
@@ -69,7 +70,7 @@ def measure(
     if name not in RECIPES:
         raise ValueError(f"no hand-written {name}; there are: {', '.join(RECIPES)}")
     recipe, overrides, batch, x, y = training_batches(name, batch_size, steps)
-    config, learning_rate = {**recipe.DEFAULTS, **overrides}, recipe.TASK["learning_rate"]
+    config, learning_rate = {**recipe.DEFAULTS, **overrides}, default_learning_rate(recipe)
     backend, jit = FRAMEWORKS[framework]
     if backend == "jax":
         step, to_device, wait, parameters, device = _jax_step(name, config, learning_rate)

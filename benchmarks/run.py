@@ -15,8 +15,9 @@ from benchmarks.measure import JIT
 from benchmarks.native import FRAMEWORKS
 from benchmarks.native import RECIPES as NATIVE_RECIPES
 from cookbook.backend import BACKENDS, installed_backends
-from cookbook.catalogue import recipe_info
+from cookbook.catalogue import load_recipe, recipe_info
 from cookbook.errors import CookbookError
+from cookbook.protocol import own_train_step
 from cookbook.training import PRECISIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,11 +29,11 @@ COLUMNS = ("recipe", "backend", "jit", "jit_compile", "precision", "batch_size",
 
 
 def _check(recipes, backends, batch_size, steps, repeats, precision, jit, native, settings, peak) -> None:
-    from cookbook.catalogue import load_recipe
     from cookbook.training import parse_settings
 
     for name in recipes:
-        if recipe_info(name).task["loss"] is None:  # (unknown names raise in recipe_info)
+        recipe_info(name)  # (an unknown name raises)
+        if own_train_step(load_recipe(name)):
             raise CookbookError(f"{name} trains by its own game; bench times recipes compiled with a loss")
         if settings:
             parse_settings(settings, load_recipe(name).DEFAULTS)  # (a bad one raises, in one line)

@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--dataset")
+    train.add_argument(
+        "--data",
+        metavar="PATH",
+        help="your own data instead of --dataset: a folder of class sub-folders of images or .txt files, "
+        "an .npz with x and y, or a .csv with a label column",
+    )
+    train.add_argument("--label", default="label", metavar="COLUMN", help="a --data CSV's column of labels")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--precision", choices=PRECISIONS, default="float32")
     train.add_argument("--out", help="output folder (default: runs/RECIPE-API-BACKEND)")
@@ -236,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="score a saved model on a test split, as train ends")
     evaluate.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a model.keras")
     evaluate.add_argument("--dataset", help="(default: the one it was trained on)")
+    evaluate.add_argument(
+        "--data",
+        metavar="PATH",
+        help="new files of your own, for a model trained with --data (all of them scored)",
+    )
     evaluate.add_argument("--out", help="evaluation.json and pictures go here (default: the model's folder)")
     _unsafe_option(evaluate)
     _backend_option(evaluate)
@@ -505,7 +517,7 @@ def _train(args) -> None:
         task = recipe_info(args.recipe).task  # refuse here what every process would refuse
         distribute.check(args.devices, args.batch_size or task["batch_size"], args.model_parallel)
         distribute.check_model_parallel("torch", args.model_parallel)
-        distribute.check_step(args.recipe, task)
+        distribute.check_step(args.recipe, load_recipe(args.recipe))
         distribute.launch(args.argv, args.devices)  # the first process prints the report
         return
     metrics = train(
@@ -514,6 +526,8 @@ def _train(args) -> None:
         epochs=args.epochs,
         batch_size=args.batch_size,
         dataset=args.dataset,
+        data=args.data,
+        label=args.label,
         seed=args.seed,
         precision=args.precision,
         out=args.out,
@@ -629,7 +643,7 @@ def _trained_model(args):
 def _evaluate(args) -> None:
     from cookbook.training import evaluate
 
-    report = evaluate(args.model, dataset=args.dataset, out=args.out, unsafe=args.unsafe)
+    report = evaluate(args.model, dataset=args.dataset, out=args.out, unsafe=args.unsafe, data=args.data)
     print(f"{report['recipe']} on {report['dataset']} ({report['backend']} backend)")
     _print_report(report, args.out or Path(report["model"]).parent, "evaluation.json")
 
@@ -1102,7 +1116,7 @@ def _compress(args) -> None:
         out=args.out,
         unsafe=args.unsafe,
     )
-    metric = headline(load_recipe(recipe_of(path)).TASK)
+    metric = headline(load_recipe(recipe_of(path)))
     print(f"\n{AS_TRAINED}: the model as it came; sparsity 0: fine-tuned as the others, without a mask")
     print(table(results, metric))
     out = Path(args.out or path.parent / "pruning")
@@ -1141,7 +1155,7 @@ def _quantize(args) -> None:
         f"\n{share:.0%} of the weights sit in Dense, EinsumDense or Embedding layers, the ones Keras "
         "quantizes; agrees: test predictions that match the float model's"
     )
-    print(quantization_table(results, headline(recipe.TASK), batch_size))
+    print(quantization_table(results, headline(recipe), batch_size))
     out = Path(args.out or path.parent / "quantization")
     print(f"wrote {out}/results.json and a model folder per mode ({modes[0]}/model.keras, ...)")
 
@@ -1180,7 +1194,7 @@ def _distill(args) -> None:
     print(
         "\nlabels: the student trained on the labels alone; distilled: the same student through the teacher"
     )
-    print(distillation_table(results, headline(load_recipe("distillation").TASK)))
+    print(distillation_table(results, headline(load_recipe("distillation"))))
     out = Path(args.out or path.parent / "distillation")
     print(f"wrote {out}/results.json and a model folder per student (distilled-{units[0]}/model.keras, ...)")
 

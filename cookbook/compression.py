@@ -27,13 +27,14 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 
 from cookbook.catalogue import load_recipe
 from cookbook.data import load_dataset
 from cookbook.errors import CookbookError
 from cookbook.experiments import load_results, save_results
 from cookbook.models import file_sizes, kernel_zeros
-from cookbook.protocol import task_kind
+from cookbook.protocol import default_learning_rate, metric_names, task_kind
 from cookbook.training import arrays, compile_model
 
 METHODS = ("prune", "quantize", "distill")
@@ -43,9 +44,9 @@ STUDENT_UNITS = (16, 32, 64)  # the distillation page's student: the units of it
 AS_TRAINED = "as trained"
 
 
-def headline(task: dict) -> str:
+def headline(recipe: ModuleType) -> str:
     """The test metric a compressed model is judged by: the page's first metric, else its loss."""
-    return task["metrics"][0] if task["metrics"] else "loss"
+    return next(iter(metric_names(recipe)), "loss")
 
 
 def check_options(sparsities, epochs: int, scope: str) -> None:
@@ -101,7 +102,7 @@ def prune(
     record = run_record(path)
     data = load_dataset(dataset or record.get("dataset") or recipe.TASK["dataset"], recipe.TASK["datasets"])
     batch_size = record.get("batch_size") or recipe.TASK["batch_size"]
-    rate = learning_rate or recipe.TASK["learning_rate"]
+    rate = learning_rate or default_learning_rate(recipe)
     if not rate > 0:
         raise CookbookError(f"--learning-rate must be positive; got {rate}")
     out = Path(out or path.parent / "pruning")
@@ -122,7 +123,7 @@ def prune(
     fed = arrays(recipe, data, original)
 
     def score(model) -> dict:
-        compile_model(model, recipe.TASK, recipe=recipe)
+        compile_model(model, recipe)
         test = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
         return {key: float(value) for key, value in test.items()}
 
@@ -141,7 +142,7 @@ def prune(
                 wrapped = pruning.wrap_for_pruning(load_model(path, unsafe=unsafe), sparsity)
             except ValueError as error:
                 raise CookbookError(f"cannot prune {path}: {error}") from None
-            compile_model(wrapped, recipe.TASK, learning_rate=rate, recipe=recipe)
+            compile_model(wrapped, recipe, learning_rate=rate)
             schedule = pruning.GradualPruning(begin=0.0, end=0.6, scope=scope)
             started = time.perf_counter()
             history = wrapped.fit(
@@ -214,7 +215,7 @@ def distill(
     if kind not in ("classification", "distilled", "quantized"):
         raise CookbookError(f"compress takes a classifier; {path} holds a {name} model ({kind})")
     batch_size = record.get("batch_size") or recipe.TASK["batch_size"]
-    rate = learning_rate or page.TASK["learning_rate"]
+    rate = learning_rate or default_learning_rate(page)
     if not rate > 0:
         raise CookbookError(f"--learning-rate must be positive; got {rate}")
     out = Path(out or path.parent / "distillation")
@@ -233,12 +234,12 @@ def distill(
     steps = epochs * -(-len(data.x_train) // batch_size)
 
     def score(model) -> dict:
-        compile_model(model, page.TASK, recipe=page)
+        compile_model(model, page)
         test = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
         return {key: float(value) for key, value in test.items()}
 
     if AS_TRAINED not in results:
-        compile_model(teacher, recipe.TASK, recipe=recipe)
+        compile_model(teacher, recipe)
         test = teacher.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
         results[AS_TRAINED] = {
             "test": {key: float(value) for key, value in test.items()},
@@ -259,7 +260,7 @@ def distill(
                         trained = page.distiller(teacher, student, temperature=temperature)
                     except ValueError as error:
                         raise CookbookError(f"cannot distil {path}: {error}") from None
-                compile_model(trained, page.TASK, learning_rate=rate, recipe=page, total_steps=steps)
+                compile_model(trained, page, learning_rate=rate, total_steps=steps)
                 started = time.perf_counter()
                 history = trained.fit(**fed, epochs=epochs, batch_size=batch_size, verbose=0).history
                 seconds = time.perf_counter() - started
@@ -359,7 +360,7 @@ def quantize(
     batch = data.x_test[:batch_size]
 
     def score(model) -> dict:
-        compile_model(model, recipe.TASK, recipe=recipe)
+        compile_model(model, recipe)
         test = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
         return {key: float(value) for key, value in test.items()}
 

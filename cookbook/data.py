@@ -32,6 +32,7 @@ class Dataset:
     y_test: np.ndarray
     class_names: list[str]
     vocabulary_size: int = 0  # word ids run from 0 (padding) to vocabulary_size - 1 ("text" only)
+    preparation: dict | None = None  # your own data: how its files became arrays (cookbook.user_data)
 
     @property
     def num_classes(self) -> int:

@@ -48,8 +48,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from cookbook.errors import CookbookError
+from cookbook.protocol import own_train_step
 
 ENGINES = {
     "jax": "keras.distribution.DataParallel",
@@ -115,9 +117,9 @@ def model_layouts(model, ways: int) -> dict[str, tuple]:
     return layouts
 
 
-def check_step(name: str, task: dict, distills: bool = False) -> None:
+def check_step(name: str, recipe: ModuleType, distills: bool = False) -> None:
     """Refuse a page whose training is not Keras' own train step (a GAN's, a distiller's)."""
-    if task["loss"] is None or distills:
+    if own_train_step(recipe) or distills:
         raise CookbookError(
             f"--devices trains pages that Keras' own train step trains; {name} has a step of its own"
         )

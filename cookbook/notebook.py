@@ -46,9 +46,8 @@ def fit(recipe: ModuleType, model, data, n: int | None = None, epochs: int | Non
     fed = arrays(recipe, data, model)
     compile_model(
         model,
-        recipe.TASK,
+        recipe,
         total_steps=epochs * -(-n // batch_size),
-        recipe=recipe,
         example=(fed["x"], fed["y"]),
     )
     x_val, y_val = fed["validation_data"]

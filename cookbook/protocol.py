@@ -6,26 +6,21 @@ anything is imported), ``check_page`` when a page is imported. CONTRIBUTING.md (
 protocol") says the same in prose; ``tests/recipes/test_protocol.py`` keeps the two in step.
 """
 
+import inspect
 import types  # (no `from __future__ import annotations`: TypedDict must see NotRequired)
 import typing
 from typing import Any, Literal, NotRequired, TypedDict
 
 
 class Task(TypedDict):
-    """A page's ``TASK``: metadata the harness reads; the page itself loads no data."""
+    """A page's ``TASK``: the catalogue's bookkeeping. How the page trains is its ``compile_settings``."""
 
     family: Literal["feedforward", "convolutional", "recurrent", "attention", "generative", "compression"]
     order: int  # its place in `cookbook list` and the README's table (within the family)
     dataset: str  # the offline default, a name in cookbook.data.DATASETS
     datasets: tuple[str, ...]  # every dataset it trains on, the default among them (`--dataset`)
-    loss: str | None  # a Keras loss, or one the page registers; None: the model's train_step has its own
-    metrics: tuple[str, ...]  # Keras metric names, or functions the page registers
-    optimizer: str  # a keras.optimizers name ("adam", "sgd", ...)
-    learning_rate: float
     epochs: int  # `cookbook train`'s default
     batch_size: int
-    schedule: NotRequired[Literal["constant", "cosine"]]  # cosine: decays to zero over the whole run
-    optimizer_options: NotRequired[dict[str, Any]]  # more arguments for the optimizer (beta_1, ...)
     pixel_range: NotRequired[tuple[float, float]]  # a generative model's pixels ((-1, 1) for tanh)
     conditional: NotRequired[bool]  # a generative model drawn per class label (`sample --label`)
 
@@ -36,6 +31,9 @@ REQUIRED = {
     "TASK": "the Task above",
     "build_sequential": "(**overrides) -> keras.Sequential (or a model whose networks are Sequential)",
     "build_functional": "(**overrides) -> keras.Model: the same network, written with the Functional API",
+    "compile_settings": "(steps=None, learning_rate=<the page's rate>) -> dict: what `model.compile` takes, as "
+    "Keras objects (an optimizer with its schedule over `steps` updates, a loss, metrics); a page whose model "
+    "has its own train step (a GAN) returns the optimizer alone. The page's example and the harness both call it",
 }
 OPTIONAL = {
     "NETWORKS": "the names of a composite model's networks (a GAN's generator and discriminator, a VAE's "
@@ -76,7 +74,7 @@ KINDS = {
     "translation": "target tokens the model writes one by one (data kind 'translation', greedy_decode): "
     "the greedy exact match and translations.txt",
     "language": "the next character (data kind 'language', generate): sample.txt",
-    "gan": "generated images, trained by the model's own train step (TASK['loss'] None): samples.png "
+    "gan": "generated images, trained by the model's own train step (compile_settings has no loss): samples.png "
     "and the quality score",
     "autoencoder": "images rebuilt through codes (a generative page with a loss; encode): as gan, and "
     "reconstructions.png and latent.png",
@@ -96,7 +94,7 @@ def task_kind(recipe, data_kind: str) -> str:
     """The kind of task (a key of ``KINDS``) the page ``recipe`` solves on data of ``data_kind``
     (``cookbook.data.Dataset.kind``)."""
     if recipe.TASK["family"] == "generative":
-        if recipe.TASK["loss"] is None:
+        if own_train_step(recipe):
             return "gan"
         return "vae" if hasattr(recipe, "negative_elbo") else "autoencoder"
     if hasattr(recipe, "strip"):
@@ -106,6 +104,45 @@ def task_kind(recipe, data_kind: str) -> str:
     if hasattr(recipe, "distiller"):
         return "distilled"
     return data_kind if data_kind in ("segmentation", "translation", "language") else "classification"
+
+
+def compile_settings(recipe, steps: int | None = None, learning_rate: float | None = None) -> dict:
+    """The page's ``compile_settings(steps, learning_rate)``: what ``model.compile`` takes. Without a
+    ``learning_rate`` the page's own default; ``steps`` lets a schedule decay over the run."""
+    if learning_rate is None:
+        return recipe.compile_settings(steps=steps)
+    return recipe.compile_settings(steps=steps, learning_rate=learning_rate)
+
+
+def default_learning_rate(recipe) -> float:
+    """The learning rate a page trains at unless told otherwise (its ``compile_settings`` default)."""
+    return inspect.signature(recipe.compile_settings).parameters["learning_rate"].default
+
+
+def own_train_step(recipe) -> bool:
+    """Whether the page's model trains by its own ``train_step`` (a GAN): it compiles with no loss."""
+    return "loss" not in recipe.compile_settings()
+
+
+def metric_names(recipe) -> list[str]:
+    """The names of the metrics the page compiles, as its history and logs show them."""
+    import keras
+
+    names = []
+    for metric in recipe.compile_settings().get("metrics", []):
+        if isinstance(metric, str):
+            names.append(metric)
+        elif isinstance(metric, keras.metrics.Metric):
+            names.append(metric.name)
+        else:  # a function the page defines
+            names.append(metric.__name__)
+    return names
+
+
+def schedule_name(optimizer) -> str:
+    """ "constant", or the class of the schedule an optimizer's learning rate follows ("CosineDecay")."""
+    rate = optimizer.get_config()["learning_rate"]  # a schedule's serialised form, else a number
+    return rate.get("class_name", "schedule") if isinstance(rate, dict) else "constant"
 
 
 def _conforms(value, hint) -> bool:

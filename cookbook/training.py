@@ -18,7 +18,14 @@ from cookbook.data import Dataset, load_dataset
 from cookbook.errors import CookbookError
 from cookbook.generative import judge, pixel_range, sample_grid_callback, to_range
 from cookbook.history import read_history
-from cookbook.protocol import task_kind
+from cookbook.protocol import (
+    compile_settings,
+    default_learning_rate,
+    own_train_step,
+    schedule_name,
+    task_kind,
+)
+from cookbook.user_data import fitting_kinds, load_user_data, read_like
 
 APIS = ("functional", "sequential")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -166,38 +173,24 @@ SAMPLE_PROMPT = "Return the "  # how many docstrings begin
 
 def compile_model(
     model,
-    task: dict,
+    recipe: ModuleType,
     learning_rate: float | None = None,
     total_steps: int | None = None,
-    recipe=None,
     example: tuple | None = None,
 ):
-    """Compile with the recipe's optimizer, loss and metrics.
-
-    A loss or metric name the recipe module defines (e.g. ``exact_match``) is that
-    function; other names are Keras' own.
-
-    ``TASK["schedule"]`` ("constant", "cosine" or "warmup_cosine": `learning_rate_schedule`)
-    shapes the learning rate over ``total_steps``, the whole run.
+    """Compile ``model`` with its page's ``compile_settings``: the optimizer (at ``learning_rate``, the
+    page's own by default, its schedule spread over ``total_steps`` updates), loss and metrics the page's
+    example compiles with. A page whose model has its own train step (a GAN) gives the optimizer alone.
 
     ``example``, inputs and targets the model will train on (``(x, y)``), lets the optimizer,
     loss and metrics create their variables now: see `build_training_state`.
     """
-    import keras
-
-    rate = learning_rate_schedule(
-        task.get("schedule", "constant"), learning_rate or task["learning_rate"], total_steps
-    )
-    options = {"learning_rate": rate, **task.get("optimizer_options", {})}
-    optimizer = keras.optimizers.get({"class_name": task["optimizer"], "config": options})
-    if task["loss"] is None:  # the model's own train step holds its losses (a GAN's)
-        model.compile(optimizer=optimizer)
+    settings = compile_settings(recipe, steps=total_steps, learning_rate=learning_rate)
+    model.compile(**settings)
+    if "loss" not in settings:  # the model's own train step holds its losses (a GAN's)
         if model.built:  # as Keras does when it loads a model: see build_training_state
             model.optimizer.build(model.trainable_variables)
         return model
-    metrics = [getattr(recipe, name, name) if recipe else name for name in task["metrics"]]
-    loss = getattr(recipe, task["loss"], task["loss"]) if recipe else task["loss"]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     if example is not None:
         build_training_state(model, *example)
     return model
@@ -279,7 +272,7 @@ def arrays(recipe, data, model=None) -> dict:
     if task["family"] == "generative":
         bounds = pixel_range(recipe)
         x, x_val = (to_range(images, bounds) for images in (data.x_train, data.x_val))
-        if task["loss"] is None:
+        if own_train_step(recipe):
             return {"x": x, "y": data.y_train if task.get("conditional") else None}
         return {"x": x, "y": x, "validation_data": (x_val, x_val)}
     y, y_val = data.y_train, data.y_val
@@ -306,6 +299,8 @@ def train(
     distill: bool = True,
     devices: int = 1,
     model_parallel: int = 1,
+    data=None,
+    label: str = "label",
 ) -> dict | None:
     """Train a recipe on its data; write model.keras, history.csv, curves.png, metrics.json
     (and masks.png for segmentation, sample.txt for a language model, translations.txt and the
@@ -326,6 +321,12 @@ def train(
     first writes the run's files, the others return None. ``model_parallel`` (JAX) splits a
     Transformer's kernels that many ways, the devices a mesh of (devices / it) x it.
 
+    ``data``: your own data instead of a named ``dataset``: a path (a folder of class sub-folders of
+    images or texts, an ``.npz`` with ``x`` and ``y``, a ``.csv`` whose ``label`` column holds the
+    classes), arrays ``(x, y)`` or a ``keras.utils.PyDataset`` (`cookbook.user_data`). It is read and
+    checked before anything trains, split as the offline datasets are, and the way its files became
+    arrays is saved as ``data.json`` for ``evaluate(..., data=...)``.
+
     An interrupted run (Ctrl-C, a killed process) resumes from its last finished epoch
     when the same command is run again: BackupAndRestore keeps the state in ``backup/``.
     ``callbacks`` are added to the run's own (backup, CSV history).
@@ -344,19 +345,25 @@ def train(
     epochs = given.get("epochs", task["epochs"]) if epochs is None else epochs
     batch_size = given.get("batch_size", task["batch_size"]) if batch_size is None else batch_size
     learning_rate = (
-        given.get("learning_rate", task["learning_rate"]) if learning_rate is None else learning_rate
+        given.get("learning_rate", default_learning_rate(recipe)) if learning_rate is None else learning_rate
     )
     if epochs < 1 or batch_size < 1:
         raise CookbookError("--epochs and --batch-size must be positive")
     distribute.check(devices, batch_size, model_parallel)
     if devices > 1:
-        distribute.check_step(name, task, distills=distill and hasattr(recipe, "distiller"))
+        distribute.check_step(name, recipe, distills=distill and hasattr(recipe, "distiller"))
     if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
         raise CookbookError(f"--learning-rate must be a positive number, got {learning_rate!r}")
     if not isinstance(settings, dict):
         settings = parse_settings(settings, recipe.DEFAULTS)
     settings = {**given.get("settings", {}), **settings}
-    data = load_dataset(dataset or task["dataset"], task["datasets"])
+    if data is not None and dataset is not None:
+        raise CookbookError("give --dataset (a named dataset) or --data (your own), not both")
+    data = (
+        own_data(name, data, label)
+        if data is not None
+        else load_dataset(dataset or task["dataset"], task["datasets"])
+    )
     generative = task["family"] == "generative"
     out = Path(out or f"runs/{name}-{api}-{keras.backend.backend()}")
     out.mkdir(parents=True, exist_ok=True)
@@ -371,6 +378,8 @@ def train(
         "learning_rate": learning_rate,
         "settings": settings,
     }
+    if data.preparation:  # your own data: where it came from is part of what a saved state fits
+        run["data"] = data.preparation["source"]
     run = json.loads(json.dumps(run, default=list))
     replicas = distribute.replicas(devices, model_parallel)  # one device unless devices > 1
     saved = backup.exists() and any(path.name != "run.json" for path in backup.iterdir())
@@ -398,6 +407,10 @@ def train(
             "verbose": verbose,
             "learning_rate": learning_rate,
         }
+        if data.preparation:
+            raise CookbookError(
+                f"{name} trains a teacher first from a named dataset; --data trains other pages"
+            )
         teacher = _finished_run(name, out / "teacher", {**settings, **recipe.TEACHER}, True, options)
         _finished_run(name, out / "from-labels", settings, False, options)
 
@@ -420,9 +433,8 @@ def train(
             targets = data.x_train if generative else fit_data["y"]  # (a VAE's targets: its inputs)
             compile_model(
                 trained,
-                task,
+                recipe,
                 learning_rate=learning_rate,
-                recipe=recipe,
                 total_steps=epochs * math.ceil(len(data.x_train) / batch_size),
                 example=(fit_data["x"], targets),
             )
@@ -467,7 +479,7 @@ def train(
         if replicas.arrays_span_processes:  # this process alone now: it scores the saved copy
             model = load_model(out / "model.keras", name)
         if trained is not model or replicas.arrays_span_processes:  # the student scores on its own
-            compile_model(model, task, recipe=recipe)
+            compile_model(model, recipe)
         report = report_on_test_split(model, recipe, data, out, batch_size, seed)
     finally:
         keras.config.set_dtype_policy(previous_policy)
@@ -483,7 +495,7 @@ def train(
         "epochs": epochs,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
-        "schedule": task.get("schedule", "constant"),
+        "schedule": schedule_name(trained.optimizer),
         "settings": settings,
         "parameters": model.count_params(),
         "train_seconds": round(train_seconds, 2),
@@ -491,6 +503,9 @@ def train(
         "model_parallel": model_parallel,
         "test": report.pop("test"),
     }
+    if data.preparation:  # how your files became arrays: evaluate --data prepares new files alike
+        metrics["data"] = data.preparation["source"]
+        (out / "data.json").write_text(json.dumps(data.preparation, indent=2) + "\n")
     if generative:  # no test loss for a GAN's game: its last epoch's losses
         history = read_history(out / "history.csv")
         metrics["final"] = {key: values[-1] for key, values in history.items() if key != "epoch"}
@@ -498,6 +513,17 @@ def train(
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=list) + "\n")
     plot_curves(out / "history.csv", out / "curves.png", title=f"{name} ({api}, {metrics['backend']})")
     return metrics
+
+
+def own_data(name: str, source, label: str = "label") -> Dataset:
+    """Your data (`cookbook.user_data`) read for the page ``name``: refused in one line unless the page
+    trains on data of its kind (images, texts as word ids, tables, sequences)."""
+    data = load_user_data(source, label)
+    kinds = fitting_kinds(load_recipe(name).TASK["datasets"])
+    if data.kind not in kinds:
+        takes = ", ".join(sorted(kinds)) or "only its own kind of data"
+        raise CookbookError(f"{name} trains on {takes}; {data.name} holds {data.kind} data")
+    return data
 
 
 def _builds_teacher(recipe: ModuleType, settings: dict) -> bool:
@@ -567,7 +593,7 @@ def _pruned(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) 
     from cookbook.models import file_sizes, kernel_zeros
 
     stripped = recipe.strip(model)
-    compile_model(stripped, recipe.TASK, recipe=recipe)
+    compile_model(stripped, recipe)
     stripped.save(out / "model-stripped.keras")
     test = stripped.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
     return {
@@ -588,7 +614,7 @@ def _quantized(model, recipe, data, out: Path, y_test, batch_size: int, seed: in
     for mode in recipe.MODES:
         quantized = recipe.quantized(model, mode)
         quantized.save(out / f"model-{mode}.keras")  # before it is compiled: no optimizer state saved
-        compile_model(quantized, recipe.TASK, recipe=recipe)
+        compile_model(quantized, recipe)
         test = quantized.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
         report[mode] = {
             "test": {key: float(value) for key, value in test.items()},
@@ -659,12 +685,17 @@ def report_on_test_split(
 
 
 def evaluate(
-    path: str | Path, dataset: str | None = None, out: str | Path | None = None, unsafe: bool = False
+    path: str | Path,
+    dataset: str | None = None,
+    out: str | Path | None = None,
+    unsafe: bool = False,
+    data: str | Path | None = None,
 ) -> dict:
     """Score a saved model (a ``.keras`` file or a run folder) on a dataset's test split: the report
     `cookbook train` ends with, written to ``evaluation.json`` (and its pictures) in ``out``
     (default: the model's folder). The recipe, dataset and batch size come from the file and the
-    ``metrics.json`` beside it."""
+    ``metrics.json`` beside it. ``data``: new files of your own, all of them scored, prepared as the
+    model's training data was (its run's ``data.json``)."""
     import keras
 
     from cookbook.models import load_model, model_file, recipe_of, run_record
@@ -674,12 +705,17 @@ def evaluate(
     record = run_record(path)
     name = recipe_of(path)
     recipe = load_recipe(name)
-    data = load_dataset(dataset or record.get("dataset") or recipe.TASK["dataset"], recipe.TASK["datasets"])
+    if data is not None:
+        data = _new_files(path, data, dataset)
+    else:
+        data = load_dataset(
+            dataset or record.get("dataset") or recipe.TASK["dataset"], recipe.TASK["datasets"]
+        )
     expected = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
     if recipe.TASK["family"] != "generative" and expected and expected != data.input_shape:
         raise CookbookError(f"{path} takes inputs {expected}, but {data.name} has {data.input_shape}")
     batch_size = record.get("batch_size") or recipe.TASK["batch_size"]
-    compile_model(model, recipe.TASK, recipe=recipe)  # the metrics train reports, whatever the file kept
+    compile_model(model, recipe)  # the metrics train reports, whatever the file kept
     out = Path(out or path.parent)
     out.mkdir(parents=True, exist_ok=True)
     report = {
@@ -692,3 +728,23 @@ def evaluate(
     }
     (out / "evaluation.json").write_text(json.dumps(report, indent=2, default=list) + "\n")
     return report
+
+
+def _new_files(model_path: Path, source: str | Path, dataset: str | None) -> Dataset:
+    """New files to score a model trained on your own data by: all of them a test split."""
+    if dataset is not None:
+        raise CookbookError("give --dataset (a named dataset) or --data (your own files), not both")
+    recorded = model_path.parent / "data.json"
+    if not recorded.exists():
+        raise CookbookError(
+            f"{model_path} was not trained with --data (no data.json beside it): score it with --dataset"
+        )
+    preparation = json.loads(recorded.read_text())
+    x, y = read_like(source, preparation)
+    empty_x, empty_y = x[:0], y[:0]
+    name = Path(source).name
+    data = Dataset(
+        name, preparation["kind"], empty_x, empty_y, empty_x, empty_y, x, y, preparation["class_names"]
+    )
+    data.preparation = preparation
+    return data

@@ -14,7 +14,7 @@ with ``cookbook train``'s own function for that many epochs, and writes those ep
 
 The objective (``--objective``) is ``val_loss`` or ``val_`` and one of the metrics the recipe
 compiles with. By default it is the recipe's headline (``headline``): exact match for the seq2seq
-recipes, whose ``TASK`` compiles an ``exact_match`` metric (1 where the whole answer is right),
+recipes, whose ``compile_settings`` compile an ``exact_match`` metric (1 where the whole answer is right),
 so ``val_exact_match``; else validation accuracy; else validation loss. Per-character accuracy
 flatters a seq2seq model: an answer with 9 of its 10 characters right scores 0.9 and is wrong.
 For ``seq2seq_rnn`` the metric is the answer itself (its decoder writes every character from the
@@ -39,6 +39,7 @@ from typing import NamedTuple
 from cookbook.catalogue import load_recipe
 from cookbook.data import load_dataset
 from cookbook.errors import CookbookError
+from cookbook.protocol import metric_names, own_train_step
 from cookbook.training import arrays, build, compile_model, data_overrides, page_callbacks, train
 from tuning import spaces
 
@@ -56,17 +57,18 @@ def _keras_tuner():
 LOWER_IS_BETTER = ("loss", "error", "crossentropy", "bits_per_character")  # in an objective's name
 
 
-def headline(task: dict) -> str:
+def headline(recipe: ModuleType) -> str:
     """What a trial is scored by unless ``--objective`` says otherwise (module docstring): exact
     match where the recipe compiles it, else validation accuracy where it reports it, else loss."""
-    if "exact_match" in task["metrics"]:
+    metrics = metric_names(recipe)
+    if "exact_match" in metrics:
         return "val_exact_match"
-    return "val_accuracy" if "accuracy" in task["metrics"] else "val_loss"
+    return "val_accuracy" if "accuracy" in metrics else "val_loss"
 
 
-def objectives(task: dict) -> list[str]:
+def objectives(recipe: ModuleType) -> list[str]:
     """The validation scores a trial of this recipe logs each epoch, each a possible objective."""
-    return ["val_loss", *(f"val_{metric}" for metric in task["metrics"])]
+    return ["val_loss", *(f"val_{metric}" for metric in metric_names(recipe))]
 
 
 def direction(objective: str) -> str:
@@ -74,14 +76,14 @@ def direction(objective: str) -> str:
     return "min" if any(word in objective for word in LOWER_IS_BETTER) else "max"
 
 
-def _legacy_objective(task: dict) -> str:
+def _legacy_objective(recipe: ModuleType) -> str:
     """What a search recorded before ``search.json`` named its objective was scored by."""
-    return "val_accuracy" if "accuracy" in task["metrics"] else "val_loss"
+    return "val_accuracy" if "accuracy" in metric_names(recipe) else "val_loss"
 
 
 def objective_of(search: dict) -> str:
     """The objective of a search, from its ``search.json`` record."""
-    return search.get("objective") or _legacy_objective(load_recipe(search["recipe"]).TASK)
+    return search.get("objective") or _legacy_objective(load_recipe(search["recipe"]))
 
 
 def _fail_on_nan():
@@ -107,17 +109,16 @@ def hypermodel(name: str, api: str, data, epochs: int | None = None):
 
     class RecipeHyperModel(keras_tuner.HyperModel):
         def build(self, hp):
-            training = spaces.training(hp, recipe.TASK)
+            training = spaces.training(hp, recipe)
             settings = {**data_overrides(recipe, data), **spaces.architecture(hp, name)}
             model = build(recipe, api, **settings)
             steps = epochs * math.ceil(len(data.x_train) / training["batch_size"]) if epochs else None
             fed = arrays(recipe, data, model)
             return compile_model(
                 model,
-                recipe.TASK,
+                recipe,
                 learning_rate=training["learning_rate"],
                 total_steps=steps,
-                recipe=recipe,
                 example=(fed["x"], fed["y"]),
             )
 
@@ -246,7 +247,7 @@ def prepare(
 
     recipe = load_recipe(name)
     task = recipe.TASK
-    if task["loss"] is None:
+    if own_train_step(recipe):
         raise CookbookError(f"{name} trains by its own game, which has no validation score to tune on")
     folder = project(directory, name, api)
     recorded = folder / "search.json"
@@ -273,15 +274,15 @@ def prepare(
         "max_trials": 10,
         "epochs": task["epochs"],
         "seed": 0,
-        "objective": headline(task),
+        "objective": headline(recipe),
     }
     given = {key: defaults.get(key) if value is None else value for key, value in given.items()}
     algorithm, max_trials, epochs = given["algorithm"], given["max_trials"], given["epochs"]
     if algorithm not in ALGORITHMS:
         raise CookbookError(f"unknown algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")
-    if given["objective"] not in objectives(task):
+    if given["objective"] not in objectives(recipe):
         raise CookbookError(
-            f"{name} logs no {given['objective']!r} to score trials by; choose one of: {', '.join(objectives(task))}"
+            f"{name} logs no {given['objective']!r} to score trials by; choose one of: {', '.join(objectives(recipe))}"
         )
     if max_trials < 1 or epochs < 1 or max_failures < 1:
         raise CookbookError("--max-trials, --epochs and --max-failures must be at least 1")

@@ -12,7 +12,10 @@ default is a tuple (mlp's ``hidden_units``, cnn's ``filters``) is a string choic
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from cookbook.catalogue import load_recipe
+from cookbook.protocol import default_learning_rate
 from cookbook.training import parse_values
 
 
@@ -46,11 +49,11 @@ def _around(value: float, factors) -> list:
     return sorted({float(f"{value * factor:.3g}") for factor in factors})
 
 
-def training(hp, task: dict) -> dict:
+def training(hp, recipe: ModuleType) -> dict:
     """The learning rate and batch size to train a trial with, around the recipe's own."""
-    batch = task["batch_size"]
+    batch = recipe.TASK["batch_size"]
     return {
-        "learning_rate": hp.Choice("learning_rate", _around(task["learning_rate"], (1 / 3, 1, 3))),
+        "learning_rate": hp.Choice("learning_rate", _around(default_learning_rate(recipe), (1 / 3, 1, 3))),
         "batch_size": hp.Choice("batch_size", sorted({max(batch // 2, 1), batch, batch * 2})),
     }
 

@@ -82,7 +82,7 @@ def compare_activations(
                 **data_overrides(mlp, data),
             )
             steps = epochs * math.ceil(len(data.x_train) / mlp.TASK["batch_size"])
-            compile_model(model, mlp.TASK, total_steps=steps, example=(data.x_train, data.y_train))
+            compile_model(model, mlp, total_steps=steps, example=(data.x_train, data.y_train))
             at_start = list(layer_gradient_norms(model, *probe, loss).values())
             started = time.perf_counter()
             history = model.fit(

@@ -69,7 +69,7 @@ def compare_depth(
                 stage_blocks=stages, residual=residual, **data_overrides(resnet, data)
             )
             steps = epochs * math.ceil(len(data.x_train) / batch_size)
-            compile_model(model, resnet.TASK, total_steps=steps, example=(data.x_train, data.y_train))
+            compile_model(model, resnet, total_steps=steps, example=(data.x_train, data.y_train))
             started = time.perf_counter()
             history = model.fit(
                 data.x_train,

@@ -103,7 +103,7 @@ def compare_inductive_bias(
             keras.utils.set_random_seed(seed)
             model = recipe.build_functional(**NETWORKS[network], **data_overrides(recipe, data))
             steps = part_epochs * math.ceil(len(part) / batch_size)
-            compile_model(model, recipe.TASK, total_steps=steps, recipe=recipe)
+            compile_model(model, recipe, total_steps=steps)
             started = time.perf_counter()
             history = model.fit(
                 x_train[part], data.y_train[part], epochs=part_epochs, batch_size=batch_size, verbose=0

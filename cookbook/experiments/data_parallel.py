@@ -71,7 +71,7 @@ def first_steps(
     recipe = load_recipe(name)
     task = recipe.TASK
     distribute.check(devices, batch_size, model_parallel)
-    distribute.check_step(name, task)
+    distribute.check_step(name, recipe)
     data = load_dataset(task["dataset"], task["datasets"])
     replicas = distribute.replicas(devices, model_parallel)
     times = _step_times()
@@ -81,7 +81,7 @@ def first_steps(
     with replicas.scope():
         keras.utils.set_random_seed(seed)
         model = build(recipe, api, **overrides)
-        compile_model(model, task, recipe=recipe)
+        compile_model(model, recipe)
         replicas.wrap(model)
         fit = arrays(recipe, data, model)
         head = keras.tree.map_structure(

@@ -16,7 +16,8 @@ from cookbook.backend import BACKENDS, installed_backends
 from cookbook.catalogue import load_recipe, registry
 from cookbook.cli import main
 from cookbook.errors import CookbookError
-from cookbook.training import compile_model, read_history, train
+from cookbook.protocol import schedule_name
+from cookbook.training import compile_model, learning_rate_schedule, read_history, train
 
 
 def _run(capsys, *argv):
@@ -260,7 +261,7 @@ class _LearningRates(keras.callbacks.Callback):
 
 @pytest.mark.slow
 def test_a_cosine_schedule_decays_to_zero_and_resumes_mid_decay(tmp_path):
-    assert load_recipe("lstm").TASK["schedule"] == "cosine"
+    assert schedule_name(load_recipe("lstm").compile_settings(steps=10)["optimizer"]) == "CosineDecay"
     rates = _LearningRates()
     with pytest.raises(CookbookError, match="interrupted"):
         train(
@@ -273,10 +274,8 @@ def test_a_cosine_schedule_decays_to_zero_and_resumes_mid_decay(tmp_path):
 
 
 def test_an_unknown_schedule_is_a_clear_error():
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    task = {**load_recipe("lstm").TASK, "schedule": "step"}
     with pytest.raises(ValueError, match="unknown schedule 'step'; valid: constant, cosine"):
-        compile_model(model, task, total_steps=10)
+        learning_rate_schedule("step", 1e-3, total_steps=10)
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="JAX and PyTorch build it themselves")
@@ -286,7 +285,7 @@ def test_an_example_batch_lets_tensorflow_trace_the_first_step_once(example):
     traced step, and tf.function traces the step again; built beforehand, one trace is enough."""
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
     x, y = np.linspace(-1, 1, 256, dtype="float32").reshape(64, 4), np.arange(64) % 3
-    compile_model(model, load_recipe("mlp").TASK, example=(x, y) if example else None)
+    compile_model(model, load_recipe("mlp"), example=(x, y) if example else None)
     traces, step = [], model.train_step
     model.train_step = lambda data: (traces.append(data), step(data))[1]  # runs once per trace
     model.fit(x, y, epochs=2, batch_size=32, verbose=0)

@@ -75,7 +75,7 @@ def test_with_only_jax_installed_no_command_needs_the_backend_flag(tmp_path, _di
     shutil.copytree(_digit_classifier, work / "runs/cnn-functional-jax")  # the digits classifier
     gan = load_recipe("gan")
     (work / "runs/gan-functional-jax").mkdir()
-    compile_model(gan.build_functional(), gan.TASK).save(work / "runs/gan-functional-jax/model.keras")
+    compile_model(gan.build_functional(), gan).save(work / "runs/gan-functional-jax/model.keras")
     commands = [
         ["train", "mlp", "--epochs", "1", "--set", "hidden_units=16"],  # Keras writes keras.json here
         ["show", "cnn"],

@@ -23,7 +23,7 @@ def _compiled(build, **overrides):
     keras.utils.set_random_seed(0)
     model = build(**overrides)
     image = np.zeros((1, *model.input_shape[1:]), "float32")  # the shape of an input, and of its target
-    return compile_model(model, autoencoder.TASK, recipe=autoencoder, example=(image, image))
+    return compile_model(model, autoencoder, example=(image, image))
 
 
 def test_the_loss_is_each_pixels_cross_entropy_summed_over_the_image(images):

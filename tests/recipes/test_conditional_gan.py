@@ -24,7 +24,7 @@ def digits(dataset):
 
 def _compiled(build, **overrides):
     keras.utils.set_random_seed(0)
-    return compile_model(build(**overrides), cgan.TASK)  # the recipe's Adam, built before the first step
+    return compile_model(build(**overrides), cgan)  # the recipe's Adam, built before the first step
 
 
 def test_the_label_rides_along_the_noise_and_the_image():

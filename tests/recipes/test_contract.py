@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import ast
-import json
-import os
-import shutil
-import subprocess
 import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -21,7 +16,7 @@ from cookbook.cli import main
 from cookbook.data import DATASETS
 from cookbook.inspection import compare_builds, inference_outputs
 from cookbook.protocol import check_task
-from cookbook.training import build_training_state, compile_model, data_overrides
+from cookbook.training import compile_model, data_overrides
 
 
 @pytest.mark.once  # text, the registry and dicts: the same on every backend
@@ -183,7 +178,7 @@ def _model_and_data(name, dataset, api="functional", n=512):
     builder = recipe.build_functional if api == "functional" else recipe.build_sequential
     model = builder(**data_overrides(recipe, data), **SHALLOWER.get(name, {}))
     x, y = data.x_train[:n], data.y_train[:n]
-    return compile_model(model, recipe.TASK, recipe=recipe, example=(x, y)), x, y
+    return compile_model(model, recipe, example=(x, y)), x, y
 
 
 # Examples for the short fit below (512 unless named). cnn_rnn learns a sum of three digits only
@@ -192,11 +187,6 @@ def _model_and_data(name, dataset, api="functional", n=512):
 # 128. A step of the two text Transformers costs 10-20 times a small CNN's, and 32 updates already
 # cut their loss by 42-64 % on every backend (measured with one block).
 SHORT_FIT_EXAMPLES = {"cnn_rnn": 2048, "linear_attention": 1024, "gpt": 256, "transformer_seq2seq": 256}
-
-# Each Functional short fit leaves its trained model for the reload test below, which would
-# otherwise build and compile the same network again (on TensorFlow and JAX the first fit's
-# trace and compile is most of such a test's time). Run alone, the reload test trains its own.
-_TRAINED: dict = {}
 
 
 def _recipe_layers(layer) -> set[str]:
@@ -223,85 +213,24 @@ def test_short_fit_on_the_default_data_lowers_the_loss(name, api, dataset):
     model.fit(x, y, epochs=4, batch_size=32, verbose=0)
     after = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
     assert after < 0.8 * before, f"{name} ({api}): loss {before:.4f} -> {after:.4f}"
-    if api == "functional":
-        _TRAINED[name] = model, x[:128], y[:128]
 
 
-@pytest.mark.parametrize("name", SUPERVISED)
-def test_saved_model_reloads_safely_to_the_same_predictions(name, dataset, tmp_path):
-    if name in _TRAINED:
-        model, x, y = _TRAINED.pop(name)
-    else:
-        model, x, y = _model_and_data(name, dataset, n=128)
-        model.fit(x, y, epochs=1, batch_size=32, verbose=0)
-    model.save(tmp_path / "model.keras")
-    reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
-    np.testing.assert_allclose(inference_outputs(reloaded, x), inference_outputs(model, x), atol=1e-6)
-    steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-    build_training_state(reloaded, x, y)
-    reloaded.fit(x[:64], y[:64], epochs=1, batch_size=32, verbose=0)  # it trains on from the saved state
-    assert int(keras.ops.convert_to_numpy(reloaded.optimizer.iterations)) == steps + 2
-
-
-# Run inside a fresh interpreter whose only copy of each recipe is the file itself:
-# importing the harness fails. (Third-party imports are checked statically above:
-# blocking them here would also break the backends' own optional-import probes.)
-_ALONE = textwrap.dedent(
-    """
-    import importlib, importlib.abc, json, sys
-    BLOCKED = {"recipes", "cookbook", "tuning", "benchmarks"}
-
-    class Blocker(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in BLOCKED:
-                raise ImportError(f"a copied recipe must not need {name}")
-
-    sys.meta_path.insert(0, Blocker())
-    import keras, numpy as np
-    report = {}
-    for folder, name in json.loads(sys.argv[1]):
-        sys.path.insert(0, folder)
-        recipe = importlib.import_module(name)
-        sequential, functional = recipe.build_sequential(), recipe.build_functional()
-        # The custom layers live in the Sequential builds: run one forward pass through them, through
-        # each network of a GAN or a VAE and the whole model where it is one stack (a VAE's Sampling sits
-        # between its networks). That the two builds then agree is test_both_builds_are_the_same_network's job.
-        finite = True
-        networks = [sequential.get_layer(n) for n in getattr(recipe, "NETWORKS", ())]
-        for network in networks + [sequential] * isinstance(sequential, keras.Sequential):
-            x = np.ones((2, *network.input_shape[1:]), network.inputs[0].dtype)  # id 1 for token models
-            if keras.backend.backend() == "jax":  # predict compiles: cheaper on JAX than op by op
-                y = network.predict(x, verbose=0)
-            else:  # a plain call: cheaper than tracing predict's step on TensorFlow
-                y = keras.ops.convert_to_numpy(network(x, training=False))
-            finite &= bool(np.isfinite(y).all())
-        report[name] = [sequential.count_params(), functional.count_params(), finite]
-        sys.path.remove(folder)
-    print(json.dumps({"backend": keras.backend.backend(), "report": report}))
-    """
-)
-
-
-@pytest.mark.slow
-def test_each_recipe_file_copied_alone_imports_and_builds(tmp_path):
-    folders = []
-    for name, info in registry().items():
-        folder = tmp_path / name
-        folder.mkdir()
-        shutil.copy(info.path, folder)
-        folders.append((str(folder), name))
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    result = subprocess.run(
-        [sys.executable, "-c", _ALONE, json.dumps(folders)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    found = json.loads(result.stdout.strip().splitlines()[-1])
-    assert found["backend"] == keras.backend.backend()
-    assert set(found["report"]) == set(RECIPES)
-    for name, (sequential, functional, finite) in found["report"].items():
-        assert sequential == functional > 0 and finite, name
+@pytest.mark.once  # source text
+@pytest.mark.parametrize("name", RECIPES)
+def test_a_page_uses_no_private_keras_name(name):
+    """A page must run on the next Keras too: no ``keras.src`` import and no ``_name`` read from an
+    object that is not the page's own (``self._x`` is the page's; ``layer._flatten_layers()`` is not)."""
+    tree = ast.parse(registry()[name].path.read_text())
+    private = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras.src"):
+            private.append(f"line {node.lineno}: from {node.module} import ...")
+        if isinstance(node, ast.Import):
+            private += [
+                f"line {node.lineno}: import {a.name}" for a in node.names if a.name.startswith("keras.src")
+            ]
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            owner = node.value
+            if not (isinstance(owner, ast.Name) and owner.id in ("self", "cls")):
+                private.append(f"line {node.lineno}: .{node.attr}")
+    assert not private, f"{name} reaches into Keras' private names: {private}"

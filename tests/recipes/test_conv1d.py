@@ -48,7 +48,7 @@ def test_signals_are_balanced_and_the_wave_sits_anywhere():
 
 def test_a_trained_conv1d_answers_the_same_wherever_the_wave_is():
     x_train, y_train = make_signals(1536, seed=1)
-    model = compile_model(conv1d.build_functional(), conv1d.TASK, example=(x_train, y_train))
+    model = compile_model(conv1d.build_functional(), conv1d, example=(x_train, y_train))
     model.fit(x_train, y_train, epochs=4, batch_size=32, verbose=0)
 
     clean, y = make_signals(400, noise=0.0, seed=2)

@@ -25,7 +25,7 @@ def teacher():
     """A small teacher trained on the digits for 8 epochs: test accuracy above 90 %."""
     data = load_dataset("digits")
     keras.utils.set_random_seed(0)
-    model = compile_model(distillation.build_functional(**TEACHER), distillation.TASK)
+    model = compile_model(distillation.build_functional(**TEACHER), distillation)
     model.fit(data.x_train, data.y_train, epochs=8, batch_size=32, verbose=0)
     test = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
     assert test["accuracy"] > 0.9, test
@@ -155,7 +155,7 @@ def test_a_teacher_without_a_logits_layer_is_read_through_its_last_dense_layer(t
 
     _, data = teacher
     keras.utils.set_random_seed(4)
-    classifier = compile_model(mlp.build_sequential(hidden_units=(32,)), mlp.TASK)
+    classifier = compile_model(mlp.build_sequential(hidden_units=(32,)), mlp)
     classifier.fit(data.x_train, data.y_train, epochs=2, batch_size=64, verbose=0)
     logits = keras.ops.convert_to_numpy(distillation.with_logits(classifier)(data.x_test, training=False))
     np.testing.assert_allclose(

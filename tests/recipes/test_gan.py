@@ -22,7 +22,7 @@ def real(dataset):
 
 def _compiled(build, **overrides):
     keras.utils.set_random_seed(0)
-    return compile_model(build(**overrides), gan.TASK)  # the recipe's Adam, built before the first step
+    return compile_model(build(**overrides), gan)  # the recipe's Adam, built before the first step
 
 
 def _sigmoid(x):

@@ -80,8 +80,8 @@ def tied(tmp_path_factory):
     x, y = data.x_train[:256], data.y_train[:256]
     model = compile_model(
         gpt.build_functional(tie_embeddings=True, blocks=1),
-        {**gpt.TASK, "learning_rate": 3e-3},
-        recipe=gpt,
+        gpt,
+        learning_rate=3e-3,
         example=(x, y),
     )
     before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
@@ -156,8 +156,7 @@ def trained(tmp_path_factory):
     data = load_dataset("docstrings")
     keras.utils.set_random_seed(0)
     x, y = data.x_train[:512], data.y_train[:512]
-    task = {**gpt.TASK, "learning_rate": 3e-3}
-    model = compile_model(gpt.build_functional(**TINY), task, recipe=gpt, example=(x, y))
+    model = compile_model(gpt.build_functional(**TINY), gpt, learning_rate=3e-3, example=(x, y))
     before = model.evaluate(x, y, verbose=0, return_dict=True)
     model.fit(x, y, epochs=3, batch_size=16, verbose=0)
     after = model.evaluate(x, y, verbose=0, return_dict=True)
@@ -230,8 +229,7 @@ def test_mixed_precision_trains_without_nan(dataset):
     data = dataset("docstrings")
     keras.config.set_dtype_policy("mixed_bfloat16")
     x, y = data.x_train[:128], data.y_train[:128]
-    task = {**gpt.TASK, "learning_rate": 3e-3}
-    model = compile_model(gpt.build_functional(**TINY), task, recipe=gpt, example=(x, y))
+    model = compile_model(gpt.build_functional(**TINY), gpt, learning_rate=3e-3, example=(x, y))
     history = model.fit(x, y, epochs=2, batch_size=32, verbose=0)
     losses = history.history["loss"]
     assert np.isfinite(losses).all() and losses[-1] < losses[0]

@@ -116,8 +116,7 @@ def test_mixed_precision_trains_without_nan(dataset):
     data = dataset("digit_tokens")
     keras.config.set_dtype_policy("mixed_bfloat16")
     x, y = data.x_train[:256], data.y_train[:256]
-    task = {**la.TASK, "learning_rate": 3e-3}
-    model = compile_model(la.build_sequential(), task, recipe=la, example=(x, y))
+    model = compile_model(la.build_sequential(), la, learning_rate=3e-3, example=(x, y))
     history = model.fit(x, y, epochs=3, batch_size=32, verbose=0)
     losses = history.history["loss"]
     assert np.isfinite(losses).all() and losses[-1] < losses[0]

@@ -32,9 +32,9 @@ def test_every_page_keeps_the_protocol(name):
 @pytest.mark.once  # dicts and messages
 def test_a_task_that_breaks_the_protocol_is_told_what_is_wrong():
     task = {**registry()["cnn"].task, "batch_size": "32", "family": "convolution", "epoch": 3}
-    del task["loss"]
+    del task["dataset"]
     assert check_task(task) == [
-        "TASK lacks 'loss'",
+        "TASK lacks 'dataset'",
         "TASK has no key 'epoch' (valid: " + ", ".join(typing.get_type_hints(Task)) + ")",
         "TASK['family'] = 'convolution' is not one of 'feedforward', 'convolutional', 'recurrent', "
         "'attention', 'generative', 'compression'",
@@ -50,6 +50,7 @@ def test_a_task_that_breaks_the_protocol_is_told_what_is_wrong():
     page.TASK, page.DEFAULTS, page.build_sequential, page.sample = registry()["mlp"].task, {}, print, "text"
     assert check_page(page) == [
         "it defines no build_functional",
+        "it defines no compile_settings",
         "DEFAULTS must be a dict of its settings",
         "sample must be a function",
     ]

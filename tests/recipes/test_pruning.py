@@ -76,7 +76,7 @@ def pruned_cnn():
     data = load_dataset("digits")
     x, y = data.x_train[:512], data.y_train[:512]
     keras.utils.set_random_seed(0)
-    model = compile_model(pruning.build_functional(**SMALL), pruning.TASK, learning_rate=3e-3, example=(x, y))
+    model = compile_model(pruning.build_functional(**SMALL), pruning, learning_rate=3e-3, example=(x, y))
     before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
     model.fit(x, y, epochs=6, batch_size=32, verbose=0)
     schedule = pruning.GradualPruning(begin=0.0, end=0.5, frequency=4)

@@ -26,7 +26,7 @@ def trained():
     data = load_dataset("digits")
     keras.utils.set_random_seed(0)
     model = compile_model(
-        quantization.build_functional(**SMALL), quantization.TASK, example=(data.x_train, data.y_train)
+        quantization.build_functional(**SMALL), quantization, example=(data.x_train, data.y_train)
     )
     before = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
     model.fit(data.x_train, data.y_train, epochs=10, batch_size=32, verbose=0)
@@ -36,7 +36,7 @@ def trained():
 
 
 def _scored(model, data) -> dict:
-    compile_model(model, quantization.TASK)
+    compile_model(model, quantization)
     return model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
 
 
@@ -187,8 +187,8 @@ def test_compress_quantizes_a_language_model_and_scores_its_bits_per_character(c
     x, y = data.x_train[:512], data.y_train[:512]
     model = compile_model(
         gpt.build_functional(width=32, heads=2, blocks=1, ffn_width=64),
-        {**gpt.TASK, "learning_rate": 3e-3},
-        recipe=gpt,
+        gpt,
+        learning_rate=3e-3,
     )
     model.fit(x, y, epochs=2, batch_size=16, verbose=0)
     run = tmp_path / "gpt"

@@ -175,8 +175,7 @@ def test_seq2seq_learns_two_digit_sums_and_decodes_them():
     model = seq2seq_rnn.build_functional(digits=2)
     # The recipe's 3e-3 needs 15 epochs for 90 %; at 1e-2 (still decayed to zero), 6 epochs scored
     # 0.91-0.93 on each backend, 4 epochs 0.76-0.79.
-    task = {**seq2seq_rnn.TASK, "learning_rate": 1e-2}
-    compile_model(model, task, recipe=seq2seq_rnn, total_steps=6 * 125, example=(x, y))
+    compile_model(model, seq2seq_rnn, learning_rate=1e-2, total_steps=6 * 125, example=(x, y))
     model.fit(x[:8000], y[:8000], epochs=6, batch_size=64, verbose=0)
     held_out = model.evaluate(x[8000:], y[8000:], verbose=0, return_dict=True)["exact_match"]
     decoded = seq2seq_rnn.answer(model, questions[8000:])
@@ -212,7 +211,7 @@ def test_word_ids_are_embedded_and_both_builds_agree_and_learn(recipe):
         sequential.predict(ids[:32], verbose=0), functional.predict(ids[:32], verbose=0), atol=1e-5
     )
     labels = (ids[:, -1] < 25).astype("int32")  # a "review" is positive when its last word is
-    compile_model(functional, recipe.TASK, example=(ids, labels))
+    compile_model(functional, recipe, example=(ids, labels))
     before = functional.evaluate(ids, labels, verbose=0)[0]
     functional.fit(ids, labels, epochs=4, batch_size=32, verbose=0)
     assert functional.evaluate(ids, labels, verbose=0)[0] < 0.8 * before

@@ -89,9 +89,7 @@ def test_post_norm_trains_in_mixed_precision_without_nan():
     data = load_dataset("digit_tokens")
     keras.config.set_dtype_policy("mixed_bfloat16")
     x, y = data.x_train[:256], data.y_train[:256]
-    model = compile_model(
-        tc.build_functional(norm="post", pooling="first", blocks=1), tc.TASK, example=(x, y)
-    )
+    model = compile_model(tc.build_functional(norm="post", pooling="first", blocks=1), tc, example=(x, y))
     history = model.fit(x, y, epochs=2, batch_size=32, verbose=0)
     assert (
         np.isfinite(history.history["loss"]).all()

@@ -87,8 +87,7 @@ def test_a_short_fit_learns_to_write_dates(dataset):
     data = dataset("dates")
     keras.utils.set_random_seed(0)
     x, y = data.x_train[:9600], data.y_train[:9600]
-    task = {**ts.TASK, "learning_rate": 3e-3}
-    model = compile_model(ts.build_functional(**TINY, dropout=0.0), task, recipe=ts, example=(x, y))
+    model = compile_model(ts.build_functional(**TINY, dropout=0.0), ts, learning_rate=3e-3, example=(x, y))
     model.fit(x, y, epochs=2, batch_size=64, verbose=0)
     written = ts.greedy_decode(model, data.x_test[:500])
     assert (written == data.y_test[:500]).mean() > 0.5  # a digit guessed at random: 0.1
@@ -139,8 +138,8 @@ def test_a_tied_model_trains_and_reloads_with_the_readout_still_the_table(datase
     x, y = data.x_train[:1024], data.y_train[:1024]
     model = compile_model(
         ts.build_functional(tie_embeddings=True, blocks=1),
-        {**ts.TASK, "learning_rate": 3e-3},
-        recipe=ts,
+        ts,
+        learning_rate=3e-3,
         example=(x, y),
     )
     assert model.count_params() == ts.build_functional(blocks=1).count_params() - 69 * 64
@@ -214,8 +213,7 @@ def test_mixed_precision_trains_without_nan(dataset):
     data = dataset("dates")
     keras.config.set_dtype_policy("mixed_bfloat16")
     x, y = data.x_train[:256], data.y_train[:256]
-    task = {**ts.TASK, "learning_rate": 3e-3}
-    model = compile_model(ts.build_sequential(**TINY), task, recipe=ts, example=(x, y))
+    model = compile_model(ts.build_sequential(**TINY), ts, learning_rate=3e-3, example=(x, y))
     history = model.fit(x, y, epochs=3, batch_size=32, verbose=0)
     losses = history.history["loss"]
     assert np.isfinite(losses).all() and losses[-1] < losses[0]

@@ -25,7 +25,7 @@ def _compiled(build, **overrides):
     keras.utils.set_random_seed(0)
     model = build(**overrides)
     image = np.zeros((1, *model.input_shape[1:]), "float32")  # the shape of an input, and of its target
-    return compile_model(model, vae.TASK, recipe=vae, example=(image, image))
+    return compile_model(model, vae, example=(image, image))
 
 
 def test_kl_is_zero_at_the_prior_and_positive_away_from_it():

@@ -20,7 +20,7 @@ def real(dataset):
 
 def _compiled(build, **overrides):
     keras.utils.set_random_seed(0)
-    return compile_model(build(**overrides), wgan_gp.TASK)  # the recipe's Adam, built before the first step
+    return compile_model(build(**overrides), wgan_gp)  # the recipe's Adam, built before the first step
 
 
 def _linear_critic(kernel):

@@ -188,7 +188,7 @@ def test_every_space_names_only_what_cookbook_train_takes():
     for name in spaces.ARCHITECTURES:
         recipe = load_recipe(name)
         hp = keras_tuner.HyperParameters()
-        spaces.training(hp, recipe.TASK)
+        spaces.training(hp, recipe)
         settings = spaces.architecture(hp, name)
         assert {item.name for item in hp.space} <= {*recipe.DEFAULTS, *TRAINING_HYPERPARAMETERS}, name
         assert set(settings) == {item.name for item in hp.space} - set(TRAINING_HYPERPARAMETERS)
@@ -215,7 +215,7 @@ def test_every_space_names_only_what_cookbook_train_takes():
 def test_the_objective_is_the_headline_a_recipe_compiles(tmp_path):
     """Exact match for the seq2seq recipes (a name their fit really logs), else accuracy, else loss."""
     assert {
-        name: search.headline(load_recipe(name).TASK)
+        name: search.headline(load_recipe(name))
         for name in ("seq2seq_rnn", "transformer_seq2seq", "mlp", "gpt", "autoencoder", "vae")
     } == {
         "seq2seq_rnn": "val_exact_match",
@@ -244,9 +244,9 @@ def test_the_objective_is_the_headline_a_recipe_compiles(tmp_path):
     }
     recipe = load_recipe("seq2seq_rnn")  # what its fit logs, less Keras' "val_" of the validation pass
     data = load_dataset("addition")
-    model = compile_model(recipe.build_functional(units=8), recipe.TASK, recipe=recipe)
+    model = compile_model(recipe.build_functional(units=8), recipe)
     logged = model.evaluate(data.x_val[:16], data.y_val[:16], verbose=0, return_dict=True)
-    assert {name.removeprefix("val_") for name in search.objectives(recipe.TASK)} == set(logged)
+    assert {name.removeprefix("val_") for name in search.objectives(recipe)} == set(logged)
 
 
 @pytest.mark.slow
