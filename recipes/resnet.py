@@ -3,8 +3,9 @@
 Pick it when a plain CNN stops getting better as you make it deeper. He et al. (2015)
 found that a 56-layer plain CNN reached a *higher training* error than a 20-layer one:
 not overfitting but an optimisation failure. A residual block outputs relu(x + F(x)).
-If the best a block can do is nothing, F only has to learn zero, and the gradient
-reaches early layers through the identity path undiminished.
+If the best a block can do is nothing, F only has to learn zero, and the gradient reaches
+the early layers along the shortcuts without passing through any F (only each add's ReLU
+and the few projections lie on that path; He et al., 2016, make it a pure identity).
 
 Facts to leave with:
 - Where a block changes the shape (stride 2, more channels) the shortcut cannot be the
@@ -18,20 +19,53 @@ Facts to leave with:
   accuracy, more compute.
 - A convolution followed by batch norm needs no bias: BN subtracts the batch mean, bias
   and all, then adds its own beta. ``keras.applications.ResNet50`` keeps the biases
-  (``conv_bias=True`` reproduces its 25,636,712 weights); the paper's and torchvision's
-  25,557,032 parameters have none (``conv_bias=False``, the default here).
+  (``conv_bias=True`` reproduces its 25,636,712 weights, 53,120 of them batch-norm
+  statistics); torchvision's 25,557,032 trainable weights, like the original release,
+  have none (``conv_bias=False``, the default here). The paper itself counts FLOPs, not weights.
 - ``zero_init_residual`` starts the last batch norm of every block at gamma = 0, so each
-  block begins as the identity and a deep network starts out as a shallow one (Goyal
-  et al., 2017).
+  block begins as its shortcut - the identity, except in the projection blocks - and a
+  deep network starts out as a shallow one (Goyal et al., 2017).
 - The Sequential API has no branches, so the Sequential build stacks ``ResidualBlock``
   layers that hide the add; the Functional build wires each block with ``residual_block``,
   the shortcut and its ``Add()`` in the open, as ``keras.applications`` does. Both name a
   block's layers alike: the Functional ``stage1_block1_conv1`` is ``conv1`` inside the
   Sequential layer ``stage1_block1``. ``cookbook compare-depth`` trains the network with
-  and without its shortcuts.
+  and without its shortcuts (measured: docs/RESULTS.md, ``cookbook compare-depth``).
 
 Presets (``preset="resnet50"``) give the ImageNet networks of the paper; the default is
-the paper's small CIFAR-style ResNet-20 (3 stages of 3 basic blocks, 16 to 64 filters).
+the paper's small CIFAR-style ResNet-20 (3 stages of 3 basic blocks, 16 to 64 filters,
+0.27 M weights), with projection shortcuts where the paper's CIFAR networks pad the
+identity with zeros (option A).
+
+Use it on your data: copy this file next to your script and import it. The example makes
+its own images; put yours in ``x`` (examples, height, width, channels) and their class ids
+(0, 1, ...) in ``y``. The learning rate follows a cosine over the run, so ``compile_settings``
+takes the run's number of updates. ``keras.saving.load_model`` needs the page imported first:
+importing it registers its ``ResidualBlock`` layer with Keras::
+
+    import math
+
+    import keras
+    import numpy as np
+
+    import resnet
+
+    rng = np.random.default_rng(0)
+    # your images: (examples, height, width, channels); here 16x16 colour noise, each
+    # channel dimmed by its own random amount
+    x = rng.uniform(size=(256, 16, 16, 3)) * rng.uniform(0.5, 1, size=(256, 1, 1, 3))
+    x = x.astype("float32")
+    y = x.mean(axis=(1, 2)).argmax(axis=1)  # your class ids; here the brightest channel: 3 classes
+
+    model = resnet.build_functional(input_shape=(16, 16, 3), num_classes=3, stage_blocks=(1, 1))
+    epochs, batch_size = 4, 32
+    steps = epochs * math.ceil(len(x) / batch_size)  # the run's updates: the cosine spans them
+    model.compile(**resnet.compile_settings(steps=steps))  # Adam, cross-entropy, accuracy
+    model.fit(x, y, epochs=epochs, batch_size=batch_size)
+    model.save("resnet.keras")
+
+    reloaded = keras.saving.load_model("resnet.keras")  # `import resnet` came first
+    np.testing.assert_allclose(reloaded.predict(x), model.predict(x), atol=1e-5)
 """
 
 import keras
@@ -55,46 +89,7 @@ PRESETS = {
     "resnet50": {"block": "bottleneck", "stage_blocks": (3, 4, 6, 3)},
 }
 IMAGENET = {"filters": 64, "stem": "imagenet", "input_shape": (224, 224, 3), "num_classes": 1000}
-
-TASK = {
-    "family": "convolutional",
-    "order": 70,
-    "dataset": "digits",
-    "datasets": ("digits", "mnist", "fashion_mnist", "cifar10"),
-    "loss": "sparse_categorical_crossentropy",
-    "metrics": ("accuracy",),
-    "optimizer": "adam",
-    "learning_rate": 2e-3,
-    "schedule": "cosine",
-    "epochs": 30,
-    "batch_size": 64,
-}
-
-CHOICES = {"block": ("basic", "bottleneck"), "stem": ("small", "imagenet")}
 EXPANSION = {"basic": 1, "bottleneck": 4}  # output channels of a block / its filters
-
-
-def _config(overrides: dict) -> dict:
-    """DEFAULTS, then the preset's values, then ``overrides``; bad values raise ValueError."""
-    unknown = sorted(set(overrides) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"resnet has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
-    preset = overrides.get("preset", DEFAULTS["preset"])
-    if preset != "none" and preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of: none, {', '.join(PRESETS)}")
-    config = {**DEFAULTS, **(IMAGENET | PRESETS[preset] if preset != "none" else {}), **overrides}
-    for name, allowed in CHOICES.items():
-        if config[name] not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {config[name]!r}")
-    if not config["stage_blocks"] or min(config["stage_blocks"]) < 1:
-        raise ValueError(
-            f"stage_blocks needs at least one block per stage, e.g. (3, 3, 3); got {config['stage_blocks']}"
-        )
-    if config["filters"] < 1:
-        raise ValueError(f"filters must be a positive number of channels, e.g. 16; got {config['filters']}")
-    if len(config["input_shape"]) != 3 or min(config["input_shape"]) < 1:
-        raise ValueError(f"input_shape must be (height, width, channels > 0); got {config['input_shape']}")
-    return config
 
 
 def residual_block(
@@ -228,6 +223,29 @@ def _block_options(config: dict) -> dict:
     return {name: config[name] for name in ("block", "residual", "zero_init_residual", "conv_bias")}
 
 
+def build_functional(**overrides) -> keras.Model:
+    config = _config(overrides)
+    conv = dict(padding="same", use_bias=config["conv_bias"], kernel_initializer="he_normal")
+    images = keras.Input(shape=config["input_shape"], name="images")  # (batch, height, width, channels)
+    # The stem: CIFAR-sized images get one 3x3 convolution at full size; ImageNet-sized ones a 7x7
+    # with stride 2, then a max pool with stride 2 (224 -> 56).
+    size, stride = (3, 1) if config["stem"] == "small" else (7, 2)
+    x = keras.layers.Conv2D(config["filters"], size, strides=stride, name="stem_conv", **conv)(images)
+    x = keras.layers.BatchNormalization(name="stem_norm")(x)
+    x = keras.layers.ReLU(name="stem_relu")(x)
+    if config["stem"] == "imagenet":
+        x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+    # x: (batch, height', width', filters)
+    for name, filters, stride in block_plan(config):
+        x = residual_block(x, filters, stride, name, **_block_options(config))
+    # x: (batch, height' / 2**(stages-1), width' / 2**(stages-1), channels)
+    features = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)  # (batch, channels)
+    probabilities = keras.layers.Dense(
+        config["num_classes"], activation="softmax", dtype="float32", name="predictions"
+    )(features)
+    return keras.Model(images, probabilities, name="resnet_functional")
+
+
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
     conv = dict(padding="same", use_bias=config["conv_bias"], kernel_initializer="he_normal")
@@ -257,24 +275,55 @@ def build_sequential(**overrides) -> keras.Sequential:
     )
 
 
-def build_functional(**overrides) -> keras.Model:
-    config = _config(overrides)
-    conv = dict(padding="same", use_bias=config["conv_bias"], kernel_initializer="he_normal")
-    images = keras.Input(shape=config["input_shape"], name="images")  # (batch, height, width, channels)
-    # The stem: CIFAR-sized images get one 3x3 convolution at full size; ImageNet-sized ones a 7x7
-    # with stride 2, then a max pool with stride 2 (224 -> 56).
-    size, stride = (3, 1) if config["stem"] == "small" else (7, 2)
-    x = keras.layers.Conv2D(config["filters"], size, strides=stride, name="stem_conv", **conv)(images)
-    x = keras.layers.BatchNormalization(name="stem_norm")(x)
-    x = keras.layers.ReLU(name="stem_relu")(x)
-    if config["stem"] == "imagenet":
-        x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
-    # x: (batch, height', width', filters)
-    for name, filters, stride in block_plan(config):
-        x = residual_block(x, filters, stride, name, **_block_options(config))
-    # x: (batch, height' / 2**(stages-1), width' / 2**(stages-1), channels)
-    features = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)  # (batch, channels)
-    probabilities = keras.layers.Dense(
-        config["num_classes"], activation="softmax", dtype="float32", name="predictions"
-    )(features)
-    return keras.Model(images, probabilities, name="resnet_functional")
+def compile_settings(steps: int | None = None, learning_rate: float = 2e-3) -> dict:
+    """What ``model.compile`` takes to train this page: ``model.compile(**compile_settings(steps))``.
+
+    ``steps`` is the run's number of updates, epochs * ceil(examples / batch size): the rate
+    then falls from ``learning_rate`` to zero along a half cosine over them. Without ``steps``
+    the rate stays constant.
+    """
+    rate = (
+        keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps) if steps else learning_rate
+    )
+    return {
+        "optimizer": keras.optimizers.Adam(rate),
+        "loss": keras.losses.SparseCategoricalCrossentropy(),  # y holds class ids, not one-hot rows
+        "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    }
+
+
+# The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
+TASK = {
+    "family": "convolutional",
+    "order": 70,
+    "dataset": "digits",
+    "datasets": ("digits", "mnist", "fashion_mnist", "cifar10"),
+    "epochs": 30,
+    "batch_size": 64,
+}
+
+
+CHOICES = {"block": ("basic", "bottleneck"), "stem": ("small", "imagenet")}
+
+
+def _config(overrides: dict) -> dict:
+    """DEFAULTS, then the preset's values, then ``overrides``; bad values raise ValueError."""
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"resnet has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
+    preset = overrides.get("preset", DEFAULTS["preset"])
+    if preset != "none" and preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of: none, {', '.join(PRESETS)}")
+    config = {**DEFAULTS, **(IMAGENET | PRESETS[preset] if preset != "none" else {}), **overrides}
+    for name, allowed in CHOICES.items():
+        if config[name] not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {config[name]!r}")
+    if not config["stage_blocks"] or min(config["stage_blocks"]) < 1:
+        raise ValueError(
+            f"stage_blocks needs at least one block per stage, e.g. (3, 3, 3); got {config['stage_blocks']}"
+        )
+    if config["filters"] < 1:
+        raise ValueError(f"filters must be a positive number of channels, e.g. 16; got {config['filters']}")
+    if len(config["input_shape"]) != 3 or min(config["input_shape"]) < 1:
+        raise ValueError(f"input_shape must be (height, width, channels > 0); got {config['input_shape']}")
+    return config

@@ -25,10 +25,46 @@ Facts to leave with:
   contracting path keeping each level's map, then up the expanding path joining each
   with a visible ``Concatenate()`` (``skip1`` is the top level's); both builds name the
   layers alike (``encoder1_conv1``, ``decoder1_up``).
+- The loss is ``pixel_crossentropy``, this page's own: cross-entropy averaged over every
+  pixel. Compile with the function itself (``compile_settings`` does); a saved model
+  refers to it by its registered name, so it reloads wherever the page is imported.
 - Default data: generated scenes of circles, squares and triangles in random colours
   on striped backgrounds (``cookbook train unet`` reports IoU and Dice per class).
   Online, ``--dataset pets`` segments Oxford-IIIT Pets photos (128x128) into pet,
   background and the border between.
+
+Use it on your data: copy this file next to your script and import it. The example makes
+its own images and masks; put your images in ``x`` (examples, side, side, channels) and
+their masks in ``y`` (examples, side, side), a class id (0, 1, ...) per pixel. The learning
+rate follows a cosine over the run, so ``compile_settings`` takes the run's number of
+updates. ``keras.saving.load_model`` needs the page imported first: importing it registers
+the page's loss (and the Sequential build's ``UNetLevel``) with Keras::
+
+    import math
+
+    import keras
+    import numpy as np
+
+    import unet
+
+    rng = np.random.default_rng(0)
+    # your masks: (examples, side, side), a class id per pixel; here a disc of radius 5
+    # somewhere in each 16x16 image (1) on background (0)
+    rows, cols = np.mgrid[0:16, 0:16]
+    centres = rng.uniform(4, 12, size=(128, 2, 1, 1))
+    y = ((rows - centres[:, 0]) ** 2 + (cols - centres[:, 1]) ** 2 < 25).astype("int32")
+    # your images: (examples, side, side, channels); here the disc, brighter, under noise
+    x = (y[..., None] + rng.normal(scale=0.5, size=(128, 16, 16, 1))).astype("float32")
+
+    model = unet.build_functional(input_shape=(16, 16, 1), num_classes=2, depth=2, filters=8)
+    epochs, batch_size = 4, 16
+    steps = epochs * math.ceil(len(x) / batch_size)  # the run's updates: the cosine spans them
+    model.compile(**unet.compile_settings(steps=steps))  # Adam, pixel_crossentropy, accuracy
+    model.fit(x, y, epochs=epochs, batch_size=batch_size)
+    model.save("unet.keras")
+
+    reloaded = keras.saving.load_model("unet.keras")  # `import unet` came first
+    np.testing.assert_allclose(reloaded.predict(x), model.predict(x), atol=1e-5)
 """
 
 import keras
@@ -37,7 +73,8 @@ from keras import ops
 DEFAULTS = {
     "input_shape": (32, 32, 3),
     "num_classes": 4,
-    "preset": "none",  # "original": Ronneberger et al.'s network (64 filters, depth 4, valid padding)
+    # "original": Ronneberger et al.'s network (64 filters, depth 4, valid padding), less its dropout
+    "preset": "none",
     "filters": 16,  # filters of the first level, doubled at every level down
     "depth": 3,  # poolings between the input and the bottom of the U
     "padding": "same",  # "same" keeps sizes; "valid" shrinks them and crops the skips
@@ -49,38 +86,6 @@ PRESETS = {
     "original": {"input_shape": (572, 572, 1), "num_classes": 2, "filters": 64, "depth": 4,
                  "padding": "valid", "batch_norm": False},
 }  # fmt: skip
-
-TASK = {
-    "family": "convolutional",
-    "order": 80,
-    "dataset": "shapes",
-    "datasets": ("shapes", "pets"),
-    "loss": "pixel_crossentropy",  # defined below
-    "metrics": ("accuracy",),
-    "optimizer": "adam",
-    "learning_rate": 3e-3,
-    "schedule": "cosine",
-    "epochs": 20,
-    "batch_size": 32,
-}
-
-
-@keras.saving.register_keras_serializable(package="cookbook")
-def pixel_crossentropy(y_true, y_pred):
-    """Keras' sparse categorical cross-entropy, averaged over every pixel of the batch.
-
-    The pixels are laid out in one long axis first: on the PyTorch backend the 2-D form
-    (masks (batch, side, side) against probabilities (batch, side, side, classes)) fails
-    in the backward pass with "grad_input must be contiguous" (torch 2.13: its 4-D
-    NLLLoss backward needs contiguous input, pytorch/pytorch#175084).
-    """
-    classes = ops.shape(y_pred)[-1]
-    return keras.losses.sparse_categorical_crossentropy(
-        ops.reshape(y_true, (-1,)), ops.reshape(y_pred, (-1, classes))
-    )
-
-
-CHOICES = {"padding": ("same", "valid"), "upsampling": ("transpose", "resize")}
 
 
 def level_sides(side: int, depth: int, padding: str) -> list[tuple[int, int]]:
@@ -102,48 +107,6 @@ def level_sides(side: int, depth: int, padding: str) -> list[tuple[int, int]]:
     if side < 1:
         raise ValueError("the mask shrinks to nothing")
     return list(zip(encoder, reversed(decoder)))
-
-
-def working_sides(depth: int, padding: str, near: int, count: int = 3) -> list[int]:
-    """Input sides (near ``near``) whose every pooling meets an even size."""
-    fits = []
-    for side in sorted(range(1, 4 * near + 256), key=lambda s: (abs(s - near), s)):
-        try:
-            level_sides(side, depth, padding)
-        except ValueError:
-            continue
-        fits.append(side)
-        if len(fits) == count:
-            return sorted(fits)
-    return sorted(fits)
-
-
-def _config(overrides: dict) -> dict:
-    """DEFAULTS, then the preset's values, then ``overrides``; bad values raise ValueError."""
-    unknown = sorted(set(overrides) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unet has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
-    preset = overrides.get("preset", DEFAULTS["preset"])
-    if preset != "none" and preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of: none, {', '.join(PRESETS)}")
-    config = {**DEFAULTS, **PRESETS.get(preset, {}), **overrides}
-    for name, allowed in CHOICES.items():
-        if config[name] not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {config[name]!r}")
-    if config["filters"] < 1 or config["depth"] < 1 or config["num_classes"] < 2:
-        raise ValueError("filters and depth must be at least 1 and num_classes at least 2")
-    shape = config["input_shape"]
-    if len(shape) != 3 or min(shape) < 1 or shape[0] != shape[1]:
-        raise ValueError(f"input_shape must be a square (side, side, channels > 0); got {shape}")
-    try:
-        level_sides(shape[0], config["depth"], config["padding"])
-    except ValueError as error:
-        fits = ", ".join(map(str, working_sides(config["depth"], config["padding"], shape[0])))
-        raise ValueError(
-            f"input side {shape[0]} does not fit depth {config['depth']} with padding={config['padding']!r} "
-            f"({error}); sides that work: {fits}"
-        ) from None
-    return config
 
 
 def conv_block(x, filters, name, padding="same", batch_norm=True):
@@ -241,20 +204,6 @@ class UNetLevel(keras.Model):
         return {**super().get_config(), "config": self.settings, "level": self.level}
 
 
-def build_sequential(**overrides) -> keras.Sequential:
-    config = _config(overrides)
-    return keras.Sequential(
-        [
-            keras.Input(shape=config["input_shape"]),  # (batch, side, side, channels)
-            UNetLevel(config, name="level1"),  # (batch, mask side, mask side, filters)
-            keras.layers.Conv2D(  # (batch, mask side, mask side, num_classes): a class per pixel
-                config["num_classes"], 1, activation="softmax", dtype="float32", name="predictions"
-            ),
-        ],
-        name="unet_sequential",
-    )
-
-
 def build_functional(**overrides) -> keras.Model:
     config = _config(overrides)
     block = dict(padding=config["padding"], batch_norm=config["batch_norm"])
@@ -285,3 +234,105 @@ def build_functional(**overrides) -> keras.Model:
         config["num_classes"], 1, activation="softmax", dtype="float32", name="predictions"
     )(x)  # (batch, mask side, mask side, num_classes): a class per pixel
     return keras.Model(images, probabilities, name="unet_functional")
+
+
+def build_sequential(**overrides) -> keras.Sequential:
+    config = _config(overrides)
+    return keras.Sequential(
+        [
+            keras.Input(shape=config["input_shape"]),  # (batch, side, side, channels)
+            UNetLevel(config, name="level1"),  # (batch, mask side, mask side, filters)
+            keras.layers.Conv2D(  # (batch, mask side, mask side, num_classes): a class per pixel
+                config["num_classes"], 1, activation="softmax", dtype="float32", name="predictions"
+            ),
+        ],
+        name="unet_sequential",
+    )
+
+
+@keras.saving.register_keras_serializable(package="cookbook")
+def pixel_crossentropy(y_true, y_pred):
+    """Keras' sparse categorical cross-entropy, averaged over every pixel of the batch.
+
+    The pixels are laid out in one long axis first: on the PyTorch backend the 2-D form
+    (masks (batch, side, side) against probabilities (batch, side, side, classes)) fails
+    in the backward pass with "grad_input must be contiguous" (torch 2.13: its 4-D
+    NLLLoss backward needs contiguous input, pytorch/pytorch#175084).
+    """
+    classes = ops.shape(y_pred)[-1]
+    return keras.losses.sparse_categorical_crossentropy(
+        ops.reshape(y_true, (-1,)), ops.reshape(y_pred, (-1, classes))
+    )
+
+
+def compile_settings(steps: int | None = None, learning_rate: float = 3e-3) -> dict:
+    """What ``model.compile`` takes to train this page: ``model.compile(**compile_settings(steps))``.
+
+    ``steps`` is the run's number of updates, epochs * ceil(examples / batch size): the rate
+    then falls from ``learning_rate`` to zero along a half cosine over them. Without ``steps``
+    the rate stays constant.
+    """
+    rate = (
+        keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps) if steps else learning_rate
+    )
+    return {
+        "optimizer": keras.optimizers.Adam(rate),
+        "loss": pixel_crossentropy,  # the function itself: Keras has no loss of that name
+        "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],  # of every pixel
+    }
+
+
+# The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
+TASK = {
+    "family": "convolutional",
+    "order": 80,
+    "dataset": "shapes",
+    "datasets": ("shapes", "pets"),
+    "epochs": 20,
+    "batch_size": 32,
+}
+
+
+CHOICES = {"padding": ("same", "valid"), "upsampling": ("transpose", "resize")}
+
+
+def working_sides(depth: int, padding: str, near: int, count: int = 3) -> list[int]:
+    """Input sides (near ``near``) whose every pooling meets an even size."""
+    fits = []
+    for side in sorted(range(1, 4 * near + 256), key=lambda s: (abs(s - near), s)):
+        try:
+            level_sides(side, depth, padding)
+        except ValueError:
+            continue
+        fits.append(side)
+        if len(fits) == count:
+            return sorted(fits)
+    return sorted(fits)
+
+
+def _config(overrides: dict) -> dict:
+    """DEFAULTS, then the preset's values, then ``overrides``; bad values raise ValueError."""
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unet has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
+    preset = overrides.get("preset", DEFAULTS["preset"])
+    if preset != "none" and preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of: none, {', '.join(PRESETS)}")
+    config = {**DEFAULTS, **PRESETS.get(preset, {}), **overrides}
+    for name, allowed in CHOICES.items():
+        if config[name] not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {config[name]!r}")
+    if config["filters"] < 1 or config["depth"] < 1 or config["num_classes"] < 2:
+        raise ValueError("filters and depth must be at least 1 and num_classes at least 2")
+    shape = config["input_shape"]
+    if len(shape) != 3 or min(shape) < 1 or shape[0] != shape[1]:
+        raise ValueError(f"input_shape must be a square (side, side, channels > 0); got {shape}")
+    try:
+        level_sides(shape[0], config["depth"], config["padding"])
+    except ValueError as error:
+        fits = ", ".join(map(str, working_sides(config["depth"], config["padding"], shape[0])))
+        raise ValueError(
+            f"input side {shape[0]} does not fit depth {config['depth']} with padding={config['padding']!r} "
+            f"({error}); sides that work: {fits}"
+        ) from None
+    return config
