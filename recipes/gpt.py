@@ -13,19 +13,56 @@ window at once, because the causal mask lets position t see only positions <= t:
     target: the same text one step on, "ef f(x):\\n"
 
 Facts to leave with:
-- The causal mask makes one forward pass count as 128 training examples and lets
-  sampling reuse the trained net: position t never sees t + 1 (tests/recipes/test_gpt.py).
-- Bits per character = cross-entropy in nats / ln 2: the average number of yes/no
-  questions the model needs per character. On the default text, ASCII spends 7,
-  the character frequencies alone 4.8, gzip -9 2.4 and bzip2 2.0.
-- ``generate`` reruns the whole window for each new character: O(T^2) work per
-  character. A key/value cache (kept per layer) removes the recomputation.
+- The causal mask lets one forward pass train all 128 next-character predictions of a
+  window at once, and lets sampling reuse the trained net: position t never sees t + 1
+  (tests/recipes/test_gpt.py).
+- Bits per character = cross-entropy in nats / ln 2: what the text costs per character
+  when an arithmetic coder compresses it with the model's probabilities. On the default
+  text ASCII spends 7 and the character frequencies alone 4.8 (measured, with gzip and
+  bzip2: docs/RESULTS.md, "gpt").
+- ``generate`` reruns the whole window for each new character: O(T^2 * width) of
+  attention, and O(T * width^2) for the rest, per character. A key/value cache (kept per
+  layer) would compute only the new position, O(T * width + width^2), until the window
+  fills: then it slides, every position's embedding changes and the cache is stale.
 - GPT-2 ties its readout to the token table (``tie_embeddings``): the logits are the
   hidden vectors times the table transposed, one layer called at two places in the graph.
   Only the Functional build can do that - a Sequential model is one chain of layers, each
   with weights of its own - so ``build_sequential`` refuses it. Tied, preset ``gpt2_small``
   has the published 124,439,808 weights; untied it would have 50,257 x 768 more.
-- Default data: the standard library's docstrings (0.9 M characters), in 128s.
+- Default data: the standard library's docstrings (0.9 M characters), in windows of 128.
+
+Use it on your data: copy this file next to your script and import it. The example makes its
+own text; put yours in ``text`` (characters outside ``CHARACTERS``, printable ASCII and the
+newline, become id 0). It cuts the ids into windows: ``x`` a window, ``y`` the same window
+one character on. ``keras.saving.load_model`` needs the page imported first: importing it
+registers the page's own layers and metric with Keras::
+
+    import math
+
+    import keras
+    import numpy as np
+
+    import gpt
+
+    rng = np.random.default_rng(0)
+    words = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "to", "park"]
+    text = " ".join(rng.choice(words, size=3000))  # your text: one long string
+    ids = gpt.encode(text)
+    window = 32
+    starts = np.arange(0, len(ids) - window - 1, 8)  # a window every 8 characters
+    x = np.stack([ids[i : i + window] for i in starts])  # (windows, 32) ids
+    y = np.stack([ids[i + 1 : i + window + 1] for i in starts])  # each id's next character
+
+    epochs, batch_size = 4, 32
+    model = gpt.build_functional(input_shape=(window,), width=32, heads=2, blocks=1, ffn_width=64)
+    steps = epochs * math.ceil(len(x) / batch_size)  # the run's updates: the cosine decays over them
+    model.compile(**gpt.compile_settings(steps=steps))  # Adam, cross-entropy; bits_per_character, accuracy
+    model.fit(x, y, epochs=epochs, batch_size=batch_size)
+    print(gpt.generate(model, "the ", length=40, temperature=0))  # the likeliest character each time
+    model.save("gpt.keras")
+
+    reloaded = keras.saving.load_model("gpt.keras")  # the page is imported above
+    np.testing.assert_allclose(reloaded.predict(x), model.predict(x), atol=1e-5)
 """
 
 import keras
@@ -51,61 +88,6 @@ PRESETS = {
     "gpt2_small": {"input_shape": (1024,), "vocabulary_size": 50257, "max_length": 1024, "width": 768,
                    "heads": 12, "blocks": 12, "ffn_width": 3072, "tie_embeddings": True},
 }  # fmt: skip
-
-TASK = {
-    "family": "attention",
-    "order": 210,
-    "dataset": "docstrings",
-    "datasets": ("docstrings",),
-    "loss": "sparse_categorical_crossentropy",
-    "metrics": ("bits_per_character", "accuracy"),
-    "optimizer": "adam",
-    "learning_rate": 2e-3,
-    "schedule": "cosine",
-    "epochs": 4,
-    "batch_size": 16,  # early on, more updates beat bigger ones
-}
-
-
-def encode(text: str) -> np.ndarray:
-    """Text -> (len(text),) int32 ids; characters outside the vocabulary become id 0."""
-    index = {character: i for i, character in enumerate(CHARACTERS)}
-    return np.array([index.get(character, 0) for character in text], dtype="int32")
-
-
-def decode(ids) -> str:
-    return "".join(CHARACTERS[int(i)] for i in ids)
-
-
-@keras.saving.register_keras_serializable(package="cookbook.gpt")
-def bits_per_character(y_true, y_pred):
-    """Cross-entropy in bits at every position: (batch, time)."""
-    return keras.losses.sparse_categorical_crossentropy(y_true, y_pred) / np.log(2.0)
-
-
-def _config(overrides: dict) -> dict:
-    """DEFAULTS, then the preset's values, then ``overrides``; bad values raise ValueError."""
-    if unknown := sorted(set(overrides) - set(DEFAULTS)):
-        raise ValueError(f"gpt has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
-    preset = overrides.get("preset", DEFAULTS["preset"])
-    if preset != "none" and preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of: none, {', '.join(PRESETS)}")
-    config = {**DEFAULTS, **PRESETS.get(preset, {}), **overrides}
-    for name, least in [("width", 1), ("heads", 1), ("blocks", 1), ("ffn_width", 1), ("vocabulary_size", 2)]:
-        if config[name] < least:
-            raise ValueError(f"{name} must be at least {least}; got {config[name]}")
-    width, heads = config["width"], config["heads"]
-    if width % heads:
-        fits = ", ".join(str(h) for h in range(1, 17) if width % h == 0)
-        raise ValueError(f"{heads} heads do not divide width {width}; heads that do: {fits}")
-    if len(config["input_shape"]) != 1 or config["input_shape"][0] < 1:
-        raise ValueError(f"input_shape must be (time >= 1,); got {config['input_shape']}")
-    window, table = config["input_shape"][0], config["max_length"] or config["input_shape"][0]
-    if window > table:
-        raise ValueError(f"windows of {window} characters are longer than the position table ({table} rows)")
-    if not 0 <= config["dropout"] < 1:
-        raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
-    return {**config, "max_length": table}
 
 
 @keras.saving.register_keras_serializable(package="cookbook.gpt")
@@ -198,6 +180,23 @@ def _readout(config: dict) -> keras.layers.Layer:
     )
 
 
+def build_functional(**overrides) -> keras.Model:
+    config = _config(overrides)
+    ids = keras.Input(shape=config["input_shape"], dtype="int32", name="ids")  # (batch, time)
+    token_embedding = _token_embedding(config)  # kept: tied, it is called again as the readout
+    x = token_embedding(ids)  # (batch, time, width)
+    x = PositionEmbedding(config["max_length"])(x)
+    x = keras.layers.Dropout(config["dropout"])(x)
+    for i in range(1, config["blocks"] + 1):
+        x = decoder_block(x, config, name=f"block{i}")
+    x = keras.layers.LayerNormalization(epsilon=1e-5)(x)
+    if config["tie_embeddings"]:  # the same layer again: logits = x @ table^T, (batch, time, vocabulary)
+        probabilities = keras.layers.Activation("softmax", dtype="float32")(token_embedding(x, reverse=True))
+    else:
+        probabilities = _readout(config)(x)  # (batch, time, vocabulary)
+    return keras.Model(ids, probabilities, name="gpt_functional")
+
+
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
     if config["tie_embeddings"]:
@@ -219,21 +218,34 @@ def build_sequential(**overrides) -> keras.Sequential:
     )
 
 
-def build_functional(**overrides) -> keras.Model:
-    config = _config(overrides)
-    ids = keras.Input(shape=config["input_shape"], dtype="int32", name="ids")  # (batch, time)
-    token_embedding = _token_embedding(config)  # kept: tied, it is called again as the readout
-    x = token_embedding(ids)  # (batch, time, width)
-    x = PositionEmbedding(config["max_length"])(x)
-    x = keras.layers.Dropout(config["dropout"])(x)
-    for i in range(1, config["blocks"] + 1):
-        x = decoder_block(x, config, name=f"block{i}")
-    x = keras.layers.LayerNormalization(epsilon=1e-5)(x)
-    if config["tie_embeddings"]:  # the same layer again: logits = x @ table^T, (batch, time, vocabulary)
-        probabilities = keras.layers.Activation("softmax", dtype="float32")(token_embedding(x, reverse=True))
-    else:
-        probabilities = _readout(config)(x)  # (batch, time, vocabulary)
-    return keras.Model(ids, probabilities, name="gpt_functional")
+@keras.saving.register_keras_serializable(package="cookbook.gpt")
+def bits_per_character(y_true, y_pred):
+    """Cross-entropy in bits at every position: (batch, time)."""
+    return keras.losses.sparse_categorical_crossentropy(y_true, y_pred) / np.log(2.0)
+
+
+def compile_settings(steps: int | None = None, learning_rate: float = 2e-3) -> dict:
+    """What ``model.compile`` takes to train this page: ``model.compile(**compile_settings(steps))``.
+    ``steps``, the run's updates (epochs * ceil(examples / batch size)), lets the rate decay to zero
+    along a half cosine over the run; without it the rate stays constant."""
+    rate = (
+        keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps) if steps else learning_rate
+    )
+    return {
+        "optimizer": keras.optimizers.Adam(rate),
+        "loss": keras.losses.SparseCategoricalCrossentropy(),  # y holds the next character's ids
+        "metrics": [bits_per_character, keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    }
+
+
+def encode(text: str) -> np.ndarray:
+    """Text -> (len(text),) int32 ids; characters outside the vocabulary become id 0."""
+    index = {character: i for i, character in enumerate(CHARACTERS)}
+    return np.array([index.get(character, 0) for character in text], dtype="int32")
+
+
+def decode(ids) -> str:
+    return "".join(CHARACTERS[int(i)] for i in ids)
 
 
 def sample(model, prompt: str, length: int = 200, temperature: float = 1.0, seed: int | None = None):
@@ -263,3 +275,39 @@ def sample(model, prompt: str, length: int = 200, temperature: float = 1.0, seed
 def generate(model, prompt: str, length: int = 200, temperature: float = 1.0, seed: int | None = None) -> str:
     """``prompt`` and ``length`` sampled characters after it."""
     return prompt + "".join(sample(model, prompt, length, temperature, seed))
+
+
+# The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
+TASK = {
+    "family": "attention",
+    "order": 210,
+    "dataset": "docstrings",
+    "datasets": ("docstrings",),
+    "epochs": 4,
+    "batch_size": 16,  # early on, more updates beat bigger ones
+}
+
+
+def _config(overrides: dict) -> dict:
+    """DEFAULTS, then the preset's values, then ``overrides``; bad values raise ValueError."""
+    if unknown := sorted(set(overrides) - set(DEFAULTS)):
+        raise ValueError(f"gpt has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
+    preset = overrides.get("preset", DEFAULTS["preset"])
+    if preset != "none" and preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of: none, {', '.join(PRESETS)}")
+    config = {**DEFAULTS, **PRESETS.get(preset, {}), **overrides}
+    for name, least in [("width", 1), ("heads", 1), ("blocks", 1), ("ffn_width", 1), ("vocabulary_size", 2)]:
+        if config[name] < least:
+            raise ValueError(f"{name} must be at least {least}; got {config[name]}")
+    width, heads = config["width"], config["heads"]
+    if width % heads:
+        fits = ", ".join(str(h) for h in range(1, 17) if width % h == 0)
+        raise ValueError(f"{heads} heads do not divide width {width}; heads that do: {fits}")
+    if len(config["input_shape"]) != 1 or config["input_shape"][0] < 1:
+        raise ValueError(f"input_shape must be (time >= 1,); got {config['input_shape']}")
+    window, table = config["input_shape"][0], config["max_length"] or config["input_shape"][0]
+    if window > table:
+        raise ValueError(f"windows of {window} characters are longer than the position table ({table} rows)")
+    if not 0 <= config["dropout"] < 1:
+        raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
+    return {**config, "max_length": table}

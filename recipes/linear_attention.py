@@ -1,8 +1,9 @@
 """Linear attention: the Transformer encoder with attention whose cost grows as T, not T^2.
 
-Pick it for long sequences, where softmax attention's T x T weights no longer fit.
-Katharopoulos et al. (2020) replaced softmax(q k^T) with a kernel phi(q) phi(k)^T,
-phi(x) = elu(x) + 1 > 0. Then the sum over keys can be taken once for all queries:
+Pick it for long sequences, where softmax attention's T^2 time (and, computed without a
+fused kernel, its T x T weights) grows too large. Katharopoulos et al. (2020) replaced
+softmax(q k^T) with a kernel phi(q) phi(k)^T, phi(x) = elu(x) + 1 > 0. Then the sum over
+keys can be taken once for all queries:
 
     softmax:  out_i = sum_j softmax_j(q_i . k_j) v_j        a (T, T) matrix: O(T^2 d)
     linear:   out_i = phi(q_i) S / (phi(q_i) . z),  S = sum_j phi(k_j) v_j^T  (d, d)
@@ -10,16 +11,51 @@ phi(x) = elu(x) + 1 > 0. Then the sum over keys can be taken once for all querie
                                                     O(T d^2), nothing of size T x T
 
 Facts to leave with:
-- ``LinearAttention`` has exactly the weights of ``keras.layers.MultiHeadAttention``
-  (query, key, value and output projections), so it drops into the encoder block in
-  its place (``attention="softmax"`` builds the same block with the original).
+- ``LinearAttention`` has as many weights as ``keras.layers.MultiHeadAttention`` (query,
+  key, value and output projections, width x width each with a bias; Dense kernels here,
+  per-head EinsumDense shapes there), so it drops into the encoder block in its place
+  (``attention="softmax"`` builds the same block with the original).
 - The price: phi(q) . phi(k) is a cruder similarity than exp(q . k) and cannot focus as
-  sharply. On the 64-token digits that cost nothing (one seed, JAX: linear 96.9 %, softmax
-  95.0 %); the gain is on long inputs, where softmax attention runs out of time or memory
-  first (``tests/recipes/test_linear_attention.py`` counts the operations: x4 for 4x the tokens,
-  where softmax attention goes x12).
+  sharply. On the 64-token digits that cost nothing (measured: docs/RESULTS.md, "Every
+  recipe, trained on every backend"); the gain is on long inputs, where softmax
+  attention's time, and its memory where the backend forms the T x T weights, grow as
+  T^2 (``tests/recipes/test_linear_attention.py`` counts a block's operations from 512 to
+  2,048 tokens: about x4 here, over x10 for softmax attention; timings: docs/RESULTS.md,
+  "cookbook scale-attention").
 - A padded key is dropped by zeroing its phi(k): it joins neither S nor z.
 - Default data: each 8x8 digit read as 64 pixel tokens, as in ``transformer_classifier``.
+
+Use it on your data: copy this file next to your script and import it. The example makes its
+own token sequences; put yours in ``x`` (one row of ids per example, 1 and up, padded on the
+right with 0) and your class ids (0, 1, ...) in ``y``. ``keras.saving.load_model`` needs the
+page imported first: importing it registers the page's own layers with Keras::
+
+    import math
+
+    import keras
+    import numpy as np
+
+    import linear_attention
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 30, size=(512, 128)).astype("int32")  # 512 sequences of up to 128 ids (1-29)
+    lengths = rng.integers(64, 129, size=512)
+    x[np.arange(128) >= lengths[:, None]] = 0  # 0 pads each sequence after its length
+    y = np.argmax([(x == token).sum(axis=1) for token in (1, 2, 3)], axis=0)  # which of 1, 2, 3 is commonest
+
+    epochs, batch_size = 10, 32  # 160 small updates
+    model = linear_attention.build_functional(
+        input_shape=(128,), num_classes=3, vocabulary_size=30, width=32, heads=2, blocks=1, ffn_width=64
+    )
+    steps = epochs * math.ceil(len(x) / batch_size)  # the run's updates: the cosine decays over them
+    # a short run, so a higher rate than the page's default
+    settings = linear_attention.compile_settings(steps=steps, learning_rate=3e-3)
+    model.compile(**settings)  # Adam, cross-entropy, accuracy
+    model.fit(x, y, epochs=epochs, batch_size=batch_size)
+    model.save("linear_attention.keras")
+
+    reloaded = keras.saving.load_model("linear_attention.keras")  # the page is imported above
+    np.testing.assert_allclose(reloaded.predict(x), model.predict(x), atol=1e-5)
 """
 
 import keras
@@ -34,43 +70,8 @@ DEFAULTS = {
     "heads": 4,  # width must divide into them
     "blocks": 2,
     "ffn_width": 128,
-    "dropout": 0.1,  # on each residual branch
+    "dropout": 0.1,  # on each residual branch and before the classifier
 }
-
-TASK = {
-    "family": "attention",
-    "order": 230,
-    "dataset": "digit_tokens",
-    "datasets": ("digit_tokens", "imdb"),
-    "loss": "sparse_categorical_crossentropy",
-    "metrics": ("accuracy",),
-    "optimizer": "adam",
-    "learning_rate": 1e-3,
-    "schedule": "cosine",
-    "epochs": 40,
-    "batch_size": 32,
-}
-
-
-def _config(overrides: dict) -> dict:
-    """DEFAULTS updated by ``overrides``; bad values raise ValueError."""
-    if unknown := sorted(set(overrides) - set(DEFAULTS)):
-        raise ValueError(f"linear_attention has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
-    config = {**DEFAULTS, **overrides}
-    if config["attention"] not in ("linear", "softmax"):
-        raise ValueError(f"attention must be linear or softmax; got {config['attention']!r}")
-    for name, least in [("width", 1), ("heads", 1), ("blocks", 1), ("ffn_width", 1), ("vocabulary_size", 2)]:
-        if config[name] < least:
-            raise ValueError(f"{name} must be at least {least}; got {config[name]}")
-    width, heads = config["width"], config["heads"]
-    if width % heads:
-        fits = ", ".join(str(h) for h in range(1, 17) if width % h == 0)
-        raise ValueError(f"{heads} heads do not divide width {width}; heads that do: {fits}")
-    if len(config["input_shape"]) != 1 or config["input_shape"][0] < 1:
-        raise ValueError(f"input_shape must be (tokens >= 1,); got {config['input_shape']}")
-    if not 0 <= config["dropout"] < 1:
-        raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
-    return config
 
 
 @keras.saving.register_keras_serializable(package="cookbook.linear_attention")
@@ -204,6 +205,21 @@ class PositionEmbedding(keras.layers.Layer):
         return x + ops.cast(self.table, x.dtype)
 
 
+def build_functional(**overrides) -> keras.Model:
+    config = _config(overrides)
+    tokens = keras.Input(shape=config["input_shape"], dtype="int32", name="tokens")  # (batch, T)
+    keep = ops.not_equal(tokens, 0)  # (batch, T): False at padding
+    embedded = keras.layers.Embedding(config["vocabulary_size"], config["width"], mask_zero=True)(tokens)
+    encoded = PositionEmbedding()(embedded)  # (batch, T, width)
+    for i in range(1, config["blocks"] + 1):
+        encoded = encoder_block(encoded, keep, config, name=f"block{i}")
+    encoded = keras.layers.LayerNormalization(epsilon=1e-6)(encoded)
+    summary = keras.layers.GlobalAveragePooling1D()(encoded)  # (batch, width): it reads the padding mask
+    summary = keras.layers.Dropout(config["dropout"])(summary)
+    probabilities = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(summary)
+    return keras.Model(tokens, probabilities, name="linear_attention_functional")
+
+
 def build_sequential(**overrides) -> keras.Sequential:
     config = _config(overrides)
     return keras.Sequential(
@@ -221,16 +237,47 @@ def build_sequential(**overrides) -> keras.Sequential:
     )
 
 
-def build_functional(**overrides) -> keras.Model:
-    config = _config(overrides)
-    tokens = keras.Input(shape=config["input_shape"], dtype="int32", name="tokens")  # (batch, T)
-    keep = ops.not_equal(tokens, 0)  # (batch, T): False at padding
-    embedded = keras.layers.Embedding(config["vocabulary_size"], config["width"], mask_zero=True)(tokens)
-    encoded = PositionEmbedding()(embedded)  # (batch, T, width)
-    for i in range(1, config["blocks"] + 1):
-        encoded = encoder_block(encoded, keep, config, name=f"block{i}")
-    encoded = keras.layers.LayerNormalization(epsilon=1e-6)(encoded)
-    summary = keras.layers.GlobalAveragePooling1D()(encoded)  # (batch, width): it reads the padding mask
-    summary = keras.layers.Dropout(config["dropout"])(summary)
-    probabilities = keras.layers.Dense(config["num_classes"], activation="softmax", dtype="float32")(summary)
-    return keras.Model(tokens, probabilities, name="linear_attention_functional")
+def compile_settings(steps: int | None = None, learning_rate: float = 1e-3) -> dict:
+    """What ``model.compile`` takes to train this page: ``model.compile(**compile_settings(steps))``.
+    ``steps``, the run's updates (epochs * ceil(examples / batch size)), lets the rate decay to zero
+    along a half cosine over the run; without it the rate stays constant."""
+    rate = (
+        keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps) if steps else learning_rate
+    )
+    return {
+        "optimizer": keras.optimizers.Adam(rate),
+        "loss": keras.losses.SparseCategoricalCrossentropy(),  # y holds class ids, not one-hot rows
+        "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    }
+
+
+# The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
+TASK = {
+    "family": "attention",
+    "order": 230,
+    "dataset": "digit_tokens",
+    "datasets": ("digit_tokens", "imdb"),
+    "epochs": 40,
+    "batch_size": 32,
+}
+
+
+def _config(overrides: dict) -> dict:
+    """DEFAULTS updated by ``overrides``; bad values raise ValueError."""
+    if unknown := sorted(set(overrides) - set(DEFAULTS)):
+        raise ValueError(f"linear_attention has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
+    config = {**DEFAULTS, **overrides}
+    if config["attention"] not in ("linear", "softmax"):
+        raise ValueError(f"attention must be linear or softmax; got {config['attention']!r}")
+    for name, least in [("width", 1), ("heads", 1), ("blocks", 1), ("ffn_width", 1), ("vocabulary_size", 2)]:
+        if config[name] < least:
+            raise ValueError(f"{name} must be at least {least}; got {config[name]}")
+    width, heads = config["width"], config["heads"]
+    if width % heads:
+        fits = ", ".join(str(h) for h in range(1, 17) if width % h == 0)
+        raise ValueError(f"{heads} heads do not divide width {width}; heads that do: {fits}")
+    if len(config["input_shape"]) != 1 or config["input_shape"][0] < 1:
+        raise ValueError(f"input_shape must be (tokens >= 1,); got {config['input_shape']}")
+    if not 0 <= config["dropout"] < 1:
+        raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
+    return config
