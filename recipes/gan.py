@@ -17,60 +17,24 @@ which code drew each generated image, and both networks are rewarded when it can
 generator learns to draw each code as a shape of its own. No one tells it which code is
 which digit; on the digits most codes become one digit each.
 
-What mattered, measured: the paper's prescriptions (Radford et al., section 3) that a first
-version of this page left out, then the code, each scored on 1,000 samples by a judge the
-cookbook did not train (``cookbook.judging``: a Fréchet distance to the test digits, lower
-is better, the training digits' own being 0.41; and a scikit-learn classifier's mean
-confidence, 0.933 on real test digits). JAX, 100 epochs on this 2-core CPU, seed 0 unless
-three are given:
-
-    generator                  discriminator        batch  Fréchet  confidence  rarest digit  time
-    LeakyReLU, transposed      no norm, dropout .3     64    17.6      0.645        0.4 %     51 s
-      + batch norm             no norm, dropout .3     64     6.3      0.746        4.7 %     59 s
-      + batch norm + ReLU      no norm, dropout .3     64    34.0      0.709        0   %     64 s
-      + batch norm + ReLU      + batch norm            64     1.6      0.762        8.1 %     69 s
-    resize-then-convolve only  no norm, dropout .3     64     2.4      0.709        6.7 %     42 s
-    LeakyReLU, transposed      no norm, dropout .3     32     3.5      0.734        5.3 %     77 s
-    all four                   + batch norm            32     1.1      0.781        8.0 %     49 s
-    all four                   (64, 128), no dropout   32     1.0      0.820        7.6 %    105 s
-
-Then, on a day this machine ran about a third faster, three seeds each (Fréchet / confidence):
-
-    all four, discriminator + batch norm, no dropout   1.25 / 0.810   0.87 / 0.813   1.05 / 0.807   32 s
-      + the code                                       1.22 / 0.876   1.26 / 0.881   0.96 / 0.836   33 s
-      + the code, 150 epochs                           0.99 / 0.900   1.17 / 0.883   0.74 / 0.891   50 s
-
-This page trains with the code for 125 epochs: 1.14 / 0.886, rarest digit 8.4 %, in 43 s
-(seed 0).
-
-Batch norm is the largest step: the first generator it normalises starts to draw every
-digit. The generator's ReLU then collapsed it onto a few shapes until the discriminator was
-normalised too. Resizing before a convolution removes the transposed convolution's
-checkerboard (Odena et al., 2016), and on its own takes the distance from 17.6 to 2.4.
-
-Then the distance sat near the floor while the confidence stayed at 0.78-0.82, and the
-judge's view of the samples told why: half of them it called a digit with more than 0.9,
-a quarter with less than 0.67. Those are shapes between two digits. Normal noise is one
-connected cloud and the digits are ten separate ones, so a smooth generator must draw
-something on its way from one digit to the next. The code gives it ten separate starts.
-Without it more epochs did not help (200: 1.1, 0.808); with it the confidence keeps rising
-past 100 epochs.
-
-``cookbook train gan`` (which also draws a grid per epoch) measured this page at Fréchet
-0.89, 1.14 and 0.93, confidence 0.892, 0.886 and 0.875, rarest digit 6.4, 8.4 and 7.9 % on
-TensorFlow, JAX and PyTorch, in 78, 63 and 151 s of training. Without the code (``--set
-codes=0``), 125 epochs gave 1.14 and 0.830 on JAX.
-
-Not kept: a wider generator and discriminator (128, 64) (0.96, 0.810); an exponential moving
-average of the weights (``use_ema=True`` in Adam: 0.62, 0.804 -- closer to the digits' spread,
-no more convincing one by one); the discriminator (64, 128) with the code (0.87, 0.848, 78 s);
-a code beside 32 free values (1.12, 0.828); the code's loss weighted twice (1.40, 0.862);
-sixteen codes instead of ten (0.848, 0.845, 0.862 over three seeds). Drawing from narrower
-noise (the truncation trick) made it worse: noise scaled by 0.8 and 0.5 gave 1.35, 0.805 and
-2.49, 0.778, because the middle of the cloud is where the in-between shapes lie. So did a
-cosine-decayed learning rate (1.01, 0.729). Keeping the half of the draws that the
-discriminator rates most real raised the confidence to 0.858, at the cost of twice the draws
-and a distance of 1.80.
+What mattered, judged by a Fréchet distance to the test digits (lower is better; measured:
+docs/RESULTS.md, The generative recipes):
+- The paper's prescriptions (Radford et al., section 3), which a first version of this page
+  left out: batch norm in both networks and ReLU in the generator; with them, resizing
+  before a convolution in place of a transposed convolution, and batches of 32 in place of
+  64. Together they took the distance from 17.6 to about 1 (the training digits' own: 0.41).
+- Resizing before a convolution removes the transposed convolution's checkerboard (Odena
+  et al., 2016) and was, on its own, the largest single step. Batch norm in the generator
+  alone made it draw every digit; the generator's ReLU then collapsed it onto a few shapes
+  until the discriminator was normalised too.
+- The code. With the design right the distance sat near its floor, but many samples were
+  shapes between two digits. Normal noise is one connected cloud and the digits are ten
+  separate ones, so a continuous generator must draw something on its way from one digit
+  to the next. The code gives it ten separate starts: more epochs did not help without it,
+  and with it the samples keep getting more convincing past 100 epochs.
+- Not kept: wider networks, an average of the weights (``use_ema=True``), more codes or a
+  heavier code loss, a decaying learning rate, and narrower noise (the truncation trick:
+  the middle of the cloud is where the in-between shapes lie).
 
 Facts to leave with:
 - Keras has no backend-neutral gradient, so a ``train_step`` with two losses needs the
@@ -81,10 +45,53 @@ Facts to leave with:
   network leaves the other's untouched (only the bias-correcting step counter counts both).
 - Each generator block doubles the side (2 -> 4 -> 8; 7 -> 14 -> 28 for MNIST), so the
   image side must divide by 2 ** len(filters); each stride-2 discriminator convolution halves
-  it. Training images are scaled to [-1, 1], tanh's range.
+  it.
+- The generator draws in [-1, 1], tanh's range, and the page does not rescale what ``fit``
+  gets: scale your training images to [-1, 1] yourself (``x / 127.5 - 1`` for 0-255 pixels),
+  and map the samples back (``(images + 1) * 127.5``).
 - The step judges real and generated batches apart, so the discriminator's batch norm sees
   all-real or all-fake batches, never a mix. Both networks normalise by the batch in
-  training; ``gan(noise)`` draws in inference mode, by the generator's running averages.
+  training; ``gan(noise)`` and ``predict(noise)`` draw in inference mode, by the generator's
+  running averages.
+
+Use it on your data: copy this file next to your script and import it. The example makes its
+own images, squares of random size and place; put yours in ``images``. ``fit`` takes the
+images alone (the train step makes its own targets), scaled to [-1, 1] by you. A GAN cannot be
+checked on a test set, so the check is that the reloaded model draws the same images from the
+same noise::
+
+    import keras
+    import numpy as np
+
+    import gan
+
+    rng = np.random.default_rng(0)
+    # your images: (examples, height, width, channels), here 128 grey squares on black, 16x16
+    images = np.zeros((128, 16, 16, 1), "float32")
+    for image in images:
+        size = rng.integers(4, 9)
+        top, left = rng.integers(0, 17 - size, size=2)
+        image[top : top + size, left : left + size] = 1.0
+    images = images * 2 - 1  # [0, 1] -> [-1, 1], the generator's tanh range (0-255: x / 127.5 - 1)
+
+    model = gan.build_functional(
+        input_shape=(16, 16, 1),  # the side must divide by 2 ** len(filters): here 4
+        latent_dim=16,
+        codes=4,  # four kinds of image to tell apart (0: no code)
+        filters=(32, 16),
+        discriminator_filters=(16, 32),
+    )
+    model.compile(**gan.compile_settings())  # Adam 2e-4, beta_1 0.5; the train step holds the losses
+    model.fit(images, epochs=2, batch_size=32)  # logs d_loss and g_loss
+    model.save("gan.keras")
+
+    noise = rng.normal(size=(8, 16)).astype("float32")  # fixed noise: (samples, latent_dim)
+    reloaded = keras.saving.load_model("gan.keras")  # import gan first: see below
+    # predict draws in inference mode: the same noise, the same images, in [-1, 1]
+    np.testing.assert_allclose(reloaded.predict(noise), model.predict(noise), atol=1e-5)
+
+Loading a saved model needs the page imported first, since importing it registers its ``GAN``
+and ``CategoricalCode`` with Keras.
 """
 
 import keras
@@ -102,59 +109,8 @@ DEFAULTS = {
     "dropout": 0.0,  # in the discriminator, before its logit
 }
 
-CHOICES = {"upsampling": ("resize", "transpose")}
-
-TASK = {
-    "family": "generative",
-    "order": 300,
-    "dataset": "digits",
-    "datasets": ("digits", "mnist", "fashion_mnist"),
-    "loss": None,  # the train steps below hold the losses
-    "metrics": (),
-    "pixel_range": (-1, 1),  # the generator's tanh: training images are scaled to it
-    "optimizer": "adam",
-    "optimizer_options": {"beta_1": 0.5},  # DCGAN's setting: less momentum for a moving target
-    "learning_rate": 2e-4,
-    "epochs": 125,  # the code sharpens on: 0.868 after 100 on JAX, 0.886 after 125 (see above)
-    "batch_size": 32,  # twice the updates of 64 in the same time: FD 3.5 where 64 gave 6.3 (see above)
-}
 
 NETWORKS = ("generator", "discriminator")  # each built with the API the builder names
-
-
-def _config(overrides: dict) -> dict:
-    """DEFAULTS updated by ``overrides``; unknown names or impossible values raise ValueError."""
-    if unknown := sorted(set(overrides) - set(DEFAULTS)):
-        raise ValueError(f"gan has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
-    config = {**DEFAULTS, **overrides}
-    if config["latent_dim"] < 1:
-        raise ValueError(f"latent_dim must be at least 1; got {config['latent_dim']}")
-    filters = (*config["filters"], *config["discriminator_filters"])
-    if (
-        not config["filters"]
-        or not config["discriminator_filters"]
-        or min(filters) < 1
-        or config["kernel_size"] < 1
-    ):
-        raise ValueError("filters and kernel_size must be positive, e.g. filters=(64, 32), kernel_size=4")
-    if config["upsampling"] not in CHOICES["upsampling"]:
-        raise ValueError(f"upsampling must be one of {CHOICES['upsampling']}; got {config['upsampling']!r}")
-    if not (config["codes"] == 0 or 2 <= config["codes"] <= config["latent_dim"]):
-        raise ValueError(
-            f"codes must be 0 (no categorical code) or from 2 to latent_dim ({config['latent_dim']}); "
-            f"got {config['codes']}"
-        )
-    if not 0 <= config["dropout"] < 1:
-        raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
-    shape = config["input_shape"]
-    scale = 2 ** max(len(config["filters"]), len(config["discriminator_filters"]))
-    if len(shape) != 3 or shape[0] != shape[1] or shape[0] % scale or shape[2] < 1:
-        raise ValueError(
-            f"the networks cannot reach images of shape {shape}: the generator draws square (side, side, "
-            f"channels) images whose side divides by 2 ** len(filters), and the discriminator halves it "
-            f"len(discriminator_filters) times; here the side must divide by {scale}"
-        )
-    return {**config, "start": shape[0] // 2 ** len(config["filters"])}
 
 
 def categorical_code(noise, codes: int):
@@ -179,87 +135,6 @@ class CategoricalCode(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "codes": self.codes}
-
-
-def _upsampling_layers(filters: int, config: dict) -> list:
-    """(batch, side, side, c) -> (batch, 2 * side, 2 * side, filters), normalised, then ReLU."""
-    bias = not config["batch_norm"]  # batch norm subtracts the mean: a bias before it does nothing
-    if config["upsampling"] == "resize":  # every output pixel sees the same number of inputs: no checkerboard
-        layers = [keras.layers.UpSampling2D(), keras.layers.Conv2D(filters, 3, padding="same", use_bias=bias)]
-    else:
-        layers = [
-            keras.layers.Conv2DTranspose(
-                filters, config["kernel_size"], strides=2, padding="same", use_bias=bias
-            )
-        ]
-    return [
-        *layers,
-        *([keras.layers.BatchNormalization()] if config["batch_norm"] else []),
-        keras.layers.ReLU(),
-    ]
-
-
-def _generator_layers(config: dict) -> list:
-    """(batch, latent_dim) -> (batch, side, side, channels) in [-1, 1]."""
-    start, first = config["start"], config["filters"][0]
-    layers = [
-        *([CategoricalCode(config["codes"])] if config["codes"] else []),
-        keras.layers.Dense(start * start * first, use_bias=not config["batch_norm"]),
-        *([keras.layers.BatchNormalization()] if config["batch_norm"] else []),
-        keras.layers.ReLU(),
-        keras.layers.Reshape((start, start, first)),  # (batch, start, start, filters[0])
-    ]
-    for filters in config["filters"]:  # each doubles the side
-        layers += _upsampling_layers(filters, config)
-    channels = config["input_shape"][2]
-    return [*layers, keras.layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32")]
-
-
-def _downsampling_layers(filters: int, config: dict, first: bool) -> list:
-    """(batch, side, side, c) -> (batch, side / 2, side / 2, filters), normalised unless first, LeakyReLU."""
-    normalise = config["batch_norm"] and not first  # DCGAN leaves the input layer unnormalised
-    return [
-        keras.layers.Conv2D(
-            filters, config["kernel_size"], strides=2, padding="same", use_bias=not normalise
-        ),
-        *([keras.layers.BatchNormalization()] if normalise else []),
-        keras.layers.LeakyReLU(0.2),
-    ]
-
-
-def _discriminator_layers(config: dict) -> list:
-    """(batch, side, side, channels) -> (batch, 1 + codes): a logit, above 0 for "real", then the
-    code's logits, the discriminator's guess of which code drew the image."""
-    layers = []
-    for index, filters in enumerate(config["discriminator_filters"]):  # each halves the side
-        layers += _downsampling_layers(filters, config, first=index == 0)
-    return [
-        *layers,
-        keras.layers.Flatten(),
-        keras.layers.Dropout(config["dropout"]),
-        keras.layers.Dense(1 + config["codes"], dtype="float32"),
-    ]
-
-
-REAL_LABEL = 0.9  # not 1: a less certain discriminator keeps the generator's gradient alive (Salimans 2016)
-
-
-def discriminator_loss(real_logits, fake_logits):
-    """Cross-entropy of calling real images real (0.9) and generated ones fake (0)."""
-    real = ops.binary_crossentropy(ops.full_like(real_logits, REAL_LABEL), real_logits, from_logits=True)
-    fake = ops.binary_crossentropy(ops.zeros_like(fake_logits), fake_logits, from_logits=True)
-    return ops.mean(real) + ops.mean(fake)
-
-
-def generator_loss(fake_logits):
-    """Cross-entropy of the discriminator calling generated images real: the generator's goal."""
-    return ops.mean(ops.binary_crossentropy(ops.ones_like(fake_logits), fake_logits, from_logits=True))
-
-
-def code_loss(codes, code_logits):
-    """Cross-entropy of the discriminator's guess of the code that drew each generated image. Both
-    networks lower it: the generator by drawing each code recognisably (InfoGAN's mutual information)."""
-    return ops.mean(ops.sparse_categorical_crossentropy(codes, code_logits, from_logits=True))
 
 
 @keras.saving.register_keras_serializable(package="cookbook.gan")
@@ -394,17 +269,6 @@ class GAN(keras.Model):
         return cls(**networks, **config)
 
 
-def build_sequential(**overrides) -> GAN:
-    config = _config(overrides)
-    generator = keras.Sequential(
-        [keras.Input(shape=(config["latent_dim"],)), *_generator_layers(config)], name="generator"
-    )
-    discriminator = keras.Sequential(
-        [keras.Input(shape=config["input_shape"]), *_discriminator_layers(config)], name="discriminator"
-    )
-    return GAN(generator, discriminator, config["latent_dim"], config["codes"], name="gan_sequential")
-
-
 def upsample(x, filters: int, config: dict):
     """(batch, side, side, c) -> (batch, 2 * side, 2 * side, filters), normalised, then ReLU."""
     bias = not config["batch_norm"]  # batch norm subtracts the mean: a bias before it does nothing
@@ -466,3 +330,155 @@ def build_functional(**overrides) -> GAN:
     generator = _functional_generator(noise, config)
     discriminator = _functional_discriminator(image, config)
     return GAN(generator, discriminator, config["latent_dim"], config["codes"], name="gan_functional")
+
+
+def _upsampling_layers(filters: int, config: dict) -> list:
+    """(batch, side, side, c) -> (batch, 2 * side, 2 * side, filters), normalised, then ReLU."""
+    bias = not config["batch_norm"]  # batch norm subtracts the mean: a bias before it does nothing
+    if config["upsampling"] == "resize":  # every output pixel sees the same number of inputs: no checkerboard
+        layers = [keras.layers.UpSampling2D(), keras.layers.Conv2D(filters, 3, padding="same", use_bias=bias)]
+    else:
+        layers = [
+            keras.layers.Conv2DTranspose(
+                filters, config["kernel_size"], strides=2, padding="same", use_bias=bias
+            )
+        ]
+    return [
+        *layers,
+        *([keras.layers.BatchNormalization()] if config["batch_norm"] else []),
+        keras.layers.ReLU(),
+    ]
+
+
+def _generator_layers(config: dict) -> list:
+    """(batch, latent_dim) -> (batch, side, side, channels) in [-1, 1]."""
+    start, first = config["start"], config["filters"][0]
+    layers = [
+        *([CategoricalCode(config["codes"])] if config["codes"] else []),
+        keras.layers.Dense(start * start * first, use_bias=not config["batch_norm"]),
+        *([keras.layers.BatchNormalization()] if config["batch_norm"] else []),
+        keras.layers.ReLU(),
+        keras.layers.Reshape((start, start, first)),  # (batch, start, start, filters[0])
+    ]
+    for filters in config["filters"]:  # each doubles the side
+        layers += _upsampling_layers(filters, config)
+    channels = config["input_shape"][2]
+    return [*layers, keras.layers.Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32")]
+
+
+def _downsampling_layers(filters: int, config: dict, first: bool) -> list:
+    """(batch, side, side, c) -> (batch, side / 2, side / 2, filters), normalised unless first, LeakyReLU."""
+    normalise = config["batch_norm"] and not first  # DCGAN leaves the input layer unnormalised
+    return [
+        keras.layers.Conv2D(
+            filters, config["kernel_size"], strides=2, padding="same", use_bias=not normalise
+        ),
+        *([keras.layers.BatchNormalization()] if normalise else []),
+        keras.layers.LeakyReLU(0.2),
+    ]
+
+
+def _discriminator_layers(config: dict) -> list:
+    """(batch, side, side, channels) -> (batch, 1 + codes): a logit, above 0 for "real", then the
+    code's logits, the discriminator's guess of which code drew the image."""
+    layers = []
+    for index, filters in enumerate(config["discriminator_filters"]):  # each halves the side
+        layers += _downsampling_layers(filters, config, first=index == 0)
+    return [
+        *layers,
+        keras.layers.Flatten(),
+        keras.layers.Dropout(config["dropout"]),
+        keras.layers.Dense(1 + config["codes"], dtype="float32"),
+    ]
+
+
+def build_sequential(**overrides) -> GAN:
+    config = _config(overrides)
+    generator = keras.Sequential(
+        [keras.Input(shape=(config["latent_dim"],)), *_generator_layers(config)], name="generator"
+    )
+    discriminator = keras.Sequential(
+        [keras.Input(shape=config["input_shape"]), *_discriminator_layers(config)], name="discriminator"
+    )
+    return GAN(generator, discriminator, config["latent_dim"], config["codes"], name="gan_sequential")
+
+
+# Not 1: one-sided label smoothing (Salimans et al., 2016, section 3.4) keeps the discriminator from
+# growing overconfident on real images; the generated ones keep their target of 0.
+REAL_LABEL = 0.9
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """Cross-entropy of calling real images real (0.9) and generated ones fake (0)."""
+    real = ops.binary_crossentropy(ops.full_like(real_logits, REAL_LABEL), real_logits, from_logits=True)
+    fake = ops.binary_crossentropy(ops.zeros_like(fake_logits), fake_logits, from_logits=True)
+    return ops.mean(real) + ops.mean(fake)
+
+
+def generator_loss(fake_logits):
+    """Cross-entropy of the discriminator calling generated images real: the generator's goal."""
+    return ops.mean(ops.binary_crossentropy(ops.ones_like(fake_logits), fake_logits, from_logits=True))
+
+
+def code_loss(codes, code_logits):
+    """Cross-entropy of the discriminator's guess of the code that drew each generated image. Both
+    networks lower it: the generator by drawing each code recognisably (InfoGAN's mutual information)."""
+    return ops.mean(ops.sparse_categorical_crossentropy(codes, code_logits, from_logits=True))
+
+
+def compile_settings(steps: int | None = None, learning_rate: float = 2e-4) -> dict:
+    """What ``model.compile`` takes to train this page: ``model.compile(**compile_settings())``. The
+    optimizer alone: the model's own ``train_step`` holds the losses, so there is no loss or metric to
+    compile. ``steps`` (the run's updates) is unused here: the rate stays constant."""
+    # DCGAN's beta_1 (Radford et al., section 4): Adam's default 0.9 made training oscillate
+    return {"optimizer": keras.optimizers.Adam(learning_rate, beta_1=0.5)}
+
+
+# The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
+TASK = {
+    "family": "generative",
+    "order": 300,
+    "dataset": "digits",
+    "datasets": ("digits", "mnist", "fashion_mnist"),
+    "pixel_range": (-1, 1),  # the generator's tanh: `cookbook train` scales the training images to it
+    "epochs": 125,  # with the code, the samples keep improving past 100 epochs (docs/RESULTS.md)
+    "batch_size": 32,  # twice the updates per epoch of 64, which scored better (docs/RESULTS.md)
+}
+
+
+CHOICES = {"upsampling": ("resize", "transpose")}
+
+
+def _config(overrides: dict) -> dict:
+    """DEFAULTS updated by ``overrides``; unknown names or impossible values raise ValueError."""
+    if unknown := sorted(set(overrides) - set(DEFAULTS)):
+        raise ValueError(f"gan has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
+    config = {**DEFAULTS, **overrides}
+    if config["latent_dim"] < 1:
+        raise ValueError(f"latent_dim must be at least 1; got {config['latent_dim']}")
+    filters = (*config["filters"], *config["discriminator_filters"])
+    if (
+        not config["filters"]
+        or not config["discriminator_filters"]
+        or min(filters) < 1
+        or config["kernel_size"] < 1
+    ):
+        raise ValueError("filters and kernel_size must be positive, e.g. filters=(64, 32), kernel_size=4")
+    if config["upsampling"] not in CHOICES["upsampling"]:
+        raise ValueError(f"upsampling must be one of {CHOICES['upsampling']}; got {config['upsampling']!r}")
+    if not (config["codes"] == 0 or 2 <= config["codes"] <= config["latent_dim"]):
+        raise ValueError(
+            f"codes must be 0 (no categorical code) or from 2 to latent_dim ({config['latent_dim']}); "
+            f"got {config['codes']}"
+        )
+    if not 0 <= config["dropout"] < 1:
+        raise ValueError(f"dropout must be in [0, 1); got {config['dropout']}")
+    shape = config["input_shape"]
+    scale = 2 ** max(len(config["filters"]), len(config["discriminator_filters"]))
+    if len(shape) != 3 or shape[0] != shape[1] or shape[0] % scale or shape[2] < 1:
+        raise ValueError(
+            f"the networks cannot reach images of shape {shape}: the generator draws square (side, side, "
+            f"channels) images whose side divides by 2 ** len(filters), and the discriminator halves it "
+            f"len(discriminator_filters) times; here the side must divide by {scale}"
+        )
+    return {**config, "start": shape[0] // 2 ** len(config["filters"])}
