@@ -1,30 +1,66 @@
 """Magnitude pruning: train a network while its smallest weights are set to zero, step by step.
 
 Pick it when a trained model must ship smaller and you can afford some more training. Keras 3
-has no pruning API (tensorflow-model-optimization needs Keras 2 and TensorFlow), so this page
-writes one that runs on every backend: a mask per kernel, a schedule, a callback and a `strip`.
-`wrap_for_pruning` applies it to any Sequential or Functional model, such as a trained `mlp` or
-`cnn` (`cookbook compress RUN --method prune`); the builders below show it on a small CNN.
+has no pruning API (tensorflow-model-optimization needs Keras 2, ``tf_keras``, and TensorFlow), so
+this page writes one that runs on every backend: a mask per kernel, a schedule, a callback and a
+`strip`. `wrap_for_pruning` applies it to any Sequential or Functional model, such as a trained
+`mlp` or `cnn` (`cookbook compress RUN --method prune`); the builders below show it on a small CNN.
 
 Facts to leave with:
 - Each pruned layer keeps a 0/1 mask of its kernel as a non-trainable weight and computes with
-  ``kernel * mask``. A pruned weight then takes no part in the output and gets a zero gradient, so
-  it stays pruned; the mask is saved with the model, so an interrupted run resumes with it.
+  ``kernel * mask``: a pruned weight counts as zero in every forward pass, whatever the kernel
+  holds there. The kernel value behind it gets a zero gradient through the mask, yet the optimizer
+  can still move it (Adam's moments carry earlier gradients on for a while); it stays pruned
+  because the mask keeps multiplying it by zero and no mask update revives it, and ``strip``
+  multiplies the mask in. The mask is saved with the model, so an interrupted run resumes with it.
 - Prune gradually. Zhu & Gupta (2017) raise the sparsity from 0 at step t0 to the target s at
   step t1 along s(t) = s * (1 - (1 - (t - t0) / (t1 - t0))^3), re-ranking every kernel by
   magnitude every few steps: many weights go early, while many are redundant, few near the end,
-  and the network recovers between updates. A weight once pruned is never revived.
-- Most weights can go. This CNN pruned to 80 % scored 96.9-98.3 % on the test digits, the same
-  network unpruned 97.2-98.1 % (40 epochs, three backends); a trained ``mlp`` or ``cnn`` fine-tuned
-  while pruned held its accuracy to 80 % and fell off a cliff at 95 % (79-92 %, 75-87 %).
+  and the network recovers between updates. Here a weight once pruned is never revived: it ranks
+  first at every update, whatever value the optimizer has left behind the mask.
+- Most weights can go. This CNN pruned to 80 % scored within a few test digits of the same
+  network unpruned, either way, on three backends; a trained ``mlp`` or ``cnn`` fine-tuned while pruned held
+  its accuracy to 80 % and fell off a cliff at 95 % (measured: docs/RESULTS.md, Pruning).
 - Per kernel (``scope="layer"``) every layer keeps the same share, so 95 % leaves the cnn's first
   convolution 14 of its 288 weights. Ranked together (``"global"``), big kernels give up more and
-  small ones less: at 95 % the cnn then kept 97.5 % accuracy on JAX instead of 81 %.
+  small ones less, and at 95 % the cnn kept most of its accuracy where per kernel it fell off.
 - ``strip`` multiplies the masks into the kernels and returns plain Keras layers: the model to
-  ship. Zeros in a dense kernel do not make a matrix product faster on a CPU or GPU; they make the
-  file compress (a ``.keras`` file is a zip archive that stores its weights uncompressed: 242 KB
-  either way, gzipped 195 KB dense and 62 KB at 80 %), and they are what sparse formats and
-  kernels build on.
+  ship. Zeros scattered through a dense kernel do not make a matrix product faster on a CPU or
+  GPU; they make the file compress (a ``.keras`` file is a zip archive that stores its weights
+  uncompressed: at 80 % the file keeps its size, gzipped it is a third of the dense one's), and
+  they are what sparse formats and kernels build on.
+
+Use it on your data: copy this file next to your script and import it. The example makes its own
+images; put yours in ``x`` (examples, height, width, channels) and your class ids (0, 1, ...) in
+``y``. The page's callbacks prune while ``fit`` trains. The pruned model saved here holds the
+page's own layer, ``Pruned``: loading it needs the page imported first (importing it registers the
+layer with Keras). What ``strip`` returns is plain Keras and loads without it::
+
+    import keras
+    import numpy as np
+
+    import pruning
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, size=256)  # your class ids: three classes
+    x = rng.normal(size=(256, 16, 16, 3)).astype("float32")  # your images: 256 of 16 x 16, 3 channels
+    x[y == 1, :8] += 1.0  # class 1 has a brighter top half,
+    x[y == 2, 8:] += 1.0  # class 2 a brighter bottom half
+
+    model = pruning.build_functional(
+        input_shape=(16, 16, 3), num_classes=3, filters=(8, 16), dense_units=32, sparsity=0.8
+    )
+    model.compile(**pruning.compile_settings())  # Adam, cross-entropy, accuracy
+    model.fit(x, y, epochs=5, batch_size=32, callbacks=pruning.callbacks(model))  # zeros from 20 % of the run
+    print(pruning.kernel_sparsity(model))  # 0.8 of every kernel, reached at 70 % of the run
+    model.save("pruning.keras")  # the pruned model, masks and all: training can go on from it
+
+    reloaded = keras.saving.load_model("pruning.keras")  # needs `import pruning` first
+    np.testing.assert_allclose(reloaded.predict(x), model.predict(x), atol=1e-5)
+
+    shipped = pruning.strip(model)  # plain Keras layers holding the zeros: the model to ship
+    np.testing.assert_allclose(shipped.predict(x), model.predict(x), atol=1e-5)
+    shipped.save("pruning-stripped.keras")
 """
 
 import keras
@@ -39,19 +75,6 @@ DEFAULTS = {
     "sparsity": 0.8,  # the share of every kernel's weights that training ends with at zero
 }
 
-TASK = {
-    "family": "compression",
-    "order": 420,
-    "dataset": "digits",
-    "datasets": ("digits", "mnist", "fashion_mnist", "cifar10"),
-    "loss": "sparse_categorical_crossentropy",
-    "metrics": ("accuracy",),
-    "optimizer": "adam",
-    "learning_rate": 1e-3,
-    "epochs": 40,
-    "batch_size": 32,
-}
-
 PRUNABLE = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 SCOPES = ("layer", "global")  # rank each kernel's weights on their own, or all kernels' together
 
@@ -59,23 +82,6 @@ SCOPES = ("layer", "global")  # rank each kernel's weights on their own, or all 
 def _check_sparsity(sparsity) -> None:
     if isinstance(sparsity, bool) or not isinstance(sparsity, int | float) or not 0 <= sparsity < 1:
         raise ValueError(f"sparsity must be in [0, 1); got {sparsity!r}")
-
-
-def _config(overrides: dict) -> dict:
-    """DEFAULTS updated by ``overrides``; unknown names or bad values raise ValueError."""
-    unknown = sorted(set(overrides) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"pruning has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
-    config = {**DEFAULTS, **overrides}
-    _check_sparsity(config["sparsity"])
-    if not config["filters"] or min(config["filters"]) < 1 or config["dense_units"] < 1:
-        raise ValueError("filters and dense_units must be positive, e.g. filters=(32, 64), dense_units=128")
-    if config["input_shape"][0] >> len(config["filters"]) < 1:
-        raise ValueError(
-            f"{len(config['filters'])} poolings halve the side {config['input_shape'][0]} to nothing; "
-            "use fewer filters stages"
-        )
-    return config
 
 
 @keras.saving.register_keras_serializable(package="pruning")
@@ -110,7 +116,7 @@ class Pruned(keras.layers.Wrapper):
 
     def call(self, inputs):
         layer = self.layer
-        kernel = layer.kernel * self.mask  # pruned weights are exact zeros
+        kernel = layer.kernel * self.mask  # pruned weights are exact zeros, whatever the kernel holds there
         if isinstance(layer, keras.layers.Dense):
             outputs = ops.matmul(inputs, kernel)  # (batch, ..., units)
         else:
@@ -126,6 +132,25 @@ class Pruned(keras.layers.Wrapper):
 
     def get_config(self):
         return {**super().get_config(), "sparsity": self.sparsity}
+
+
+def build_functional(**overrides) -> keras.Model:
+    config = _config(overrides)
+    sparsity = config["sparsity"]
+    images = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
+    x = images
+    for stage, filters in enumerate(config["filters"], start=1):
+        conv = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{stage}")
+        x = Pruned(conv, sparsity)(x)  # (batch, height, width, filters)
+        x = keras.layers.MaxPooling2D(name=f"pool{stage}")(x)  # (batch, height / 2, width / 2, filters)
+    features = keras.layers.Flatten()(x)  # (batch, features)
+    hidden_layer = keras.layers.Dense(config["dense_units"], activation="relu", name="hidden")
+    hidden = Pruned(hidden_layer, sparsity)(features)  # (batch, dense_units)
+    classifier = keras.layers.Dense(
+        config["num_classes"], activation="softmax", dtype="float32", name="classifier"
+    )
+    probabilities = Pruned(classifier, sparsity)(hidden)  # (batch, num_classes)
+    return keras.Model(images, probabilities, name="pruning_functional")
 
 
 def build_sequential(**overrides) -> keras.Sequential:
@@ -158,26 +183,7 @@ def build_sequential(**overrides) -> keras.Sequential:
     )
 
 
-def build_functional(**overrides) -> keras.Model:
-    config = _config(overrides)
-    sparsity = config["sparsity"]
-    images = keras.Input(shape=config["input_shape"])  # (batch, height, width, channels)
-    x = images
-    for stage, filters in enumerate(config["filters"], start=1):
-        conv = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{stage}")
-        x = Pruned(conv, sparsity)(x)  # (batch, height, width, filters)
-        x = keras.layers.MaxPooling2D(name=f"pool{stage}")(x)  # (batch, height / 2, width / 2, filters)
-    features = keras.layers.Flatten()(x)  # (batch, features)
-    hidden_layer = keras.layers.Dense(config["dense_units"], activation="relu", name="hidden")
-    hidden = Pruned(hidden_layer, sparsity)(features)  # (batch, dense_units)
-    classifier = keras.layers.Dense(
-        config["num_classes"], activation="softmax", dtype="float32", name="classifier"
-    )
-    probabilities = Pruned(classifier, sparsity)(hidden)  # (batch, num_classes)
-    return keras.Model(images, probabilities, name="pruning_functional")
-
-
-# --- The schedule and the pruning step --------------------------------------------------------
+# --- Training: the schedule, the pruning step, the settings ---------------------------------
 
 
 def sparsity_at(step: int, target: float, begin_step: int, end_step: int, power: int = 3) -> float:
@@ -300,6 +306,16 @@ def callbacks(model) -> list[keras.callbacks.Callback]:
     return [GradualPruning()]
 
 
+def compile_settings(steps: int | None = None, learning_rate: float = 1e-3) -> dict:
+    """What ``model.compile`` takes to train this page: ``model.compile(**compile_settings())``; fit
+    it with ``callbacks(model)``. ``steps`` (the run's updates) is unused here: the rate stays constant."""
+    return {
+        "optimizer": keras.optimizers.Adam(learning_rate),
+        "loss": keras.losses.SparseCategoricalCrossentropy(),  # y holds class ids, not one-hot rows
+        "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    }
+
+
 # --- Any model in, any model out ----------------------------------------------------------------
 
 
@@ -377,3 +393,31 @@ def kernel_sparsity(model) -> dict[str, float]:
             continue
         shares[layer.name] = float(np.mean(kernel == 0))
     return shares
+
+
+# The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
+TASK = {
+    "family": "compression",
+    "order": 420,
+    "dataset": "digits",
+    "datasets": ("digits", "mnist", "fashion_mnist", "cifar10"),
+    "epochs": 40,
+    "batch_size": 32,
+}
+
+
+def _config(overrides: dict) -> dict:
+    """DEFAULTS updated by ``overrides``; unknown names or bad values raise ValueError."""
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"pruning has no setting {unknown[0]!r}; valid: {', '.join(DEFAULTS)}")
+    config = {**DEFAULTS, **overrides}
+    _check_sparsity(config["sparsity"])
+    if not config["filters"] or min(config["filters"]) < 1 or config["dense_units"] < 1:
+        raise ValueError("filters and dense_units must be positive, e.g. filters=(32, 64), dense_units=128")
+    if config["input_shape"][0] >> len(config["filters"]) < 1:
+        raise ValueError(
+            f"{len(config['filters'])} poolings halve the side {config['input_shape'][0]} to nothing; "
+            "use fewer filters stages"
+        )
+    return config
