@@ -23,6 +23,7 @@ class Task(TypedDict):
     batch_size: int
     pixel_range: NotRequired[tuple[float, float]]  # a generative model's pixels ((-1, 1) for tanh)
     conditional: NotRequired[bool]  # a generative model drawn per class label (`sample --label`)
+    own_train_step: NotRequired[bool]  # its model trains by its own train_step (a GAN): no loss, no labels
 
 
 # What a page must define, and what it may: the name, and what the harness does with it.
@@ -120,8 +121,11 @@ def default_learning_rate(recipe) -> float:
 
 
 def own_train_step(recipe) -> bool:
-    """Whether the page's model trains by its own ``train_step`` (a GAN): it compiles with no loss."""
-    return "loss" not in recipe.compile_settings()
+    """Whether the page's model trains by its own ``train_step`` (a GAN): its TASK says so, and its
+    ``compile_settings`` then give no loss (a test holds the two together). Read from TASK, not by
+    calling ``compile_settings``: that makes Keras objects, and on JAX the first of them starts the
+    backend, which a run across processes must first join (`cookbook.distribute`)."""
+    return bool(recipe.TASK.get("own_train_step", False))
 
 
 def metric_names(recipe) -> list[str]:

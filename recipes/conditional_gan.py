@@ -347,6 +347,7 @@ TASK = {
     "order": 305,
     "dataset": "digits",
     "datasets": ("digits", "mnist", "fashion_mnist"),
+    "own_train_step": True,  # the GAN below trains by its own train_step: no loss, no labels to fit
     "pixel_range": (-1, 1),  # the generator's tanh: `cookbook train` scales the training images to it
     "conditional": True,  # fit() gets (images, labels)
     "epochs": 100,

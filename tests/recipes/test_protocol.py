@@ -10,6 +10,7 @@ import types
 import typing
 from pathlib import Path
 
+import keras
 import pytest
 from conftest import RECIPES
 
@@ -27,6 +28,17 @@ PROTOCOL_NAMES = {*REQUIRED, *OPTIONAL}
 def test_every_page_keeps_the_protocol(name):
     assert check_task(registry()[name].task) == []
     assert check_page(load_recipe(name)) == []
+
+
+@pytest.mark.once  # the pages' settings, made and read
+@pytest.mark.parametrize("name", RECIPES)
+def test_a_page_declares_its_own_train_step_exactly_when_its_settings_have_no_loss(name):
+    from cookbook.protocol import own_train_step
+
+    page = load_recipe(name)
+    settings = page.compile_settings(steps=10)
+    assert own_train_step(page) == ("loss" not in settings), name
+    assert isinstance(settings["optimizer"], keras.optimizers.Optimizer), name
 
 
 @pytest.mark.once  # dicts and messages
