@@ -49,7 +49,7 @@ def _run(capsys, *argv):
 
 
 def test_train_on_a_folder_of_images_then_evaluate_new_files(capsys, tmp_path):
-    pictures, run = _images(tmp_path / "pictures"), tmp_path / "run"
+    pictures, run = _images(tmp_path / "pictures", per_class=60), tmp_path / "run"
     status, out, err = _run(
         capsys,
         "train",

@@ -16,13 +16,16 @@ from cookbook.catalogue import registry
 
 MARKER = re.compile(r"# same as ([\w.]+)$")
 SHORTEST = 4  # lines of code: shorter functions may well agree by chance (a one-line ``call``)
+# Each page's own training settings: pages that train alike (Adam at 1e-3, say) write the same
+# settings, which is agreement, not a helper copied, and one page changing its rate is no drift.
+SETTINGS = ("compile_settings",)
 
 
 def _visit(body, prefix: str, lines: list[str], found: dict) -> None:
     for node in body:
         if isinstance(node, ast.ClassDef):
             _visit(node.body, f"{prefix}{node.name}.", lines, found)
-        elif isinstance(node, ast.FunctionDef):
+        elif isinstance(node, ast.FunctionDef) and not (prefix.count(".") == 1 and node.name in SETTINGS):
             first = min([node.lineno] + [decorator.lineno for decorator in node.decorator_list])
             marker = MARKER.search(lines[first - 2].strip()) if first >= 2 else None
             found[f"{prefix}{node.name}"] = node, marker.group(1) if marker else None
