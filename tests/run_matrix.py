@@ -13,7 +13,8 @@ at once as there are cores, the longest first. Each process then gets one core, 
 own thread pools are set to one thread: on 2 cores PyTorch's two threads spent 50 % more CPU time
 for a 10 % shorter run, which is time the other process could have had. Tests marked ``once``
 (their result is the same on every backend) run in one backend's processes only: PyTorch's when
-it runs, its session being the shortest. Each part's output is kept apart and printed whole when
+it runs, its session being the shortest. Each notebook's smoke run, too, goes to one backend's
+processes (``tests/notebooks/test_notebooks.py``, ``NOTEBOOK_BACKEND``). Each part's output is kept apart and printed whole when
 it ends. The matrix ends with the seconds every test file took per backend and each process's CPU
 time, and fails if any run fails or a backend runs no test (pytest's exit status 5).
 """
@@ -40,9 +41,9 @@ PARTS = {
     "notebooks+contract": ("tests/notebooks/test_notebooks.py", "tests/recipes/test_contract.py"),
     "rest": (),
 }
-# Seconds each (backend, part) took in the full matrix (2 cores, two parts at a time), to start the
-# longest first.
-EXPECTED_SECONDS = {"tensorflow": (483, 303), "jax": (809, 720), "torch": (315, 350)}
+# Seconds each (backend, part) took in the full matrix (2 cores, two parts at a time; December 2026,
+# each notebook's smoke run on one backend), to start the longest first.
+EXPECTED_SECONDS = {"tensorflow": (390, 540), "jax": (340, 910), "torch": (190, 780)}
 ONE_THREAD = {  # one core per process: each backend's thread pools at one thread
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
@@ -172,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # The backend-neutral tests go to PyTorch's processes when it runs: its session is the shortest.
     once_in = "torch" if "torch" in args.backends else args.backends[0]
+    # Each notebook's smoke run goes to one backend of those running (tests/notebooks/test_notebooks.py).
+    os.environ["COOKBOOK_MATRIX_BACKENDS"] = ",".join(args.backends)
     live, one_thread = args.jobs == 1, args.jobs > 1
     started = time.perf_counter()
     runs = plan(args.backends, args.pytest_args)
