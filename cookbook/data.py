@@ -248,7 +248,8 @@ def make_signals(n: int, length: int = 256, noise: float = 0.3, seed: int = SPLI
     place (silence elsewhere), with a random period (8 to 40 steps), phase and amplitude,
     under Gaussian noise of standard deviation ``noise``. The chirp's frequency rises
     two- to four-fold across its stretch. Neither where a wave sits nor how fast it
-    oscillates tells the classes apart: only the shape of a cycle does.
+    oscillates tells the classes apart: the shape of a cycle does, and for the chirp (a
+    sine) its frequency rising along the wave.
     Returns x (n, length, 1) float32 and y (n,) int32, balanced over the classes.
     """
     rng = np.random.default_rng(seed)
