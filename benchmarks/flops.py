@@ -35,7 +35,9 @@ def transformer_training_flops(model, batch_size: int) -> int | None:
     (None for other models: the formula is a Transformer's)."""
     import keras
 
-    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    from cookbook.compat import all_sublayers
+
+    layers = all_sublayers(model)
     attention = [layer for layer in layers if isinstance(layer, keras.layers.MultiHeadAttention)]
     if not attention:
         return None

@@ -100,10 +100,12 @@ def made_up_batches(model, count: int):
     import keras
     import numpy as np
 
+    from cookbook.compat import all_sublayers
+
     random = np.random.default_rng(0)
     shape = (count, *model.input_shape[1:])
     if "int" in str(model.inputs[0].dtype):
-        layers = model._flatten_layers(include_self=False, recursive=True)
+        layers = all_sublayers(model)
         vocabulary = next(layer.input_dim for layer in layers if isinstance(layer, keras.layers.Embedding))
         x = random.integers(1, vocabulary, shape).astype("int32")  # (0 is padding)
     else:

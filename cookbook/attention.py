@@ -17,13 +17,15 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from cookbook.compat import all_sublayers, attention_without_flash
+
 
 def attention_layers(model) -> list:
     """The model's attention layers, in the order of its weights: block by block, the order the
     data meets them, in either build (a block holds one attention layer of each kind)."""
     found = [
         layer
-        for layer in model._flatten_layers(include_self=False)
+        for layer in all_sublayers(model)
         if isinstance(layer, keras.layers.MultiHeadAttention) or hasattr(layer, "attention_weights")
     ]
     position = {id(variable): i for i, variable in enumerate(model.weights)}
@@ -50,11 +52,8 @@ def attention_maps(model, x) -> list[dict]:
                 kind = "self"
                 output = original(*args, **kwargs)
             else:  # Keras refuses to return scores from a layer built for flash attention: off for this call
-                flash, layer._flash_attention = getattr(layer, "_flash_attention", False), False
-                try:
+                with attention_without_flash(layer):
                     output, weights = original(*args, **{**kwargs, "return_attention_scores": True})
-                finally:
-                    layer._flash_attention = flash
                 query, value = (args + (kwargs.get("query"), kwargs.get("value")))[:2]
                 kind = "self" if value is None or value is query else "cross"
                 kind = "causal self" if kind == "self" and kwargs.get("use_causal_mask") else kind

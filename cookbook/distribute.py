@@ -51,7 +51,7 @@ from pathlib import Path
 from types import ModuleType
 
 from cookbook.errors import CookbookError
-from cookbook.protocol import own_train_step
+from cookbook.kinds import own_train_step
 
 ENGINES = {
     "jax": "keras.distribution.DataParallel",
@@ -259,18 +259,30 @@ class Replicas:
         """
         if self.engine != ENGINES["torch"]:
             return
+        import inspect
+
         import keras
         import torch
         from torch.nn.parallel import DistributedDataParallel
 
+        from cookbook.compat import loss_tracker
+
         parallel = DistributedDataParallel(model)
+        # What Keras reads, once, into its private _call_has_training_arg and (for a compute_loss
+        # overridden without `training`, as before Keras 3.3) _compute_loss_has_training_arg.
+        call_takes_training = "training" in inspect.signature(model.call).parameters
+        loss_takes_training = "training" in inspect.signature(model.compute_loss).parameters
 
         def train_step(data):
             x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-            y_pred = parallel(x, training=True) if model._call_has_training_arg else parallel(x)
+            y_pred = parallel(x, training=True) if call_takes_training else parallel(x)
             model.zero_grad()
-            loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-            model._loss_tracker.update_state(loss, sample_weight=keras.tree.flatten(x)[0].shape[0])
+            loss = (
+                model.compute_loss(x, y, y_pred, sample_weight, training=True)
+                if loss_takes_training
+                else model.compute_loss(x, y, y_pred, sample_weight)
+            )
+            loss_tracker(model).update_state(loss, sample_weight=keras.tree.flatten(x)[0].shape[0])
             loss = model.optimizer.scale_loss(loss)
             loss.backward()  # DDP all-reduces the gradients here
             weights = model.trainable_weights[:]

@@ -59,11 +59,11 @@ def visible_gpus() -> list[str]:
 
 def _serve(oracle, host: str, port: int):
     import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+    from cookbook.compat import add_oracle_servicer
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    protos.get_service_grpc().add_OracleServicer_to_server(OracleServicer(oracle), server)
+    add_oracle_servicer(server, oracle)
     if not server.add_insecure_port(f"{host}:{port}"):
         raise CookbookError(f"the chief cannot listen on {host}:{port} (in use?)")
     server.start()
