@@ -17,7 +17,8 @@ from benchmarks.native import RECIPES as NATIVE_RECIPES
 from cookbook.backend import BACKENDS, installed_backends
 from cookbook.catalogue import load_recipe, recipe_info
 from cookbook.errors import CookbookError
-from cookbook.training import PRECISIONS
+from cookbook.kinds import KINDS
+from cookbook.protocol import PRECISIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RECIPES = ("mlp", "cnn", "lstm", "transformer_classifier")
@@ -31,7 +32,7 @@ def _check(recipes, backends, batch_size, steps, repeats, precision, jit, native
     from cookbook.training import parse_settings
 
     for name in recipes:
-        if recipe_info(name).task.get("own_train_step"):  # (unknown names raise in recipe_info)
+        if KINDS[recipe_info(name).task.get("kind", "classification")].own_train_step:  # (unknown: raises)
             raise CookbookError(f"{name} trains by its own game; bench times recipes compiled with a loss")
         if settings:
             parse_settings(settings, load_recipe(name).DEFAULTS)  # (a bad one raises, in one line)

@@ -13,7 +13,7 @@ A notebook imports those from here, and a lesson's own tools from the room that 
 ``cookbook.plots``, ``cookbook.attention``, ``cookbook.generative``, ``cookbook.judging`` (the
 independent judge of generated images), ``cookbook.experiments.*``,
 ``cookbook.data`` (the generators), ``cookbook.inspection`` (shape arithmetic, the backends' probe),
-``cookbook.training`` (segmentation scores), ``cookbook.models`` (a model file's size, a model's zeros)
+``cookbook.kinds`` (segmentation scores), ``cookbook.models`` (a model file's size, a model's zeros)
 and ``cookbook.cli`` (a command run in place); never a
 name that starts with ``_`` (tests/notebooks/test_notebooks.py checks it).
 """
@@ -45,6 +45,7 @@ NOTEBOOK_ROOMS = (
     "cookbook.data",
     "cookbook.inspection",
     "cookbook.training",
+    "cookbook.kinds",
     "cookbook.models",
     "cookbook.cli",
 )

@@ -33,11 +33,11 @@ from cookbook.catalogue import load_recipe
 from cookbook.data import load_dataset
 from cookbook.errors import CookbookError
 from cookbook.experiments import load_results, save_results
+from cookbook.kinds import kind_of
 from cookbook.models import file_sizes, kernel_zeros
-from cookbook.protocol import default_learning_rate, metric_names, task_kind
+from cookbook.protocol import default_learning_rate, metric_names
 from cookbook.training import arrays, compile_model
 
-METHODS = ("prune", "quantize", "distill")
 MODES = ("int8", "int4", "float8")  # recipes/quantization.py's QUANTIZATION_MODES
 SPARSITIES = (0.0, 0.5, 0.8, 0.9, 0.95)
 STUDENT_UNITS = (16, 32, 64)  # the distillation page's student: the units of its hidden layer
@@ -117,7 +117,7 @@ def prune(
         "backend": keras.backend.backend(),
     }
     results_path, results = load_results(out, settings)
-    kind = task_kind(recipe, data.kind)
+    kind = kind_of(recipe).name
     if kind not in ("classification", "pruned"):
         raise CookbookError(f"compress takes a classifier; {path} holds a {name} model ({kind})")
     fed = arrays(recipe, data, original)
@@ -211,7 +211,7 @@ def distill(
     recipe = load_recipe(name)
     record = run_record(path)
     data = load_dataset(dataset or record.get("dataset") or recipe.TASK["dataset"], recipe.TASK["datasets"])
-    kind = task_kind(recipe, data.kind)
+    kind = kind_of(recipe).name
     if kind not in ("classification", "distilled", "quantized"):
         raise CookbookError(f"compress takes a classifier; {path} holds a {name} model ({kind})")
     batch_size = record.get("batch_size") or recipe.TASK["batch_size"]
@@ -343,7 +343,7 @@ def quantize(
         original = recipe.strip(original)
     record = run_record(path)
     data = load_dataset(dataset or record.get("dataset") or recipe.TASK["dataset"], recipe.TASK["datasets"])
-    kind = task_kind(recipe, data.kind)
+    kind = kind_of(recipe).name
     if kind not in ("classification", "pruned", "quantized", "distilled", "language"):
         raise CookbookError(
             f"--method quantize takes a classifier or a language model; {path} holds a {name} model ({kind})"

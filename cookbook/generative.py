@@ -176,7 +176,7 @@ def interleave(originals: np.ndarray, copies: np.ndarray, columns: int = 8) -> n
 
 
 def judge(model, recipe, data, out: str | Path, kind: str) -> dict:
-    """After training (``kind``: gan, autoencoder or vae, cookbook.protocol.KINDS): ``out/samples.png``
+    """After training (``kind``: gan, autoencoder or vae, cookbook.kinds.KINDS): ``out/samples.png``
     (64 samples), ``real-and-samples.png`` (test images beside them), the quality score of the
     `cnn` (when one was trained) and the independent judge's with the Fréchet distance; for an
     autoencoder (plain or variational) also ``reconstructions.png`` and ``latent.png`` (the test images' codes), and for a VAE the held-out -ELBO."""

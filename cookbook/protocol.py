@@ -11,6 +11,20 @@ import types  # (no `from __future__ import annotations`: TypedDict must see Not
 import typing
 from typing import Any, Literal, NotRequired, TypedDict
 
+# The kinds of task (cookbook.kinds.KINDS, one object each; a test holds the two lists together).
+TaskKindName = Literal[
+    "classification",
+    "segmentation",
+    "translation",
+    "language",
+    "gan",
+    "autoencoder",
+    "vae",
+    "pruned",
+    "quantized",
+    "distilled",
+]
+
 
 class Task(TypedDict):
     """A page's ``TASK``: the catalogue's bookkeeping. How the page trains is its ``compile_settings``."""
@@ -23,7 +37,7 @@ class Task(TypedDict):
     batch_size: int
     pixel_range: NotRequired[tuple[float, float]]  # a generative model's pixels ((-1, 1) for tanh)
     conditional: NotRequired[bool]  # a generative model drawn per class label (`sample --label`)
-    own_train_step: NotRequired[bool]  # its model trains by its own train_step (a GAN): no loss, no labels
+    kind: NotRequired[TaskKindName]  # how its training is reported (cookbook.kinds); none: classification
 
 
 # What a page must define, and what it may: the name, and what the harness does with it.
@@ -66,45 +80,8 @@ OPTIONAL = {
     "model-<mode>.keras and scored",
 }
 
-# The kinds of task, decided in one place (``task_kind``) from a page's TASK, the optional names it
-# defines and the kind of data it trains on. Each kind is reported in its own way after training
-# (``cookbook.training.REPORTS``): the compiled metrics on the test split, and then what it names here.
-KINDS = {
-    "classification": "a label (or a number) per example: the compiled metrics alone",
-    "segmentation": "a label per pixel (data kind 'segmentation'): IoU and Dice per class, masks.png",
-    "translation": "target tokens the model writes one by one (data kind 'translation', greedy_decode): "
-    "the greedy exact match and translations.txt",
-    "language": "the next character (data kind 'language', generate): sample.txt",
-    "gan": "generated images, trained by the model's own train step (compile_settings has no loss): samples.png "
-    "and the quality score",
-    "autoencoder": "images rebuilt through codes (a generative page with a loss; encode): as gan, and "
-    "reconstructions.png and latent.png",
-    "vae": "an autoencoder with a bound (negative_elbo): as autoencoder, and the held-out -ELBO",
-    "pruned": "a classification whose model is stripped for shipping (strip): as classification, then "
-    "each kernel's share of zeros, the stripped model's test metrics and its size, raw and zipped",
-    "quantized": "a classification whose trained model is quantized for shipping (quantized, MODES): as "
-    "classification, then per mode the test metrics, the share of test predictions that agree with the "
-    "float model's, and the size in memory and on disk",
-    "distilled": "a classification whose student learns from a teacher (distiller, TEACHER): as "
-    "classification, then the test metrics and parameters of the teacher and of the student trained on "
-    "the labels alone, each trained beside it for the same epochs",
-}
-
-
-def task_kind(recipe, data_kind: str) -> str:
-    """The kind of task (a key of ``KINDS``) the page ``recipe`` solves on data of ``data_kind``
-    (``cookbook.data.Dataset.kind``)."""
-    if recipe.TASK["family"] == "generative":
-        if own_train_step(recipe):
-            return "gan"
-        return "vae" if hasattr(recipe, "negative_elbo") else "autoencoder"
-    if hasattr(recipe, "strip"):
-        return "pruned"
-    if hasattr(recipe, "quantized"):
-        return "quantized"
-    if hasattr(recipe, "distiller"):
-        return "distilled"
-    return data_kind if data_kind in ("segmentation", "translation", "language") else "classification"
+APIS = ("functional", "sequential")  # the two builders every page has: build_functional, build_sequential
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # the dtype policies a run may train in
 
 
 def compile_settings(recipe, steps: int | None = None, learning_rate: float | None = None) -> dict:
@@ -118,14 +95,6 @@ def compile_settings(recipe, steps: int | None = None, learning_rate: float | No
 def default_learning_rate(recipe) -> float:
     """The learning rate a page trains at unless told otherwise (its ``compile_settings`` default)."""
     return inspect.signature(recipe.compile_settings).parameters["learning_rate"].default
-
-
-def own_train_step(recipe) -> bool:
-    """Whether the page's model trains by its own ``train_step`` (a GAN): its TASK says so, and its
-    ``compile_settings`` then give no loss (a test holds the two together). Read from TASK, not by
-    calling ``compile_settings``: that makes Keras objects, and on JAX the first of them starts the
-    backend, which a run across processes must first join (`cookbook.distribute`)."""
-    return bool(recipe.TASK.get("own_train_step", False))
 
 
 def metric_names(recipe) -> list[str]:

@@ -179,6 +179,7 @@ def encode(autoencoder, images: np.ndarray) -> np.ndarray:
 # The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
 TASK = {
     "family": "generative",
+    "kind": "autoencoder",  # images rebuilt through codes: how the harness reports it
     "order": 308,
     "dataset": "digits",
     "datasets": ("digits", "mnist", "fashion_mnist"),

@@ -242,6 +242,7 @@ def compile_settings(steps: int | None = None, learning_rate: float = 1e-3) -> d
 # The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
 TASK = {
     "family": "compression",
+    "kind": "distilled",  # a student classifier taught by a teacher: how the harness reports it
     "order": 410,
     "dataset": "digits",
     "datasets": ("digits", "mnist", "fashion_mnist", "cifar10"),

@@ -437,10 +437,10 @@ def compile_settings(steps: int | None = None, learning_rate: float = 2e-4) -> d
 # The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
 TASK = {
     "family": "generative",
+    "kind": "gan",  # the GAN below trains by its own train_step: no loss, no labels to fit
     "order": 300,
     "dataset": "digits",
     "datasets": ("digits", "mnist", "fashion_mnist"),
-    "own_train_step": True,  # the GAN below trains by its own train_step: no loss, no labels to fit
     "pixel_range": (-1, 1),  # the generator's tanh: `cookbook train` scales the training images to it
     "epochs": 125,  # with the code, the samples keep improving past 100 epochs (docs/RESULTS.md)
     "batch_size": 32,  # twice the updates per epoch of 64, which scored better (docs/RESULTS.md)

@@ -280,6 +280,7 @@ def generate(model, prompt: str, length: int = 200, temperature: float = 1.0, se
 # The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
 TASK = {
     "family": "attention",
+    "kind": "language",  # the next character: how the harness reports it
     "order": 210,
     "dataset": "docstrings",
     "datasets": ("docstrings",),

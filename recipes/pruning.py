@@ -398,6 +398,7 @@ def kernel_sparsity(model) -> dict[str, float]:
 # The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
 TASK = {
     "family": "compression",
+    "kind": "pruned",  # a classifier stripped of its masks for shipping: how the harness reports it
     "order": 420,
     "dataset": "digits",
     "datasets": ("digits", "mnist", "fashion_mnist", "cifar10"),

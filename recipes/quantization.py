@@ -213,6 +213,7 @@ def agreement(reference, candidate, x, batch_size: int = 256) -> float:
 # The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
 TASK = {
     "family": "compression",
+    "kind": "quantized",  # a classifier quantized for shipping: how the harness reports it
     "order": 430,
     "dataset": "digits",
     "datasets": ("digits", "breast_cancer", "wine", "mnist", "fashion_mnist", "cifar10"),

@@ -285,6 +285,7 @@ def compile_settings(steps: int | None = None, learning_rate: float = 3e-3) -> d
 # The catalogue's bookkeeping: where `cookbook list` shows the page, the data `cookbook train` uses.
 TASK = {
     "family": "convolutional",
+    "kind": "segmentation",  # a label per pixel: how the harness reports it
     "order": 80,
     "dataset": "shapes",
     "datasets": ("shapes", "pets"),

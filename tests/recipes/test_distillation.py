@@ -213,7 +213,10 @@ def test_compress_distills_a_trained_model_into_students_resumes_and_writes_run_
     "options, expected",
     [
         (["--student-units", "8,0"], "--student-units must be positive integers; got 8, 0"),
-        (["--student-units", "eight"], "--student-units expects comma-separated integers, got 'eight'"),
+        (
+            ["--student-units", "eight"],
+            "argument --student-units: expects comma-separated integers, got 'eight'",
+        ),
         (["--temperature", "0"], "--temperature must be positive; got 0"),
         (["--epochs", "0"], "--epochs must be at least 1"),
     ],

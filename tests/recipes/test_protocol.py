@@ -33,7 +33,7 @@ def test_every_page_keeps_the_protocol(name):
 @pytest.mark.once  # the pages' settings, made and read
 @pytest.mark.parametrize("name", RECIPES)
 def test_a_page_declares_its_own_train_step_exactly_when_its_settings_have_no_loss(name):
-    from cookbook.protocol import own_train_step
+    from cookbook.kinds import own_train_step
 
     page = load_recipe(name)
     settings = page.compile_settings(steps=10)
@@ -149,14 +149,11 @@ KIND_OF = {"unet": "segmentation", "transformer_seq2seq": "translation", "gpt": 
 
 @pytest.mark.once  # the pages' TASK and names, the datasets' kinds
 def test_each_page_has_the_kind_of_task_its_table_row_says_and_every_kind_a_report():
-    from cookbook.data import load_dataset
-    from cookbook.protocol import KINDS, task_kind
-    from cookbook.training import REPORTS
+    from cookbook.kinds import KINDS, kind_of
+    from cookbook.protocol import TaskKindName
 
-    assert list(REPORTS) == list(KINDS)
-    found = {
-        name: task_kind(load_recipe(name), load_dataset(registry()[name].dataset).kind) for name in RECIPES
-    }
+    assert list(KINDS) == list(typing.get_args(TaskKindName))  # what a TASK may declare: each an object
+    found = {name: kind_of(load_recipe(name)).name for name in RECIPES}
     assert found == {name: KIND_OF.get(name, "classification") for name in RECIPES}
     text = (ROOT / "CONTRIBUTING.md").read_text()
     table = text[text.index("| kind | when | reported |") :].split("\n\n")[0]

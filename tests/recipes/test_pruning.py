@@ -177,7 +177,7 @@ def test_compress_prunes_at_each_sparsity_resumes_and_writes_run_folders(capsys,
     "argv, expected",
     [
         (["--sparsity", "0.5,1"], "--sparsity must lie in [0, 1); got 0.5, 1"),
-        (["--sparsity", "half"], "--sparsity expects comma-separated numbers, got 'half'"),
+        (["--sparsity", "half"], "argument --sparsity: expects comma-separated numbers, got 'half'"),
         (["--epochs", "0"], "--epochs must be at least 1"),
     ],
 )

@@ -10,7 +10,8 @@ import pytest
 
 from cookbook.data import DATE_FORMATS, write_date
 from cookbook.inspection import copy_weights
-from cookbook.training import compile_model, translation_report
+from cookbook.kinds import translation_report
+from cookbook.training import compile_model
 from recipes import transformer_seq2seq as ts
 
 TINY = {"width": 32, "heads": 2, "blocks": 1, "ffn_width": 64}

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from cookbook.data import DATASETS, SHAPES, Dataset, make_shapes
-from cookbook.training import build, center_crop, data_overrides, read_history, segmentation_scores, train
+from cookbook.kinds import center_crop, segmentation_scores
+from cookbook.training import build, data_overrides, read_history, train
 from recipes import unet
 
 
