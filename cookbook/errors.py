@@ -1,4 +1,7 @@
-"""The one exception the harness turns into a one-line message (exit status 2)."""
+"""The one exception the harness turns into a one-line message (exit status 2), and the warning
+`--unsafe` prints."""
+
+UNSAFE_RISK = "loading it runs Python code stored in the file: only for a file you trust"
 
 
 class CookbookError(Exception):

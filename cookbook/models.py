@@ -20,9 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cookbook.catalogue import load_recipe, registry
-from cookbook.errors import CookbookError
-
-UNSAFE_RISK = "loading it runs Python code stored in the file: only for a file you trust"
+from cookbook.errors import UNSAFE_RISK, CookbookError
 
 
 def model_file(path: str | Path) -> Path:

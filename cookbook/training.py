@@ -16,19 +16,11 @@ from types import ModuleType
 from cookbook.catalogue import load_recipe, recipe_info
 from cookbook.data import Dataset, load_dataset
 from cookbook.errors import CookbookError
-from cookbook.generative import judge, pixel_range, sample_grid_callback, to_range
+from cookbook.generative import pixel_range, sample_grid_callback, to_range
 from cookbook.history import read_history
-from cookbook.protocol import (
-    compile_settings,
-    default_learning_rate,
-    own_train_step,
-    schedule_name,
-    task_kind,
-)
+from cookbook.kinds import center_crop, own_train_step, report_on_test_split
+from cookbook.protocol import APIS, PRECISIONS, compile_settings, default_learning_rate, schedule_name
 from cookbook.user_data import fitting_kinds, load_user_data, read_like
-
-APIS = ("functional", "sequential")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def _convert(text: str, default):
@@ -168,9 +160,6 @@ def learning_rate_schedule(schedule: str, rate: float, total_steps: int | None =
     )
 
 
-SAMPLE_PROMPT = "Return the "  # how many docstrings begin
-
-
 def compile_model(
     model,
     recipe: ModuleType,
@@ -209,55 +198,18 @@ def build_training_state(model, x, y) -> None:
     a second time. Building them here first halved the first epoch of small recipes on two
     CPU cores (resnet 5.8 -> 1.8 s, transformer_seq2seq 6.9 -> 4.0 s, unet 10.1 -> 6.0 s).
     JAX and PyTorch build this state before their first step anyway. Keras runs the same
-    build (``Model._symbolic_build``, on shapes only) on TensorFlow under a distribution
-    strategy; without this method the first step builds the state as before.
+    build (its private ``Model._symbolic_build``, on shapes only, reached through
+    ``cookbook.compat.symbolic_build``) on TensorFlow under a distribution strategy; a Keras
+    without that method leaves the first step to build the state as before.
     """
     import keras
 
-    build = getattr(model, "_symbolic_build", None)
-    if keras.backend.backend() != "tensorflow" or build is None or model.optimizer is None:
+    from cookbook.compat import symbolic_build
+
+    if keras.backend.backend() != "tensorflow" or model.optimizer is None:
         return
     first = keras.tree.map_structure(lambda array: array[:1], (x, y))
-    build(data_batch=(*first, None))
-
-
-def center_crop(masks, side: int):
-    """The central ``side`` x ``side`` of (N, H, W, ...) arrays: the part a valid-padded net predicts."""
-    top, left = (masks.shape[1] - side) // 2, (masks.shape[2] - side) // 2
-    return masks[:, top : top + side, left : left + side]
-
-
-def segmentation_scores(y_true, y_pred, class_names: list[str]) -> dict:
-    """Intersection over union and Dice per class over all pixels of a split, and their means.
-
-    IoU = TP / (TP + FP + FN); Dice = 2 TP / (2 TP + FP + FN). A class absent from both
-    the truth and the prediction has no score and is left out of the means.
-    """
-    import numpy as np
-
-    scores = {"iou": {}, "dice": {}}
-    for index, name in enumerate(class_names):
-        truth, guess = y_true == index, y_pred == index
-        overlap, union = np.sum(truth & guess), np.sum(truth | guess)
-        if union:
-            scores["iou"][name] = float(overlap / union)
-            scores["dice"][name] = float(2 * overlap / (truth.sum() + guess.sum()))
-    scores["mean_iou"] = float(np.mean(list(scores["iou"].values())))
-    scores["mean_dice"] = float(np.mean(list(scores["dice"].values())))
-    return scores
-
-
-def translation_report(recipe, x, y, written, shown: int = 20) -> dict:
-    """Greedy decoding's exact match over packed rows ``x`` with targets ``y``, and ``shown`` examples."""
-    import numpy as np
-
-    right = np.all(written == y, axis=1)  # (batch,)
-    sources = recipe.decode(x[:, : x.shape[1] - y.shape[1]])
-    lines = [
-        f"{source!r:<32} -> {answer}" + ("" if ok else f"   wrong: {truth}")
-        for source, answer, truth, ok in zip(sources, recipe.decode(written), recipe.decode(y), right)
-    ][:shown]
-    return {"exact_match": float(right.mean()), "examples": "\n".join(lines)}
+    symbolic_build(model, data_batch=(*first, None))
 
 
 def arrays(recipe, data, model=None) -> dict:
@@ -562,126 +514,6 @@ def copy_recipe(name: str, destination: str | Path, force: bool = False) -> Path
         raise CookbookError(f"folder {target.parent} does not exist")
     shutil.copyfile(source, target)
     return target
-
-
-def _segmentation(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
-    from cookbook.plots import plot_masks
-
-    predicted = model.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(axis=-1)
-    images = center_crop(data.x_test[:8], predicted.shape[1])
-    plot_masks(images, y_test[:8], predicted[:8], data.class_names, out / "masks.png")
-    return {"segmentation": segmentation_scores(y_test, predicted, data.class_names)}
-
-
-def _language(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
-    """What the numbers mean: a sample from the trained model."""
-    sample = recipe.generate(model, SAMPLE_PROMPT, length=400, temperature=0.8, seed=seed)
-    (out / "sample.txt").write_text(sample + "\n")
-    return {"sample": sample}
-
-
-def _translation(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
-    """The score that counts: targets the model writes itself."""
-    written = recipe.greedy_decode(model, data.x_test, batch_size=max(batch_size, 256))
-    translations = translation_report(recipe, data.x_test, y_test, written)
-    (out / "translations.txt").write_text(translations["examples"] + "\n")
-    return {"greedy_exact_match": translations["exact_match"]}
-
-
-def _pruned(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
-    """What pruning bought: each kernel's zeros, and the stripped model, scored, saved and sized."""
-    from cookbook.models import file_sizes, kernel_zeros
-
-    stripped = recipe.strip(model)
-    compile_model(stripped, recipe)
-    stripped.save(out / "model-stripped.keras")
-    test = stripped.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
-    return {
-        "pruned": {
-            **kernel_zeros(stripped),
-            "stripped_test": {key: float(value) for key, value in test.items()},
-            **file_sizes(out / "model-stripped.keras"),
-        }
-    }
-
-
-def _quantized(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
-    """What quantization bought: per mode of the page, the quantized copy scored, compared with the
-    float model, saved (model-int8.keras, ...) and sized, beside the float model saved the same way."""
-    from cookbook.models import agreement, file_sizes, saved_sizes, weight_bytes
-
-    report = {"float": {"weight_bytes": weight_bytes(model), **saved_sizes(model)}}
-    for mode in recipe.MODES:
-        quantized = recipe.quantized(model, mode)
-        quantized.save(out / f"model-{mode}.keras")  # before it is compiled: no optimizer state saved
-        compile_model(quantized, recipe)
-        test = quantized.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
-        report[mode] = {
-            "test": {key: float(value) for key, value in test.items()},
-            "agreement": agreement(model, quantized, data.x_test, batch_size),
-            "weight_bytes": weight_bytes(quantized),
-            **file_sizes(out / f"model-{mode}.keras"),
-        }
-    return {"quantized": report}
-
-
-def _distilled(model, recipe, data, out: Path, y_test, batch_size: int, seed: int) -> dict:
-    """What distilling bought: the teacher and the student from the labels alone, trained beside
-    this student (``out/teacher``, ``out/from-labels``), their test metrics and sizes."""
-    records = {
-        "teacher": out / "teacher" / "metrics.json",
-        "from_labels": out / "from-labels" / "metrics.json",
-    }
-    if not all(record.exists() for record in records.values()):  # a teacher, or a student trained alone
-        return {}
-    runs = {role: json.loads(record.read_text()) for role, record in records.items()}
-    return {
-        "distilled": {
-            role: {"test": record["test"], "parameters": record["parameters"]}
-            for role, record in runs.items()
-        }
-    }
-
-
-def _generated(kind: str):
-    return lambda model, recipe, data, out, y_test, batch_size, seed: judge(model, recipe, data, out, kind)
-
-
-# What `cookbook train` and `cookbook evaluate` report for each kind of task (cookbook.protocol.KINDS),
-# after the compiled metrics on the test split.
-REPORTS = {
-    "classification": lambda *_: {},
-    "segmentation": _segmentation,
-    "translation": _translation,
-    "language": _language,
-    "gan": _generated("gan"),
-    "autoencoder": _generated("autoencoder"),
-    "vae": _generated("vae"),
-    "pruned": _pruned,
-    "quantized": _quantized,
-    "distilled": _distilled,
-}
-
-
-def report_on_test_split(
-    model, recipe: ModuleType, data: Dataset, out: str | Path, batch_size: int, seed: int = 0
-) -> dict:
-    """What a trained model scores on the test split, as `cookbook train` ends with it: the compiled
-    metrics, and what its kind of task reports (``REPORTS``: a segmentation's IoU and Dice with
-    ``masks.png``, a translation's greedy exact match with ``translations.txt``, a language model's
-    ``sample.txt``, a generative model's samples and quality score). Pictures and texts go into ``out``."""
-    kind, out = task_kind(recipe, data.kind), Path(out)
-    x_test, y_test = data.x_test, data.y_test
-    if kind in ("gan", "autoencoder", "vae"):  # the images are their own targets
-        x_test = y_test = to_range(data.x_test, pixel_range(recipe))
-    elif kind == "segmentation" and model.output_shape[1] != y_test.shape[1]:
-        y_test = center_crop(y_test, model.output_shape[1])  # padding="valid": the mask's centre
-    test = {}
-    if kind != "gan":  # a GAN's game has no test loss
-        test = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
-    report = {"test": {key: float(value) for key, value in test.items()}}
-    report.update(REPORTS[kind](model, recipe, data, out, y_test, batch_size, seed))
-    return report
 
 
 def evaluate(

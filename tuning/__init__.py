@@ -5,3 +5,5 @@ maps each recipe's ``DEFAULTS`` names, plus the learning rate and batch size, on
 keras-tuner's ``HyperParameters``; ``search`` builds every trial through the recipe's own
 builders and keeps one keras-tuner project per recipe, API and backend.
 """
+
+ALGORITHMS = ("random", "bayesian", "hyperband", "grid")  # keras-tuner's tuners, by `--algo`'s names

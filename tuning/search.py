@@ -37,13 +37,13 @@ from types import ModuleType
 from typing import NamedTuple
 
 from cookbook.catalogue import load_recipe
+from cookbook.compat import forget_retries, save_trial
 from cookbook.data import load_dataset
 from cookbook.errors import CookbookError
-from cookbook.protocol import metric_names, own_train_step
+from cookbook.kinds import own_train_step
+from cookbook.protocol import metric_names
 from cookbook.training import arrays, build, compile_model, data_overrides, page_callbacks, train
-from tuning import spaces
-
-ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
+from tuning import ALGORITHMS, spaces
 
 
 def _keras_tuner():
@@ -183,7 +183,7 @@ def _forget_finished(oracle) -> None:
     it lets go of an ended trial, so a finished distributed search can list its last trial as still
     ongoing: a trial whose own record says it ended is not run again."""
     ended = ("COMPLETED", "FAILED", "INVALID")
-    oracle._retry_queue = [i for i in oracle._retry_queue if oracle.trials[i].status not in ended]
+    forget_retries(oracle, {trial_id for trial_id, trial in oracle.trials.items() if trial.status in ended})
 
 
 def interrupted(folder: Path) -> CookbookError:
@@ -357,7 +357,7 @@ def keep_the_last_failure(oracle) -> None:
     for tuner_id, trial in list(oracle.ongoing_trials.items()):
         if trial.status == "FAILED":
             oracle.ongoing_trials.pop(tuner_id)
-            oracle._save_trial(trial)
+            save_trial(oracle, trial)
     oracle.save()
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from cookbook.catalogue import load_recipe, registry
 from cookbook.cli.command import Command, model_or_runs
-from cookbook.cli.report import verdicts
 from cookbook.errors import CookbookError
 
 MODEL_HELP = "a model.keras (default: runs/RECIPE-functional-BACKEND/model.keras)"
@@ -79,6 +78,7 @@ def _sample_arguments(parser: argparse.ArgumentParser) -> None:
 def _sample(args: argparse.Namespace) -> None:
     from cookbook.data import load_dataset
     from cookbook.generative import asked_labels, classes_of, draw, independent_score, pixel_range, score
+    from cookbook.kinds import verdicts
     from cookbook.plots import plot_samples
 
     recipe = load_recipe(args.recipe)

@@ -85,7 +85,7 @@ BAD_INPUT = {
     "rnn race: bad length": (["compare-rnn", "--lengths", "10,1"], "sequence lengths must be at least 2"),
     "rnn race: not a length": (
         ["compare-rnn", "--lengths", "ten"],
-        "--lengths expects comma-separated integers",
+        "argument --lengths: expects comma-separated integers",
     ),
     "rnn race: unknown cell": (["compare-rnn", "--cells", "lstm,tcn"], "unknown cell 'tcn'"),
     "lessons: unknown initializer": (
@@ -99,7 +99,7 @@ BAD_INPUT = {
     ),
     "lessons: a rate that is not a number": (
         ["compare-normalization", "--learning-rates", "0.01,fast"],
-        "--learning-rates expects comma-separated numbers, got '0.01,fast'",
+        "argument --learning-rates: expects comma-separated numbers, got '0.01,fast'",
     ),
     "lessons: a normalization a recipe does not know": (
         ["train", "mlp", "--set", "normalization=group"],

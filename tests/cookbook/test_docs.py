@@ -187,8 +187,7 @@ def _refers_to_command(line: Line, error: str) -> bool:
     """An inline mention like `cookbook tune --workers`: the command and its options exist."""
     tokens = shlex.split(line.text)[1:]
     incomplete = "the following arguments are required" in error or (
-        "expected one argument" in error
-        and error.startswith(f"cookbook {tokens[0]}: error: argument {tokens[-1]}")
+        "expected one argument" in error and error.startswith(f"cookbook: error: argument {tokens[-1]}")
     )
     if line.fenced or not incomplete or tokens[0] not in _subparsers():
         return False
@@ -198,6 +197,8 @@ def _refers_to_command(line: Line, error: str) -> bool:
 
 def _abbreviation(tokens: list[str]) -> str | None:
     """argparse accepts `--depth` for `--depths`; a page should not (a new option breaks it)."""
+    if tokens[0] not in _subparsers():  # `cookbook --help`
+        return None
     options = set(_subparsers()[tokens[0]]._option_string_actions) | {"-h", "--help"}
     for token in tokens[1:]:
         if token == "--":

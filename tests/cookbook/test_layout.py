@@ -1,7 +1,7 @@
-"""One house, four floors: the pages (``recipes/``) import nothing of the project, the harness
-(``cookbook/``) builds on the pages, ``tuning/`` and ``benchmarks/`` on the harness, and nothing
-imports upward or round in a cycle. Only ``cookbook/cli.py`` reaches up, inside the functions that
-run ``cookbook tune`` and ``cookbook bench``.
+"""One house, five floors: the pages (``recipes/``) import nothing of the project, the harness
+(``cookbook/``) builds on the pages, ``tuning/`` and ``benchmarks/`` on the harness, and the command
+line (``cookbook/cli/``, with ``python -m cookbook``) on all of them; nothing imports upward or round
+in a cycle, and no floor has an exception.
 
 The imports are read from the source (an AST walk), those inside functions included: a cycle
 that only closes at call time is still a cycle. ``from pkg import name`` counts as an import of
@@ -24,15 +24,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("recipes", "cookbook", "tuning", "benchmarks")
 PROJECT = {*PACKAGES, "tests", "conftest"}  # what counts as the project's own
-# What each floor may import (by top-level package), besides the standard library and third parties.
+# What each floor may import, besides the standard library and third parties.
 ALLOWED = {
     "recipes": set(),  # a page is copied alone: nothing of the project, not even another page
     "cookbook": {"cookbook", "recipes"},
     "tuning": {"tuning", "cookbook", "recipes"},
     "benchmarks": {"benchmarks", "cookbook", "recipes"},
+    "cli": {"cli", "tuning", "benchmarks", "cookbook", "recipes"},  # the top floor: dispatches to all
 }
-CLI = "cookbook.cli"  # ...which runs `cookbook tune` and `cookbook bench`: their code, in functions
-CLI_REACHES = {"tuning", "benchmarks"}
+CLI = ("cookbook.cli", "cookbook.__main__")  # the command line: a package of cookbook's, on its own floor
 HEAVY = ("keras", "tensorflow", "jax", "torch")  # imported only once the backend is chosen
 
 
@@ -45,6 +45,11 @@ class Edge:
 
     def __str__(self):
         return f"{self.where}: {self.source} -> {self.target}" + " (in a function)" * self.in_function
+
+
+def _floor(module: str) -> str:
+    """The floor a module stands on: its top-level package, or ``cli`` for the command line."""
+    return "cli" if module.startswith(CLI) else module.split(".")[0]
 
 
 def _module_name(path: Path) -> str:
@@ -114,7 +119,8 @@ def test_the_walk_sees_the_imports_it_is_meant_to_check():
     """Known edges, of both kinds: a walk that finds none would pass every rule below."""
     found = {(edge.source, edge.target, edge.in_function) for edge in _graph()}
     assert ("cookbook.training", "cookbook.catalogue", False) in found
-    assert ("cookbook.cli", "tuning.search", True) in found
+    assert ("cookbook.cli.tune", "tuning", False) in found  # the top floor, at module level
+    assert ("cookbook.cli.tune", "tuning.search", True) in found
     assert ("tuning.search", "cookbook.training", False) in found
     assert ("cookbook.data", "recipes.gpt", True) in found  # a function-level import of a page
     assert {"recipes", "recipes.cnn", "cookbook", "cookbook.cli", "cookbook.experiments"} <= set(_modules())
@@ -132,14 +138,12 @@ def test_the_pages_import_nothing_of_the_project():
 @pytest.mark.once  # source text: the same on every backend
 def test_each_floor_imports_only_the_floors_below():
     """cookbook on the pages; tuning and benchmarks on cookbook (never each other, never tests);
-    cookbook.cli alone reaches tuning and benchmarks, inside the functions of their commands."""
+    the command line on all three; nothing but ``python -m cookbook`` imports the command line."""
     wrong = []
     for edge in _graph():
-        floor, target = edge.source.split(".")[0], edge.target.split(".")[0]
+        floor, target = _floor(edge.source), _floor(edge.target)
         if floor == "recipes" or target in ALLOWED[floor]:
             continue  # (the pages: the test above)
-        if edge.source == CLI and target in CLI_REACHES and edge.in_function:
-            continue
         wrong.append(edge)
     assert not wrong, "an import goes up or sideways:" + _report(wrong)
 
@@ -203,16 +207,22 @@ class Watch:
 
 sys.meta_path.insert(0, Watch())
 import cookbook, cookbook.backend, cookbook.catalogue, cookbook.cli
+try:
+    cookbook.cli.main(json.loads(sys.argv[2]) or ["list"]) if sys.argv[2] != "null" else None
+except SystemExit:  # --help ends so
+    pass
 print(json.dumps({"seen": seen, "loaded": sorted(set(sys.modules) & HEAVY)}))
 """
 
 
 @pytest.mark.once  # no backend is imported at all: that is the point
-def test_importing_the_cli_leaves_keras_unimported():
+@pytest.mark.parametrize("argv", [None, ["list"], ["--help"], ["tune", "--help"], ["copy", "--help"]])
+def test_importing_the_cli_leaves_keras_unimported(argv):
     """The backend must be chosen (``cookbook --backend``, ``select_backend``) before Keras is
-    first imported: importing the CLI, the package or the catalogue must not import it."""
+    first imported: importing the CLI, the package or the catalogue must not import it. Reading the
+    catalogue and the help import neither Keras nor keras-tuner."""
     done = subprocess.run(
-        [sys.executable, "-c", _IMPORT_TIME, json.dumps(HEAVY)],
+        [sys.executable, "-c", _IMPORT_TIME, json.dumps([*HEAVY, "keras_tuner"]), json.dumps(argv)],
         cwd=ROOT,
         capture_output=True,
         text=True,

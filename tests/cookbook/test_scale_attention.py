@@ -84,7 +84,7 @@ def test_cookbook_scale_attention_runs_each_block_in_its_own_process(tmp_path, c
     [
         (["--blocks", "gru"], "unknown block 'gru'"),
         (["--lengths", "64,32"], "--lengths must rise"),
-        (["--lengths", "a,b"], "--lengths expects comma-separated integers"),
+        (["--lengths", "a,b"], "argument --lengths: expects comma-separated integers"),
         (["--width", "10", "--heads", "4"], "--width must be a multiple of --heads"),
     ],
 )
