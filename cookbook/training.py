@@ -10,8 +10,12 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from cookbook.catalogue import load_recipe, recipe_info
 from cookbook.data import Dataset, load_dataset
@@ -234,6 +238,44 @@ def arrays(recipe, data, model=None) -> dict:
     return {"x": data.x_train, "y": y, "validation_data": (data.x_val, y_val)}
 
 
+@dataclass(frozen=True)
+class Run:
+    """What one training run is, once `train`'s options are read and checked (its first stage)."""
+
+    name: str
+    recipe: ModuleType
+    api: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    precision: str
+    seed: int
+    settings: dict
+    devices: int
+    model_parallel: int
+    distill: bool  # a distilling page trains its teacher first (False: the student alone)
+    verbose: str | int
+
+    @property
+    def generative(self) -> bool:
+        return self.recipe.TASK["family"] == "generative"
+
+    def fingerprint(self, data: Dataset) -> dict:
+        """What a saved state fits: resuming with another network or data would fail deep inside Keras."""
+        run = {
+            "recipe": self.name,
+            "api": self.api,
+            "dataset": data.name,
+            "precision": self.precision,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "settings": self.settings,
+        }
+        if data.preparation:  # your own data: where it came from is part of what a saved state fits
+            run["data"] = data.preparation["source"]
+        return json.loads(json.dumps(run, default=list))
+
+
 def train(
     name: str,
     api: str = "functional",
@@ -251,7 +293,7 @@ def train(
     distill: bool = True,
     devices: int = 1,
     model_parallel: int = 1,
-    data=None,
+    data: Any = None,
     label: str = "label",
 ) -> dict | None:
     """Train a recipe on its data; write model.keras, history.csv, curves.png, metrics.json
@@ -286,18 +328,61 @@ def train(
     import keras
 
     from cookbook import distribute
-    from cookbook.models import load_model
-    from cookbook.plots import plot_curves
+
+    given = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate}
+    run = _settings(
+        name,
+        api,
+        given,
+        seed,
+        precision,
+        settings,
+        hyperparameters,
+        distill,
+        devices,
+        model_parallel,
+        verbose,
+    )
+    data = _data(run, dataset, data, label)
+    replicas = distribute.replicas(devices, model_parallel)  # one device unless devices > 1
+    out = _run_folder(run, data, out or f"runs/{name}-{api}-{keras.backend.backend()}", replicas.leader)
+    teacher = _teacher(run, data, out)
+    with _dtype_policy(precision):
+        with replicas.scope():  # the variables are created where the engine wants them
+            model, trained, fit_data = _model(run, data, replicas, teacher)
+            seconds = _fit(run, data, trained, model, fit_data, out, replicas, callbacks or [])
+        model = _saved(run, model, trained, out, replicas)
+        if model is None:  # a PyTorch process after the first: the first one reports
+            return None
+        report = report_on_test_split(model, run.recipe, data, out, run.batch_size, seed)
+    return _write_run(run, data, out, model, trained.optimizer, seconds, report)
+
+
+def _settings(
+    name: str,
+    api: str,
+    given: dict,
+    seed: int,
+    precision: str,
+    settings: list[str] | dict | None,
+    hyperparameters: str | Path | dict | None,
+    distill: bool,
+    devices: int,
+    model_parallel: int,
+    verbose: str | int,
+) -> Run:
+    """`train`'s options checked and completed: what is ``given`` wins over a search's exported
+    ``hyperparameters``, which win over the page's own."""
+    from cookbook import distribute
 
     if precision not in PRECISIONS:
         raise CookbookError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     recipe = load_recipe(name)
-    task = recipe.TASK
-    given = {} if hyperparameters is None else read_hyperparameters(hyperparameters, recipe.DEFAULTS)
-    epochs = given.get("epochs", task["epochs"]) if epochs is None else epochs
-    batch_size = given.get("batch_size", task["batch_size"]) if batch_size is None else batch_size
-    learning_rate = (
-        given.get("learning_rate", default_learning_rate(recipe)) if learning_rate is None else learning_rate
+    tuned = {} if hyperparameters is None else read_hyperparameters(hyperparameters, recipe.DEFAULTS)
+    defaults = {**recipe.TASK, "learning_rate": default_learning_rate(recipe), **tuned}
+    epochs, batch_size, learning_rate = (
+        defaults[key] if given[key] is None else given[key]
+        for key in ("epochs", "batch_size", "learning_rate")
     )
     if epochs < 1 or batch_size < 1:
         raise CookbookError("--epochs and --batch-size must be positive")
@@ -308,162 +393,201 @@ def train(
         raise CookbookError(f"--learning-rate must be a positive number, got {learning_rate!r}")
     if not isinstance(settings, dict):
         settings = parse_settings(settings, recipe.DEFAULTS)
-    settings = {**given.get("settings", {}), **settings}
+    settings = {**tuned.get("settings", {}), **settings}
+    return Run(
+        name, recipe, api, epochs, batch_size, learning_rate, precision, seed, settings, devices,
+        model_parallel, distill, verbose,
+    )  # fmt: skip
+
+
+def _data(run: Run, dataset: str | None, data: Any, label: str) -> Dataset:
+    """The run's data: your own (``data``) or a named dataset the page trains on (its default)."""
+    task = run.recipe.TASK
     if data is not None and dataset is not None:
         raise CookbookError("give --dataset (a named dataset) or --data (your own), not both")
-    data = (
-        own_data(name, data, label)
-        if data is not None
-        else load_dataset(dataset or task["dataset"], task["datasets"])
-    )
-    generative = task["family"] == "generative"
-    out = Path(out or f"runs/{name}-{api}-{keras.backend.backend()}")
+    if data is not None:
+        return own_data(run.name, data, label)
+    return load_dataset(dataset or task["dataset"], task["datasets"])
+
+
+def _run_folder(run: Run, data: Dataset, out: str | Path, leader: bool) -> Path:
+    """The run's folder. A saved state in ``backup/`` is an interrupted run: it resumes when it fits
+    this run, and is refused when it does not; a fresh run starts its history anew."""
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    backup = out / "backup"
-    # What a saved state fits: resuming with another network or data would fail deep inside Keras.
-    run = {
-        "recipe": name,
-        "api": api,
-        "dataset": data.name,
-        "precision": precision,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "settings": settings,
-    }
-    if data.preparation:  # your own data: where it came from is part of what a saved state fits
-        run["data"] = data.preparation["source"]
-    run = json.loads(json.dumps(run, default=list))
-    replicas = distribute.replicas(devices, model_parallel)  # one device unless devices > 1
-    saved = backup.exists() and any(path.name != "run.json" for path in backup.iterdir())
-    if saved:  # an interrupted run: resume it
-        before = json.loads((backup / "run.json").read_text()) if (backup / "run.json").exists() else run
-        if before != run:
+    backup, fingerprint = out / "backup", run.fingerprint(data)
+    if backup.exists() and any(path.name != "run.json" for path in backup.iterdir()):
+        record = backup / "run.json"
+        before = json.loads(record.read_text()) if record.exists() else fingerprint
+        if before != fingerprint:
             raise CookbookError(
                 f"{out} holds an interrupted run of another configuration ({before}); "
                 f"resume it with those options, or delete {backup} to start afresh"
             )
-    elif replicas.leader:  # a fresh run: start the history anew
+    elif leader:
         (out / "history.csv").unlink(missing_ok=True)
         backup.mkdir(exist_ok=True)
-        (backup / "run.json").write_text(json.dumps(run) + "\n")
+        (backup / "run.json").write_text(json.dumps(fingerprint) + "\n")
+    return out
 
-    teacher = None
-    if distill and hasattr(recipe, "distiller") and not _builds_teacher(recipe, settings):
-        options = {
-            "api": api,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "dataset": data.name,
-            "seed": seed,
-            "precision": precision,
-            "verbose": verbose,
-            "learning_rate": learning_rate,
-        }
-        if data.preparation:
-            raise CookbookError(
-                f"{name} trains a teacher first from a named dataset; --data trains other pages"
-            )
-        teacher = _finished_run(name, out / "teacher", {**settings, **recipe.TEACHER}, True, options)
-        _finished_run(name, out / "from-labels", settings, False, options)
 
-    previous_policy = keras.config.dtype_policy()
+def _teacher(run: Run, data: Dataset, out: Path) -> Any:
+    """A distilling page's trained teacher (into ``out/teacher``; and the student from the labels
+    alone into ``out/from-labels``, to compare with), each reused once finished; else None."""
+    if not (run.distill and hasattr(run.recipe, "distiller")) or _builds_teacher(run.recipe, run.settings):
+        return None
+    if data.preparation:
+        raise CookbookError(
+            f"{run.name} trains a teacher first from a named dataset; --data trains other pages"
+        )
+    options = {
+        "api": run.api,
+        "epochs": run.epochs,
+        "batch_size": run.batch_size,
+        "dataset": data.name,
+        "seed": run.seed,
+        "precision": run.precision,
+        "verbose": run.verbose,
+        "learning_rate": run.learning_rate,
+    }
+    teacher = _finished_run(run.name, out / "teacher", {**run.settings, **run.recipe.TEACHER}, True, options)
+    _finished_run(run.name, out / "from-labels", run.settings, False, options)
+    return teacher
+
+
+@contextmanager
+def _dtype_policy(precision: str) -> Iterator[None]:
+    """Keras' global dtype policy set to ``precision`` for the run, then put back."""
+    import keras
+
+    previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
-        overrides = {**data_overrides(recipe, data), **settings}
-        if model_parallel > 1:  # which kernels split, read from the network built once outside
-            replicas.split_model(build(recipe, api, **overrides))
-        with replicas.scope():  # the variables are created where the engine wants them
-            keras.utils.set_random_seed(seed)
-            model = build(recipe, api, **overrides)
-            trained = model if teacher is None else recipe.distiller(teacher, model)  # fit trains model
-            if not generative and tuple(model.input_shape[1:]) != data.input_shape:
-                raise CookbookError(
-                    f"{name} built for inputs {tuple(model.input_shape[1:])} but {data.name} has "
-                    f"{data.input_shape}; drop the --set that changed the input size"
-                )
-            fit_data, left_out = replicas.split(arrays(recipe, data, model))
-            targets = data.x_train if generative else fit_data["y"]  # (a VAE's targets: its inputs)
-            compile_model(
-                trained,
-                recipe,
-                learning_rate=learning_rate,
-                total_steps=epochs * math.ceil(len(data.x_train) / batch_size),
-                example=(fit_data["x"], targets),
-            )
-            replicas.wrap(trained)
-            callbacks = [
-                replicas.backup(backup),  # BackupAndRestore, in the first process (`Replicas.backup`)
-                *(
-                    [keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]
-                    if replicas.leader
-                    else []
-                ),
-                *page_callbacks(recipe, model),
-                *(callbacks or []),
-            ]
-            if generative:  # no labels; a grid of samples per epoch shows the progress
-                title = f"{name} ({api}, {keras.backend.backend()})"
-                callbacks.append(sample_grid_callback(out / "samples", title, pixel_range(recipe)))
-            if devices > 1 and replicas.leader and verbose:
-                dropped = (
-                    f"; {left_out} of {len(data.x_train)} training examples left out" if left_out else ""
-                )
-                print(f"{replicas.describe(batch_size)}{dropped}")
-            started = time.perf_counter()
-            try:
-                trained.fit(
-                    **fit_data,
-                    epochs=epochs,
-                    batch_size=replicas.batch_size(batch_size),
-                    callbacks=callbacks,
-                    verbose=verbose if replicas.leader else 0,
-                )
-            except KeyboardInterrupt:
-                raise CookbookError(
-                    f"interrupted: finished epochs are kept in {backup}; run the same command to resume"
-                ) from None
-            train_seconds = time.perf_counter() - started
-        if replicas.leader:  # the first process writes the run's files
-            model.save(out / "model.keras")  # a distilled student alone: its teacher stays behind
-        replicas.close()  # (after the save: JAX's arrays span the processes until then)
-        if not replicas.leader:
-            return None
-        if replicas.arrays_span_processes:  # this process alone now: it scores the saved copy
-            model = load_model(out / "model.keras", name)
-        if trained is not model or replicas.arrays_span_processes:  # the student scores on its own
-            compile_model(model, recipe)
-        report = report_on_test_split(model, recipe, data, out, batch_size, seed)
+        yield
     finally:
-        keras.config.set_dtype_policy(previous_policy)
+        keras.config.set_dtype_policy(previous)
+
+
+def _model(run: Run, data: Dataset, replicas: Any, teacher: Any) -> tuple[Any, Any, dict]:
+    """The page's network built for the data, the model ``fit`` trains (the network, or a distiller
+    around it), compiled, and the arrays ``fit`` takes, split over the replicas."""
+    import keras
+
+    recipe = run.recipe
+    overrides = {**data_overrides(recipe, data), **run.settings}
+    if run.model_parallel > 1:  # which kernels split, read from the network built once outside
+        replicas.split_model(build(recipe, run.api, **overrides))
+    keras.utils.set_random_seed(run.seed)
+    model = build(recipe, run.api, **overrides)
+    trained = model if teacher is None else recipe.distiller(teacher, model)  # fit trains model
+    if not run.generative and tuple(model.input_shape[1:]) != data.input_shape:
+        raise CookbookError(
+            f"{run.name} built for inputs {tuple(model.input_shape[1:])} but {data.name} has "
+            f"{data.input_shape}; drop the --set that changed the input size"
+        )
+    fit_data, left_out = replicas.split(arrays(recipe, data, model))
+    if run.devices > 1 and replicas.leader and run.verbose:
+        dropped = f"; {left_out} of {len(data.x_train)} training examples left out" if left_out else ""
+        print(f"{replicas.describe(run.batch_size)}{dropped}")
+    targets = data.x_train if run.generative else fit_data["y"]  # (a VAE's targets: its inputs)
+    compile_model(
+        trained,
+        recipe,
+        learning_rate=run.learning_rate,
+        total_steps=run.epochs * math.ceil(len(data.x_train) / run.batch_size),
+        example=(fit_data["x"], targets),
+    )
+    replicas.wrap(trained)
+    return model, trained, fit_data
+
+
+def _fit(
+    run: Run, data: Dataset, trained: Any, model: Any, fit_data: dict, out: Path, replicas: Any, extra: list
+) -> float:
+    """Fit, resumable: BackupAndRestore keeps each finished epoch in ``out/backup``, and Ctrl-C says
+    how to resume. The history goes to ``history.csv``, a generative model's samples per epoch to
+    ``samples/``. The seconds it took."""
+    import keras
+
+    leader = replicas.leader
+    callbacks = [
+        replicas.backup(out / "backup"),  # BackupAndRestore, in the first process (`Replicas.backup`)
+        *([keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)] if leader else []),
+        *page_callbacks(run.recipe, model),
+        *extra,
+    ]
+    if run.generative:  # no labels; a grid of samples per epoch shows the progress
+        title = f"{run.name} ({run.api}, {keras.backend.backend()})"
+        callbacks.append(sample_grid_callback(out / "samples", title, pixel_range(run.recipe)))
+    started = time.perf_counter()
+    try:
+        trained.fit(
+            **fit_data,
+            epochs=run.epochs,
+            batch_size=replicas.batch_size(run.batch_size),
+            callbacks=callbacks,
+            verbose=run.verbose if leader else 0,
+        )
+    except KeyboardInterrupt:
+        raise CookbookError(
+            f"interrupted: finished epochs are kept in {out / 'backup'}; run the same command to resume"
+        ) from None
+    return time.perf_counter() - started
+
+
+def _saved(run: Run, model: Any, trained: Any, out: Path, replicas: Any) -> Any:
+    """Save the trained network (a distilled student alone: its teacher stays behind) and end the
+    replicas; the model to score, compiled for it, in the first process (None in the others)."""
+    from cookbook.models import load_model
+
+    if replicas.leader:  # the first process writes the run's files
+        model.save(out / "model.keras")
+    replicas.close()  # (after the save: JAX's arrays span the processes until then)
+    if not replicas.leader:
+        return None
+    scored = load_model(out / "model.keras", run.name) if replicas.arrays_span_processes else model
+    if trained is not scored:  # a distiller's student, or the reloaded copy: compiled on its own
+        compile_model(scored, run.recipe)
+    return scored
+
+
+def _write_run(
+    run: Run, data: Dataset, out: Path, model: Any, optimizer: Any, seconds: float, report: dict
+) -> dict:
+    """The run's ``metrics.json`` (and ``data.json`` for your own data) and ``curves.png``."""
+    import keras
+
+    from cookbook.plots import plot_curves
 
     metrics = {
-        "recipe": name,
-        "api": api,
+        "recipe": run.name,
+        "api": run.api,
         "backend": keras.backend.backend(),
         "keras_version": keras.__version__,
         "dataset": data.name,
-        "precision": precision,
-        "seed": seed,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "schedule": schedule_name(trained.optimizer),
-        "settings": settings,
+        "precision": run.precision,
+        "seed": run.seed,
+        "epochs": run.epochs,
+        "batch_size": run.batch_size,
+        "learning_rate": run.learning_rate,
+        "schedule": schedule_name(optimizer),
+        "settings": run.settings,
         "parameters": model.count_params(),
-        "train_seconds": round(train_seconds, 2),
-        "devices": devices,
-        "model_parallel": model_parallel,
+        "train_seconds": round(seconds, 2),
+        "devices": run.devices,
+        "model_parallel": run.model_parallel,
         "test": report.pop("test"),
     }
     if data.preparation:  # how your files became arrays: evaluate --data prepares new files alike
         metrics["data"] = data.preparation["source"]
         (out / "data.json").write_text(json.dumps(data.preparation, indent=2) + "\n")
-    if generative:  # no test loss for a GAN's game: its last epoch's losses
+    if run.generative:  # no test loss for a GAN's game: its last epoch's losses
         history = read_history(out / "history.csv")
         metrics["final"] = {key: values[-1] for key, values in history.items() if key != "epoch"}
     metrics.update(report)  # the task kind's own scores: quality, elbo, segmentation, translation, sample
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=list) + "\n")
-    plot_curves(out / "history.csv", out / "curves.png", title=f"{name} ({api}, {metrics['backend']})")
+    title = f"{run.name} ({run.api}, {metrics['backend']})"
+    plot_curves(out / "history.csv", out / "curves.png", title=title)
     return metrics
 
 

@@ -223,6 +223,44 @@ class Prepared(NamedTuple):
     options: dict
 
 
+def _resumed(folder: Path, given: dict) -> dict:
+    """The options of the search in ``folder`` that is resumed: those ``given`` (not None) must match."""
+    recorded = folder / "search.json"
+    if not recorded.exists():
+        raise CookbookError(f"nothing to resume in {folder}: run the search without --resume first")
+    before = json.loads(recorded.read_text())
+    before["objective"] = objective_of(before)  # (a search recorded before objectives were)
+    if any(value is not None and value != before[key] for key, value in given.items()):
+        raise CookbookError(f"{folder} holds another search ({before}); resume it with those options")
+    return {key: before[key] for key in given}
+
+
+def _check_options(
+    recipe: ModuleType,
+    given: dict,
+    max_failures: int,
+    workers: int,
+    time_limit: float | None,
+    oracle: str | None,
+) -> None:
+    """Refuse, in one line each, a search's options that cannot work, before anything is built."""
+    name = recipe.__name__.rsplit(".", 1)[-1]
+    if given["algorithm"] not in ALGORITHMS:
+        raise CookbookError(
+            f"unknown algorithm {given['algorithm']!r}; choose one of: {', '.join(ALGORITHMS)}"
+        )
+    if given["objective"] not in objectives(recipe):
+        raise CookbookError(
+            f"{name} logs no {given['objective']!r} to score trials by; choose one of: {', '.join(objectives(recipe))}"
+        )
+    if given["max_trials"] < 1 or given["epochs"] < 1 or max_failures < 1:
+        raise CookbookError("--max-trials, --epochs and --max-failures must be at least 1")
+    if workers < 0 or (time_limit is not None and time_limit <= 0):
+        raise CookbookError("--workers must be at least 0 and --time-limit a positive number of seconds")
+    if (time_limit is not None or oracle) and not workers:
+        raise CookbookError("--time-limit and --oracle are the chief's: they need --workers")
+
+
 def prepare(
     name: str,
     algorithm: str | None = None,
@@ -259,15 +297,8 @@ def prepare(
         "seed": seed,
         "objective": objective,
     }
-    if resume:
-        if not recorded.exists():
-            raise CookbookError(f"nothing to resume in {folder}: run the search without --resume first")
-        before = json.loads(recorded.read_text())
-        before["objective"] = objective_of(before)  # (a search recorded before objectives were)
-        if any(value is not None and value != before[key] for key, value in given.items()):
-            raise CookbookError(f"{folder} holds another search ({before}); resume it with those options")
-        given = {key: before[key] for key in given}
-    elif recorded.exists():
+    given = _resumed(folder, given) if resume else given
+    if not resume and recorded.exists():
         raise CookbookError(f"{folder} already holds a search: --resume it, or choose another --dir")
     defaults = {
         "algorithm": "random",
@@ -278,18 +309,7 @@ def prepare(
     }
     given = {key: defaults.get(key) if value is None else value for key, value in given.items()}
     algorithm, max_trials, epochs = given["algorithm"], given["max_trials"], given["epochs"]
-    if algorithm not in ALGORITHMS:
-        raise CookbookError(f"unknown algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")
-    if given["objective"] not in objectives(recipe):
-        raise CookbookError(
-            f"{name} logs no {given['objective']!r} to score trials by; choose one of: {', '.join(objectives(recipe))}"
-        )
-    if max_trials < 1 or epochs < 1 or max_failures < 1:
-        raise CookbookError("--max-trials, --epochs and --max-failures must be at least 1")
-    if workers < 0 or (time_limit is not None and time_limit <= 0):
-        raise CookbookError("--workers must be at least 0 and --time-limit a positive number of seconds")
-    if (time_limit is not None or oracle) and not workers:
-        raise CookbookError("--time-limit and --oracle are the chief's: they need --workers")
+    _check_options(recipe, given, max_failures, workers, time_limit, oracle)
     data = load_dataset(given["dataset"] or task["dataset"], task["datasets"])
     options = {
         "recipe": name,
