@@ -16,6 +16,7 @@ import gzip
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def _config(path: Path) -> dict:
         raise CookbookError(f"{path} is a damaged .keras file: {_first_line(error)}") from None
 
 
-def _classes(config) -> list[tuple[str | None, str]]:
+def _classes(config: Any) -> list[tuple[str | None, str]]:
     """Every (module, class name) the saved configuration rebuilds."""
     found = []
     if isinstance(config, dict):
@@ -80,7 +81,7 @@ def recipe_of(path: str | Path) -> str:
     return names[0]
 
 
-def load_model(path: str | Path, recipe: str | None = None, unsafe: bool = False):
+def load_model(path: str | Path, recipe: str | None = None, unsafe: bool = False) -> Any:
     """Load a ``.keras`` file (or a run folder's ``model.keras``) as ``recipe``'s model.
 
     The file's own recipes are imported first, so that their layers are registered. ``recipe``
@@ -117,7 +118,7 @@ def _first_line(error: BaseException) -> str:
     return (lines[0] if lines else type(error).__name__)[:200]
 
 
-def kernel_zeros(model) -> dict:
+def kernel_zeros(model: Any) -> dict:
     """``{"sparsity": share of zeros over all kernels, "layers": {layer: its kernel's share}}``:
     every weight named ``kernel`` (Dense, EinsumDense, convolutions), as the model computes with it."""
     import keras
@@ -133,14 +134,14 @@ def kernel_zeros(model) -> dict:
     return {"sparsity": zeros / total if total else 0.0, "layers": layers}
 
 
-def weight_bytes(model) -> int:
+def weight_bytes(model: Any) -> int:
     """The bytes ``model``'s variables hold as stored (int8 kernels, their scales, everything)."""
     import keras
 
     return sum(keras.ops.convert_to_numpy(w.value).nbytes for w in model.weights)
 
 
-def agreement(reference, candidate, x, batch_size: int = 256) -> float:
+def agreement(reference: Any, candidate: Any, x: np.ndarray, batch_size: int = 256) -> float:
     """The share of rows of ``x`` on which both classifiers predict the same class."""
     expected = np.argmax(reference.predict(x, batch_size=batch_size, verbose=0), axis=-1)
     return float(
@@ -148,7 +149,7 @@ def agreement(reference, candidate, x, batch_size: int = 256) -> float:
     )
 
 
-def uncompiled(model):
+def uncompiled(model: Any) -> Any:
     """A copy of ``model`` as it would ship: its weights, no optimizer state to save beside them (a
     copy rebuilt from its config is not compiled; ``keras.models.clone_model`` would compile it)."""
     copy = type(model).from_config(model.get_config())
@@ -156,7 +157,7 @@ def uncompiled(model):
     return copy
 
 
-def saved_sizes(model) -> dict:
+def saved_sizes(model: Any) -> dict:
     """``file_sizes`` of ``model`` saved as it would ship (``uncompiled``)."""
     import tempfile
 

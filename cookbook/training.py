@@ -27,7 +27,7 @@ from cookbook.protocol import APIS, PRECISIONS, compile_settings, default_learni
 from cookbook.user_data import fitting_kinds, load_user_data, read_like
 
 
-def _convert(text: str, default):
+def _convert(text: str, default: Any) -> Any:
     """Turn the text of ``--set key=text`` into the type of the recipe's default."""
     if isinstance(default, bool):
         if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -43,7 +43,7 @@ def _convert(text: str, default):
     return ast.literal_eval(text)
 
 
-def _coerce(key: str, text: str, default):
+def _coerce(key: str, text: str, default: Any) -> Any:
     try:
         return _convert(text, default)
     except (ValueError, SyntaxError):
@@ -68,7 +68,7 @@ def parse_values(values: dict, defaults: dict) -> dict:
     """Hyperparameter values as numbers, booleans or ``--set`` text (``{"hidden_units": "64,32"}``,
     as keras-tuner and ``best_hyperparameters.json`` hold them) -> settings, read as ``--set`` reads them."""
 
-    def text(value) -> str:
+    def text(value: Any) -> str:
         if isinstance(value, bool):
             return str(value).lower()
         if isinstance(value, (list, tuple)):
@@ -120,7 +120,7 @@ def read_hyperparameters(source: str | Path | dict, defaults: dict) -> dict:
     return arguments
 
 
-def build(recipe: ModuleType, api: str, **overrides):
+def build(recipe: ModuleType, api: str, **overrides: Any) -> Any:
     """Build one of the recipe's two models; a bad setting becomes a one-line error."""
     if api not in APIS:
         raise CookbookError(f"unknown api {api!r}; choose one of: {', '.join(APIS)}")
@@ -145,7 +145,7 @@ SCHEDULES = ("constant", "cosine", "warmup_cosine")
 WARMUP = 0.1  # the share of a run "warmup_cosine" spends rising from zero
 
 
-def learning_rate_schedule(schedule: str, rate: float, total_steps: int | None = None):
+def learning_rate_schedule(schedule: str, rate: float, total_steps: int | None = None) -> Any:
     """``rate`` as ``schedule`` shapes it over a run of ``total_steps``: "constant" keeps it,
     "cosine" decays it to zero along a half cosine, "warmup_cosine" first rises linearly from
     zero over the run's first tenth and then decays the same way. Without ``total_steps`` (a
@@ -165,12 +165,12 @@ def learning_rate_schedule(schedule: str, rate: float, total_steps: int | None =
 
 
 def compile_model(
-    model,
+    model: Any,
     recipe: ModuleType,
     learning_rate: float | None = None,
     total_steps: int | None = None,
     example: tuple | None = None,
-):
+) -> Any:
     """Compile ``model`` with its page's ``compile_settings``: the optimizer (at ``learning_rate``, the
     page's own by default, its schedule spread over ``total_steps`` updates), loss and metrics the page's
     example compiles with. A page whose model has its own train step (a GAN) gives the optimizer alone.
@@ -189,12 +189,12 @@ def compile_model(
     return model
 
 
-def page_callbacks(recipe: ModuleType, model) -> list:
+def page_callbacks(recipe: ModuleType, model: Any) -> list:
     """The callbacks a page's training needs besides the harness's own (the pruning page's schedule)."""
     return list(recipe.callbacks(model)) if hasattr(recipe, "callbacks") else []
 
 
-def build_training_state(model, x, y) -> None:
+def build_training_state(model: Any, x: Any, y: Any) -> None:
     """Create the optimizer's, loss's and metrics' variables before the first step.
 
     On TensorFlow, Keras otherwise creates them inside the first traced train (or test) step;
@@ -216,7 +216,7 @@ def build_training_state(model, x, y) -> None:
     symbolic_build(model, data_batch=(*first, None))
 
 
-def arrays(recipe, data, model=None) -> dict:
+def arrays(recipe: ModuleType, data: Dataset, model: Any = None) -> dict:
     """What ``cookbook train`` feeds to ``fit``: ``x``, ``y`` and (but for a GAN) ``validation_data``.
 
     An autoencoder or a VAE reconstructs its images, in the pixel range its page asks for. A GAN's
@@ -377,6 +377,8 @@ def _settings(
 
     if precision not in PRECISIONS:
         raise CookbookError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    if api not in APIS:
+        raise CookbookError(f"unknown api {api!r}; choose one of: {', '.join(APIS)}")
     recipe = load_recipe(name)
     tuned = {} if hyperparameters is None else read_hyperparameters(hyperparameters, recipe.DEFAULTS)
     defaults = {**recipe.TASK, "learning_rate": default_learning_rate(recipe), **tuned}
@@ -385,7 +387,9 @@ def _settings(
         for key in ("epochs", "batch_size", "learning_rate")
     )
     if epochs < 1 or batch_size < 1:
-        raise CookbookError("--epochs and --batch-size must be positive")
+        raise CookbookError(
+            f"--epochs and --batch-size must be positive; got epochs={epochs}, batch_size={batch_size}"
+        )
     distribute.check(devices, batch_size, model_parallel)
     if devices > 1:
         distribute.check_step(name, recipe, distills=distill and hasattr(recipe, "distiller"))
@@ -393,6 +397,8 @@ def _settings(
         raise CookbookError(f"--learning-rate must be a positive number, got {learning_rate!r}")
     if not isinstance(settings, dict):
         settings = parse_settings(settings, recipe.DEFAULTS)
+    if unknown := [key for key in settings if key not in recipe.DEFAULTS]:
+        raise CookbookError(f"unknown setting {unknown[0]!r}; valid: {', '.join(recipe.DEFAULTS)}")
     settings = {**tuned.get("settings", {}), **settings}
     return Run(
         name, recipe, api, epochs, batch_size, learning_rate, precision, seed, settings, devices,
@@ -401,13 +407,18 @@ def _settings(
 
 
 def _data(run: Run, dataset: str | None, data: Any, label: str) -> Dataset:
-    """The run's data: your own (``data``) or a named dataset the page trains on (its default)."""
+    """The run's data: your own (``data``) or a named dataset the page trains on (its default). Settings
+    or data the page cannot build for are refused here, before the run's folder is made."""
     task = run.recipe.TASK
     if data is not None and dataset is not None:
         raise CookbookError("give --dataset (a named dataset) or --data (your own), not both")
     if data is not None:
-        return own_data(run.name, data, label)
-    return load_dataset(dataset or task["dataset"], task["datasets"])
+        data = own_data(run.name, data, label)
+    else:
+        data = load_dataset(dataset or task["dataset"], task["datasets"])
+    if run.settings or data.preparation:  # a page's defaults build for its datasets (a test holds it)
+        build(run.recipe, run.api, **data_overrides(run.recipe, data), **run.settings)  # bad: refused now
+    return data
 
 
 def _run_folder(run: Run, data: Dataset, out: str | Path, leader: bool) -> Path:
@@ -591,14 +602,17 @@ def _write_run(
     return metrics
 
 
-def own_data(name: str, source, label: str = "label") -> Dataset:
+def own_data(name: str, source: Any, label: str = "label") -> Dataset:
     """Your data (`cookbook.user_data`) read for the page ``name``: refused in one line unless the page
     trains on data of its kind (images, texts as word ids, tables, sequences)."""
     data = load_user_data(source, label)
     kinds = fitting_kinds(load_recipe(name).TASK["datasets"])
     if data.kind not in kinds:
-        takes = ", ".join(sorted(kinds)) or "only its own kind of data"
-        raise CookbookError(f"{name} trains on {takes}; {data.name} holds {data.kind} data")
+        takes = f"{', '.join(sorted(kinds))} data" if kinds else "only its own kind of data"
+        raise CookbookError(
+            f"{name} trains on {takes}; {data.name} holds {data.kind} data "
+            f"(inputs of shape {data.input_shape})"
+        )
     return data
 
 
@@ -607,7 +621,7 @@ def _builds_teacher(recipe: ModuleType, settings: dict) -> bool:
     return all(settings.get(key) == value for key, value in recipe.TEACHER.items())
 
 
-def _finished_run(name: str, out: Path, settings: dict, distill: bool, options: dict):
+def _finished_run(name: str, out: Path, settings: dict, distill: bool, options: dict) -> Any:
     """The model of a run `train` needs before its own (a teacher, a student from the labels alone):
     the one finished in ``out`` with these options, else trained there now (resuming if interrupted)."""
     import keras
