@@ -15,6 +15,10 @@ divided by the device's peak.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
 
 # Dense (not sparse) bfloat16/float16 tensor-core peaks, TFLOP/s, from NVIDIA's data sheets.
 PEAK_TFLOPS_16BIT = {"H100 PCIe": 756.0, "H100": 989.4, "H200": 989.4, "A100": 312.0}
@@ -30,7 +34,7 @@ def peak_tflops(device_kind: str | None, precision: str) -> float | None:
     return None
 
 
-def transformer_training_flops(model, batch_size: int) -> int | None:
+def transformer_training_flops(model: keras.Model, batch_size: int) -> int | None:
     """PaLM's estimate of one training step's FLOPs for a model with MultiHeadAttention layers
     (None for other models: the formula is a Transformer's)."""
     import keras

@@ -22,6 +22,12 @@ import resource
 import statistics
 import sys
 import time
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
 
 JIT = ("auto", "on", "off")
 
@@ -58,7 +64,9 @@ def threads(backend: str) -> str:
     return f"{os.cpu_count()} cores"
 
 
-def training_batches(name: str, batch_size: int | None, count: int):
+def training_batches(
+    name: str, batch_size: int | None, count: int
+) -> tuple[ModuleType, dict, int, np.ndarray, np.ndarray]:
     """The recipe, the settings its data dictates, the batch size and ``count`` full batches (x, y)."""
     import numpy as np
 
@@ -94,7 +102,7 @@ def device_kind(backend: str) -> str | None:
         return None
 
 
-def made_up_batches(model, count: int):
+def made_up_batches(model: keras.Model, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Random ids (or values) and class targets of the model's own shapes, for settings (a preset,
     another window) that the recipe's data no longer fits. Token models and classifiers only."""
     import keras

@@ -16,9 +16,16 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from benchmarks.measure import peak_memory_mb, threads, training_batches
 from cookbook.protocol import default_learning_rate
+
+if TYPE_CHECKING:
+    import jax
+    import numpy as np
+    import torch
 
 FRAMEWORKS = {
     "torch": ("torch", "eager"),
@@ -28,7 +35,15 @@ FRAMEWORKS = {
 RECIPES = ("mlp", "cnn", "lstm", "transformer_classifier")
 
 
-def _torch_step(name: str, config: dict, learning_rate: float, compiled: bool):
+def _torch_step(
+    name: str, config: dict, learning_rate: float, compiled: bool
+) -> tuple[
+    Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    Callable[[np.ndarray], torch.Tensor],
+    Callable[[torch.Tensor], torch.Tensor],
+    int,
+    str,
+]:
     import torch
 
     from benchmarks import native_torch
@@ -38,11 +53,11 @@ def _torch_step(name: str, config: dict, learning_rate: float, compiled: bool):
     net = native_torch.NETWORKS[name](config).to(device)
     step = native_torch.training_step(net, learning_rate, compiled)
 
-    def to_device(array):
+    def to_device(array: np.ndarray) -> torch.Tensor:
         tensor = torch.as_tensor(array)
         return (tensor if tensor.is_floating_point() else tensor.long()).to(device)
 
-    def wait(loss):
+    def wait(loss: torch.Tensor) -> torch.Tensor:
         if device == "cuda":
             torch.cuda.synchronize()
         return loss
@@ -51,7 +66,15 @@ def _torch_step(name: str, config: dict, learning_rate: float, compiled: bool):
     return step, to_device, wait, native_torch.trainable_parameters(net), described
 
 
-def _jax_step(name: str, config: dict, learning_rate: float):
+def _jax_step(
+    name: str, config: dict, learning_rate: float
+) -> tuple[
+    Callable[[jax.Array, jax.Array], jax.Array],
+    Callable[[np.ndarray], jax.Array],
+    Callable[[jax.Array], jax.Array],
+    int,
+    str,
+]:
     import jax
     import jax.numpy as jnp
 

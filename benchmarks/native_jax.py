@@ -12,11 +12,18 @@ cross-entropy of their log-softmax, the recipes' softmax and cross-entropy in th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    AnyArray = jax.Array | np.ndarray  # JAX's arrays, or NumPy's (a Keras model's weights, a test's batch)
 
 ACTIVATIONS = {"relu": jax.nn.relu, "gelu": partial(jax.nn.gelu, approximate=False), "tanh": jnp.tanh,
                "sigmoid": jax.nn.sigmoid, "elu": jax.nn.elu, "selu": jax.nn.selu}  # fmt: skip
@@ -94,27 +101,27 @@ def _transformer_weights(config: dict) -> list:
     ]
 
 
-def _dense(params, name, x):
+def _dense(params: dict[str, AnyArray], name: str, x: AnyArray) -> AnyArray:
     return x @ params[f"{name}/kernel"] + params[f"{name}/bias"]
 
 
-def _dropout(x, rate, key, shape=None):
+def _dropout(x: jax.Array, rate: float, key: jax.Array, shape: tuple[int, ...] | None = None) -> jax.Array:
     keep = jax.random.bernoulli(key, 1 - rate, shape or x.shape)
     return jnp.where(keep, x / (1 - rate), 0)
 
 
-def _mlp(params, x, key, training, config):
+def _mlp(params: dict[str, AnyArray], x: AnyArray, key: jax.Array, training: bool, config: dict) -> AnyArray:
     x = x.reshape(x.shape[0], -1)  # (batch, features)
     for i in range(len(config["hidden_units"])):
         x = ACTIVATIONS[config["activation"]](_dense(params, f"dense{i}", x))
     return _dense(params, f"dense{len(config['hidden_units'])}", x)  # (batch, classes) logits
 
 
-def random_shift(images, max_shift, key):
+def random_shift(images: jax.Array, max_shift: int, key: jax.Array) -> jax.Array:
     """The cnn recipe's augmentation: each image moved by whole pixels, as a product with one-hot matrices."""
     batch, height, width, _ = images.shape
 
-    def shifts(size, key):
+    def shifts(size: int, key: jax.Array) -> jax.Array:
         offsets = jax.random.randint(key, (batch, 1, 1), -max_shift, max_shift + 1)
         return (jnp.arange(size)[:, None] - offsets == jnp.arange(size)).astype(
             images.dtype
@@ -124,7 +131,9 @@ def random_shift(images, max_shift, key):
     return jnp.einsum("bij,bjwc,bkw->bikc", shifts(height, down), images, shifts(width, right))
 
 
-def _cnn(params, x, key, training, config):  # x: (batch, height, width, channels)
+def _cnn(
+    params: dict[str, AnyArray], x: AnyArray, key: jax.Array, training: bool, config: dict
+) -> jax.Array:  # x: (batch, height, width, channels)
     shift_key, dropout_key = jax.random.split(key)
     if training and config["shift"]:
         x = random_shift(x, config["shift"], shift_key)
@@ -141,12 +150,16 @@ def _cnn(params, x, key, training, config):  # x: (batch, height, width, channel
     return _dense(params, "out", jax.nn.relu(_dense(params, "dense", x)))  # (batch, classes) logits
 
 
-def _lstm(params, x, key, training, config):  # x: (batch, time, features)
+def _lstm(
+    params: dict[str, AnyArray], x: AnyArray, key: jax.Array, training: bool, config: dict
+) -> jax.Array:  # x: (batch, time, features)
     if training and config["dropout"]:  # one mask for every step of a sequence, as Keras' LSTM
         x = _dropout(x, config["dropout"], key, (x.shape[0], 1, x.shape[2]))
     inputs = x @ params["lstm/kernel"] + params["lstm/bias"]  # (batch, time, 4 * units), every step at once
 
-    def step(carry, z):  # the gates in Keras' order: input, forget, cell, output
+    def step(
+        carry: tuple[jax.Array, jax.Array], z: jax.Array
+    ) -> tuple[tuple[jax.Array, jax.Array], None]:  # the gates in Keras' order: input, forget, cell, output
         h, c = carry
         i, f, g, o = jnp.split(z + h @ params["lstm/recurrent_kernel"], 4, axis=-1)
         c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
@@ -157,12 +170,14 @@ def _lstm(params, x, key, training, config):  # x: (batch, time, features)
     return _dense(params, "out", last)  # (batch, classes) logits
 
 
-def _layer_norm(params, name, x, epsilon=1e-6):
+def _layer_norm(params: dict[str, AnyArray], name: str, x: AnyArray, epsilon: float = 1e-6) -> jax.Array:
     mean, variance = jnp.mean(x, -1, keepdims=True), jnp.var(x, -1, keepdims=True)
     return (x - mean) * lax.rsqrt(variance + epsilon) * params[f"{name}/gamma"] + params[f"{name}/beta"]
 
 
-def _attention(params, name, x, keep):  # x: (batch, time, width); keep: (batch, time)
+def _attention(
+    params: dict[str, AnyArray], name: str, x: jax.Array, keep: AnyArray
+) -> jax.Array:  # x: (batch, time, width); keep: (batch, time)
     query, key, value = (
         jnp.einsum("btw,whd->bthd", x, params[f"{name}/{part}/kernel"]) + params[f"{name}/{part}/bias"]
         for part in ("query", "key", "value")
@@ -175,7 +190,9 @@ def _attention(params, name, x, keep):  # x: (batch, time, width); keep: (batch,
     )
 
 
-def _transformer(params, tokens, key, training, config):  # tokens: (batch, time) ids, 0 is padding
+def _transformer(
+    params: dict[str, AnyArray], tokens: AnyArray, key: jax.Array, training: bool, config: dict
+) -> jax.Array:  # tokens: (batch, time) ids, 0 is padding
     keep, rate = tokens != 0, config["dropout"] if training else 0
     keys = iter(jax.random.split(key, 2 * config["blocks"] + 1))
     x = params["embedding"][tokens] + params["positions"][: tokens.shape[1]]  # (batch, time, width)
@@ -201,7 +218,7 @@ def weight_names(name: str, config: dict) -> list[str]:
     return [weight for weight, _, _ in NETWORKS[name][0](config)]
 
 
-def init(name: str, config: dict, key) -> dict:
+def init(name: str, config: dict, key: jax.Array) -> dict:
     weights = NETWORKS[name][0](config)
     return {
         weight: jnp.ones(shape) if start == "ones" else start * jax.random.normal(each, shape)
@@ -209,7 +226,9 @@ def init(name: str, config: dict, key) -> dict:
     }
 
 
-def apply(name: str, config: dict, params: dict, x, key=None, training: bool = False):
+def apply(
+    name: str, config: dict, params: dict, x: AnyArray, key: jax.Array | None = None, training: bool = False
+) -> AnyArray:
     """The network's logits for ``x``."""
     return NETWORKS[name][1](params, x, key if key is not None else jax.random.key(0), training, config)
 
@@ -218,14 +237,24 @@ def parameter_count(params: dict) -> int:
     return sum(array.size for array in params.values())
 
 
-def adam(learning_rate: float, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+def adam(
+    learning_rate: float, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7
+) -> tuple[
+    Callable[[dict[str, jax.Array]], dict[str, Any]],
+    Callable[
+        [dict[str, jax.Array], dict[str, jax.Array], dict[str, Any]],
+        tuple[dict[str, jax.Array], dict[str, Any]],
+    ],
+]:
     """``(init, update)``: Adam with bias correction, Keras' defaults."""
 
-    def start(params):
+    def start(params: dict[str, jax.Array]) -> dict[str, Any]:
         m, v = (jax.tree.map(jnp.zeros_like, params) for _ in range(2))  # (two buffers: both are donated)
         return {"m": m, "v": v, "count": jnp.zeros((), jnp.int32)}
 
-    def update(params, grads, state):
+    def update(
+        params: dict[str, jax.Array], grads: dict[str, jax.Array], state: dict[str, Any]
+    ) -> tuple[dict[str, jax.Array], dict[str, Any]]:
         count = state["count"] + 1
         m = jax.tree.map(lambda m, g: beta_1 * m + (1 - beta_1) * g, state["m"], grads)
         v = jax.tree.map(lambda v, g: beta_2 * v + (1 - beta_2) * g * g, state["v"], grads)
@@ -236,26 +265,30 @@ def adam(learning_rate: float, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     return start, update
 
 
-def training_step(name: str, config: dict, learning_rate: float, seed: int = 0):
+def training_step(
+    name: str, config: dict, learning_rate: float, seed: int = 0
+) -> Callable[[jax.Array, jax.Array], jax.Array]:
     """``step(x, y) -> loss``: one Adam update; the state (weights, Adam's moments, the key) lives inside."""
     start, update = adam(learning_rate)
     key, init_key = jax.random.split(jax.random.key(seed))
     params = init(name, config, init_key)
     state = (params, start(params), key)
 
-    def loss_of(params, x, y, key):
+    def loss_of(params: dict[str, jax.Array], x: jax.Array, y: jax.Array, key: jax.Array) -> jax.Array:
         logits = NETWORKS[name][1](params, x, key, True, config)
         return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1))
 
     @partial(jax.jit, donate_argnums=0)
-    def jitted(state, x, y):
+    def jitted(
+        state: tuple[dict[str, jax.Array], dict[str, Any], jax.Array], x: jax.Array, y: jax.Array
+    ) -> tuple[tuple[dict[str, jax.Array], dict[str, Any], jax.Array], jax.Array]:
         params, moments, key = state
         key, used = jax.random.split(key)
         loss, grads = jax.value_and_grad(loss_of)(params, x, y, used)
         params, moments = update(params, grads, moments)
         return (params, moments, key), loss
 
-    def step(x, y):
+    def step(x: jax.Array, y: jax.Array) -> jax.Array:
         nonlocal state
         state, loss = jitted(state, x, y)
         return loss

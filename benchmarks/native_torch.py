@@ -14,6 +14,7 @@ model's weights this way and check that both networks give the same outputs.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh, "sigmoid": to
                "selu": F.selu}  # fmt: skip
 
 
-def _transposed(array):
+def _transposed(array: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(array).T  # Keras' Dense kernel is (in, out); nn.Linear's weight is (out, in)
 
 
@@ -33,14 +34,14 @@ def _linear(layer: nn.Linear) -> list:
 
 
 class MLP(nn.Module):
-    def __init__(self, config: dict):
+    def __init__(self, config: dict) -> None:
         super().__init__()
         widths = [math.prod(config["input_shape"]), *config["hidden_units"]]
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
         self.out = nn.Linear(widths[-1], config["num_classes"])
         self.activation = ACTIVATIONS[config["activation"]]
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)  # (batch, features)
         for layer in self.hidden:
             x = self.activation(layer(x))
@@ -50,11 +51,11 @@ class MLP(nn.Module):
         return [pair for layer in [*self.hidden, self.out] for pair in _linear(layer)]
 
 
-def random_shift(images, max_shift: int):
+def random_shift(images: torch.Tensor, max_shift: int) -> torch.Tensor:
     """The cnn recipe's augmentation: each image moved by whole pixels, as a product with one-hot matrices."""
     batch, _, height, width = images.shape
 
-    def shifts(size):
+    def shifts(size: int) -> torch.Tensor:
         offsets = torch.randint(-max_shift, max_shift + 1, (batch, 1, 1), device=images.device)
         rows, cols = (
             torch.arange(size, device=images.device)[:, None],
@@ -66,7 +67,7 @@ def random_shift(images, max_shift: int):
 
 
 class CNN(nn.Module):
-    def __init__(self, config: dict):
+    def __init__(self, config: dict) -> None:
         super().__init__()
         height, width, channels = config["input_shape"]
         size, kernel = config["kernel_size"], [height, width]
@@ -80,7 +81,7 @@ class CNN(nn.Module):
         self.out = nn.Linear(config["dense_units"], config["num_classes"])
         self.shift, self.dropout = config["shift"], config["dropout"]
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 3, 1, 2)  # the data's (batch, height, width, channels) -> PyTorch's channels first
         if self.training and self.shift:
             x = random_shift(x, self.shift)
@@ -92,10 +93,12 @@ class CNN(nn.Module):
         return self.out(F.relu(self.dense(x)))  # (batch, classes) logits
 
     def keras_layout(self) -> list:
-        def kernel(array):  # Keras (height, width, in, out) -> PyTorch (out, in, height, width)
+        # Keras (height, width, in, out) -> PyTorch (out, in, height, width)
+        def kernel(array: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(array).permute(3, 2, 0, 1)
 
-        def flattened(array):  # Keras flattens (height, width, channels); PyTorch (channels, height, width)
+        # Keras flattens (height, width, channels); PyTorch (channels, height, width)
+        def flattened(array: np.ndarray) -> torch.Tensor:
             channels, height, width = self.final_shape
             array = torch.as_tensor(array).reshape(height, width, channels, -1).permute(2, 0, 1, 3)
             return array.reshape(channels * height * width, -1).T
@@ -106,7 +109,7 @@ class CNN(nn.Module):
 
 
 class LSTM(nn.Module):
-    def __init__(self, config: dict):
+    def __init__(self, config: dict) -> None:
         super().__init__()
         _, features = config["input_shape"]
         self.lstm = nn.LSTM(features, config["units"], batch_first=True)
@@ -116,7 +119,7 @@ class LSTM(nn.Module):
         self.out = nn.Linear(config["units"], config["num_classes"])
         self.dropout = config["dropout"]
 
-    def forward(self, x):  # (batch, time, features)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, time, features)
         if self.training and self.dropout:  # Keras' LSTM dropout: one mask for every step of a sequence
             keep = torch.full_like(x[:, :1], 1 - self.dropout)
             x = x * torch.bernoulli(keep) / (1 - self.dropout)
@@ -136,7 +139,7 @@ class LSTM(nn.Module):
 class EncoderBlock(nn.Module):
     """Pre-norm: x + attention(norm(x)), then x + feed_forward(norm(x))."""
 
-    def __init__(self, width: int, heads: int, ffn_width: int, dropout: float):
+    def __init__(self, width: int, heads: int, ffn_width: int, dropout: float) -> None:
         super().__init__()
         self.heads, self.dropout = heads, dropout
         self.attention_norm = nn.LayerNorm(width, eps=1e-6)
@@ -145,7 +148,9 @@ class EncoderBlock(nn.Module):
         self.ffn_norm = nn.LayerNorm(width, eps=1e-6)
         self.expand, self.contract = nn.Linear(width, ffn_width), nn.Linear(ffn_width, width)
 
-    def forward(self, x, keep):  # x (batch, time, width); keep (batch, time), False at padding
+    def forward(
+        self, x: torch.Tensor, keep: torch.Tensor
+    ) -> torch.Tensor:  # x (batch, time, width); keep (batch, time), False at padding
         batch, time, width = x.shape
         qkv = self.qkv(self.attention_norm(x)).view(batch, time, 3, self.heads, width // self.heads)
         query, key, value = qkv.permute(2, 0, 3, 1, 4)  # each (batch, heads, time, head_width)
@@ -156,13 +161,15 @@ class EncoderBlock(nn.Module):
         return x + F.dropout(h, self.dropout, self.training)  # (batch, time, width)
 
     def keras_layout(self) -> list:
-        def heads_in(array):  # Keras' query, key or value kernel (width, heads, head_width) -> (out, in)
+        # Keras' query, key or value kernel (width, heads, head_width) -> (out, in)
+        def heads_in(array: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(array).reshape(array.shape[0], -1).T
 
-        def heads_out(array):  # Keras' output kernel (heads, head_width, width) -> (out, in)
+        # Keras' output kernel (heads, head_width, width) -> (out, in)
+        def heads_out(array: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(array).reshape(-1, array.shape[-1]).T
 
-        def flat(array):
+        def flat(array: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(array).reshape(-1)
 
         width = self.project.in_features
@@ -178,7 +185,7 @@ class EncoderBlock(nn.Module):
 
 
 class TransformerClassifier(nn.Module):
-    def __init__(self, config: dict):
+    def __init__(self, config: dict) -> None:
         super().__init__()
         width, (tokens,) = config["width"], config["input_shape"]
         self.embedding = nn.Embedding(config["vocabulary_size"], width)
@@ -191,7 +198,7 @@ class TransformerClassifier(nn.Module):
         self.out = nn.Linear(width, config["num_classes"])
         self.dropout = config["dropout"]
 
-    def forward(self, tokens):  # (batch, time) ids, 0 is padding
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # (batch, time) ids, 0 is padding
         keep = tokens != 0
         x = self.embedding(tokens) + self.positions[: tokens.shape[1]]  # (batch, time, width)
         for block in self.blocks:
@@ -231,13 +238,15 @@ def trainable_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters() if p.requires_grad)
 
 
-def training_step(net: nn.Module, learning_rate: float, compiled: bool = False):
+def training_step(
+    net: nn.Module, learning_rate: float, compiled: bool = False
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """``step(x, y) -> loss``: one Adam update of ``net`` (its forward through ``torch.compile`` if asked)."""
     optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=learning_rate)
     forward = torch.compile(net) if compiled else net
     net.train()
 
-    def step(x, y):
+    def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(forward(x), y)
         loss.backward()

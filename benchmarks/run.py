@@ -9,6 +9,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from benchmarks.measure import JIT
@@ -28,7 +29,18 @@ COLUMNS = ("recipe", "backend", "jit", "jit_compile", "precision", "batch_size",
            "error")  # fmt: skip
 
 
-def _check(recipes, backends, batch_size, steps, repeats, precision, jit, native, settings, peak) -> None:
+def _check(
+    recipes: list[str],
+    backends: list[str],
+    batch_size: int | None,
+    steps: int,
+    repeats: int,
+    precision: str,
+    jit: str,
+    native: list[str],
+    settings: Sequence[str],
+    peak: float | None,
+) -> None:
     from cookbook.training import parse_settings
 
     for name in recipes:
@@ -91,17 +103,17 @@ def _measure_on(label: str, backend: str, command: list[str]) -> list[dict]:
 
 
 def run(
-    recipes=DEFAULT_RECIPES,
-    backends=None,
-    batch_size=None,
-    steps=50,
-    repeats=5,
-    precision="float32",
-    jit="auto",
-    out="runs/bench",
+    recipes: Iterable[str] = DEFAULT_RECIPES,
+    backends: Iterable[str] | None = None,
+    batch_size: int | None = None,
+    steps: int = 50,
+    repeats: int = 5,
+    precision: str = "float32",
+    jit: str = "auto",
+    out: str | Path = "runs/bench",
     command: str | None = None,
-    native=(),
-    settings=(),
+    native: Iterable[str] = (),
+    settings: Sequence[str] = (),
     peak_tflops: float | None = None,
 ) -> list[dict]:
     """Measure each recipe on each backend, and the hand-written networks in each ``native`` framework;
@@ -141,15 +153,15 @@ def run(
     return rows
 
 
-def _ratio(value) -> str:
+def _ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-def _significant(value) -> str:
+def _significant(value: float | None) -> str:
     return "—" if value is None else f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
 
 
-def _percent(value) -> str:
+def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f} %"
 
 

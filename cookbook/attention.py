@@ -14,13 +14,20 @@ the fast path.
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
 import keras
 import numpy as np
 
 from cookbook.compat import all_sublayers, attention_without_flash
 
+if TYPE_CHECKING:
+    from cookbook.data import Dataset
 
-def attention_layers(model) -> list:
+
+def attention_layers(model: keras.Model) -> list:
     """The model's attention layers, in the order of its weights: block by block, the order the
     data meets them, in either build (a block holds one attention layer of each kind)."""
     found = [
@@ -32,7 +39,7 @@ def attention_layers(model) -> list:
     return sorted(found, key=lambda layer: min(position.get(id(w), len(position)) for w in layer.weights))
 
 
-def attention_maps(model, x) -> list[dict]:
+def attention_maps(model: keras.Model, x: np.ndarray) -> list[dict]:
     """Run ``model`` on ``x`` once; per attention layer: ``name``, ``kind`` ("self", "causal self"
     or "cross") and ``weights``, a float32 array (batch, heads, query tokens, key tokens) whose rows
     sum to 1 over the keys a query may see."""
@@ -43,10 +50,10 @@ def attention_maps(model, x) -> list[dict]:
         )
     captured: dict[int, dict] = {}
 
-    def watch(layer):
+    def watch(layer: keras.layers.Layer) -> None:
         original = layer.call
 
-        def call(*args, **kwargs):
+        def call(*args: Any, **kwargs: Any) -> Any:
             if hasattr(layer, "attention_weights"):
                 weights = layer.attention_weights(*args, **kwargs)
                 kind = "self"
@@ -83,11 +90,13 @@ def describe(maps: list[dict]) -> list[str]:
     ]
 
 
-def _characters(ids, alphabet: str) -> list[str]:
+def _characters(ids: np.ndarray, alphabet: str) -> list[str]:
     return ["<s>" if alphabet[i] == "^" and i == 1 else alphabet[i] for i in ids]
 
 
-def model_input(recipe, model, data, example: int = 0, text: str | None = None) -> tuple[np.ndarray, dict]:
+def model_input(
+    recipe: ModuleType, model: keras.Model, data: Dataset, example: int = 0, text: str | None = None
+) -> tuple[np.ndarray, dict]:
     """One input row for ``model`` - test example ``example`` of ``data``, or ``text`` where the recipe
     reads text - and the labels of its tokens, keyed by the length of the axis they label."""
     if text is not None and data.kind == "language":  # gpt: the characters as typed, cut to the window
@@ -126,7 +135,9 @@ def model_input(recipe, model, data, example: int = 0, text: str | None = None) 
     return x, {}
 
 
-def plot_layer(maps: list[dict], layer: int, x: np.ndarray, labels: dict, png, title: str = ""):
+def plot_layer(
+    maps: list[dict], layer: int, x: np.ndarray, labels: dict, png: str | Path, title: str = ""
+) -> Path:
     """Draw layer ``layer`` of ``maps`` for the one input row ``x``: a heat map per head over labelled
     tokens, or for images (and pixel tokens) the attention each patch gets, laid out as the image."""
     from cookbook.plots import plot_attention, plot_patch_attention

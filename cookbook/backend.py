@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from cookbook.errors import CookbookError
@@ -56,7 +57,9 @@ def trained_backend(folder: str | Path) -> str | None:
     return ending if ending in BACKENDS else None
 
 
-def select_backend(name: str | None = None, trained: list[str | Path] = (), announce: bool = False) -> str:
+def select_backend(
+    name: str | None = None, trained: Sequence[str | Path] = (), announce: bool = False
+) -> str:
     """Make the chosen backend the one Keras will use; return it.
 
     Order: the explicit ``name`` (``--backend``), ``KERAS_BACKEND``, then — for a command given
@@ -95,7 +98,7 @@ def select_backend(name: str | None = None, trained: list[str | Path] = (), anno
     return name
 
 
-def _infer_backend(trained) -> tuple[str, str]:
+def _infer_backend(trained: Sequence[str | Path]) -> tuple[str, str]:
     """The backend and why, when neither ``--backend`` nor ``KERAS_BACKEND`` says."""
     available = installed_backends()
     for folder in trained:

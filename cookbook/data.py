@@ -10,12 +10,17 @@ training statistics.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cookbook.errors import CookbookError
+
+if TYPE_CHECKING:
+    import datetime
 
 SPLIT_SEED = 0
 
@@ -43,7 +48,9 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
 
-def _split(x, y, test=0.2, val=0.15):
+def _split(
+    x: np.ndarray, y: np.ndarray, test: float = 0.2, val: float = 0.15
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stratified train / val / test split with a fixed seed."""
     from sklearn.model_selection import train_test_split
 
@@ -56,7 +63,7 @@ def _split(x, y, test=0.2, val=0.15):
     return x_train, y_train, x_val, y_val, x_test, y_test
 
 
-def _standardise(x_train, *others):
+def _standardise(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-8
     return [((x - mean) / std).astype("float32") for x in (x_train, *others)]
 
@@ -212,7 +219,7 @@ def make_blobs(n: int = 1200) -> tuple[np.ndarray, np.ndarray]:
     return (centres[y] + 0.5 * rng.normal(size=(n, 2))).astype("float32"), y
 
 
-def _generated(name: str, maker) -> Dataset:
+def _generated(name: str, maker: Callable[[], tuple[np.ndarray, np.ndarray]]) -> Dataset:
     x, y = maker()
     return Dataset(name, "table", *_split(x, y), class_names=["0", "1"])
 
@@ -241,7 +248,9 @@ def make_adding(n: int, length: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray
 WAVEFORMS = ("sine", "square", "sawtooth", "triangle", "chirp")
 
 
-def make_signals(n: int, length: int = 256, noise: float = 0.3, seed: int = SPLIT_SEED):
+def make_signals(
+    n: int, length: int = 256, noise: float = 0.3, seed: int = SPLIT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` noisy 1-D signals, each one of :data:`WAVEFORMS`; the class is the wave's shape.
 
     Each wave fills a random stretch of 40 % to 90 % of the ``length`` steps at a random
@@ -434,7 +443,7 @@ DATE_FORMATS = (
 )  # fmt: skip
 
 
-def write_date(date, form: str, case: str = "as is") -> str:
+def write_date(date: datetime.date, form: str, case: str = "as is") -> str:
     """``date`` (a datetime.date) written in ``form``, one of DATE_FORMATS ("." is day first, "/" month first)."""
     day, month = date.day, MONTHS[date.month - 1]
     suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
@@ -494,7 +503,9 @@ def load_dates(n_train: int = 20_000, n_val: int = 2_000, n_test: int = 2_000) -
 # ---- the real datasets, downloaded by keras.datasets on first use ----------------
 
 
-def _download(name: str, **options):
+def _download(
+    name: str, **options: object
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     import keras
 
     loader = getattr(keras.datasets, name)

@@ -8,29 +8,37 @@ Keras is imported inside the functions: the caller selects the backend first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cookbook.errors import CookbookError
 from cookbook.judging import shares
 
+if TYPE_CHECKING:
+    import keras
+
+    from cookbook.data import Dataset
+
 GRID = 64  # samples in each grid: 8 x 8
 DRAWERS = ("generator", "decoder")  # the network that turns noise into images: a GAN's, a VAE's
 
 
-def pixel_range(recipe) -> tuple[float, float]:
+def pixel_range(recipe: ModuleType) -> tuple[float, float]:
     """The range the recipe's images live in: [-1, 1] for a tanh generator, [0, 1] by default."""
     return tuple(recipe.TASK.get("pixel_range", (0, 1)))
 
 
-def to_range(images: np.ndarray, bounds=(0, 1)) -> np.ndarray:
+def to_range(images: np.ndarray, bounds: tuple[float, float] = (0, 1)) -> np.ndarray:
     """[0, 1] images -> ``bounds`` (e.g. [-1, 1], the range of a generator's tanh)."""
     low, high = bounds
     return (images * (high - low) + low).astype("float32")
 
 
-def from_range(images, bounds=(0, 1)) -> np.ndarray:
+def from_range(images: np.ndarray, bounds: tuple[float, float] = (0, 1)) -> np.ndarray:
     low, high = bounds
     return np.clip((np.asarray(images, "float32") - low) / (high - low), 0, 1)
 
@@ -40,25 +48,27 @@ def fixed_noise(latent_dim: int, n: int = GRID, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, latent_dim)).astype("float32")
 
 
-def drawer(model):
+def drawer(model: keras.Model) -> keras.Model:
     """The network of ``model`` that draws images from noise (or ``model`` itself, a bare generator)."""
     names = {layer.name for layer in getattr(model, "layers", [])}
     return next((model.get_layer(name) for name in DRAWERS if name in names), model)
 
 
-def classes_of(model) -> int:
+def classes_of(model: keras.Model) -> int:
     """How many labels a conditional model can be asked for (0: it takes no label)."""
     return int(getattr(model, "num_classes", 0) or 0)
 
 
-def grid_labels(model, n: int) -> np.ndarray | None:
+def grid_labels(model: keras.Model, n: int) -> np.ndarray | None:
     """For a conditional model, labels 0, 1, ..., 0, 1, ...: one class per column of a grid of
     ``classes_of(model)`` columns. None for a model that takes no label."""
     classes = classes_of(model)
     return np.arange(n) % classes if classes else None
 
 
-def asked_labels(model, n: int, labels=None) -> np.ndarray | None:
+def asked_labels(
+    model: keras.Model, n: int, labels: int | Sequence[int] | np.ndarray | None = None
+) -> np.ndarray | None:
     """The ``n`` labels a conditional model is asked for (``labels``: one label or ``n``; default:
     ``grid_labels``), checked; None for a model that takes no label."""
     classes = classes_of(model)
@@ -73,7 +83,13 @@ def asked_labels(model, n: int, labels=None) -> np.ndarray | None:
     return labels
 
 
-def draw(model, n: int = GRID, seed: int = 0, bounds=(0, 1), labels=None) -> np.ndarray:
+def draw(
+    model: keras.Model,
+    n: int = GRID,
+    seed: int = 0,
+    bounds: tuple[float, float] = (0, 1),
+    labels: int | Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
     """``n`` images from a trained generative model whose images live in ``bounds``, in [0, 1].
 
     A conditional model draws the ``labels`` asked for (see ``asked_labels``)."""
@@ -84,7 +100,9 @@ def draw(model, n: int = GRID, seed: int = 0, bounds=(0, 1), labels=None) -> np.
     return from_range(network.predict(noise, batch_size=256, verbose=0), bounds)
 
 
-def sample_grid_callback(folder: str | Path, title: str, bounds=(0, 1)):
+def sample_grid_callback(
+    folder: str | Path, title: str, bounds: tuple[float, float] = (0, 1)
+) -> keras.callbacks.Callback:
     """A Keras callback writing ``folder/epoch-NNN.png`` (64 samples from fixed noise) after each epoch."""
     import keras
 
@@ -94,7 +112,7 @@ def sample_grid_callback(folder: str | Path, title: str, bounds=(0, 1)):
     folder.mkdir(parents=True, exist_ok=True)
 
     class SampleGrid(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             losses = ", ".join(f"{key} {value:.3f}" for key, value in (logs or {}).items())
             columns = classes_of(self.model) or 8  # a conditional model: one class per column
             plot_samples(
@@ -107,7 +125,7 @@ def sample_grid_callback(folder: str | Path, title: str, bounds=(0, 1)):
     return SampleGrid()
 
 
-def sample_quality(images: np.ndarray, classifier, labels=None) -> dict:
+def sample_quality(images: np.ndarray, classifier: keras.Model, labels: np.ndarray | None = None) -> dict:
     """How a trained Keras classifier sees generated images ([0, 1], the classifier's input range):
     ``cookbook.judging.shares`` of its probabilities (confidence, histogram, coverage, ...)."""
     if tuple(classifier.input_shape[1:]) != images.shape[1:]:
@@ -134,7 +152,13 @@ def find_classifier(dataset: str, backend: str, runs: str | Path = "runs") -> Pa
 
 
 def score(
-    model, dataset: str, n: int = 1000, seed: int = 1, classifier=None, bounds=(0, 1), labels=None
+    model: keras.Model,
+    dataset: str,
+    n: int = 1000,
+    seed: int = 1,
+    classifier: str | Path | None = None,
+    bounds: tuple[float, float] = (0, 1),
+    labels: int | Sequence[int] | np.ndarray | None = None,
 ) -> dict:
     """The quality score of ``n`` samples, when a classifier of ``dataset`` is at hand: ``classifier``,
     or the one `cookbook train cnn` wrote for this dataset and backend. A conditional model is asked
@@ -156,7 +180,14 @@ def score(
     return {"classifier": str(classifier), **sample_quality(images, judged, labels=labels)}
 
 
-def independent_score(model, data, n: int = 1000, seed: int = 1, bounds=(0, 1), labels=None) -> dict:
+def independent_score(
+    model: keras.Model,
+    data: Dataset,
+    n: int = 1000,
+    seed: int = 1,
+    bounds: tuple[float, float] = (0, 1),
+    labels: int | Sequence[int] | np.ndarray | None = None,
+) -> dict:
     """What models the project did not train make of ``n`` samples: the scikit-learn judge's
     verdict and the Fréchet distance to ``data``'s test images (``cookbook.judging.verdict``)."""
     from cookbook.judging import reference, verdict
@@ -175,7 +206,7 @@ def interleave(originals: np.ndarray, copies: np.ndarray, columns: int = 8) -> n
     return np.concatenate(rows)
 
 
-def judge(model, recipe, data, out: str | Path, kind: str) -> dict:
+def judge(model: keras.Model, recipe: ModuleType, data: Dataset, out: str | Path, kind: str) -> dict:
     """After training (``kind``: gan, autoencoder or vae, cookbook.kinds.KINDS): ``out/samples.png``
     (64 samples), ``real-and-samples.png`` (test images beside them), the quality score of the
     `cnn` (when one was trained) and the independent judge's with the Fréchet distance; for an

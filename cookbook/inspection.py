@@ -10,15 +10,20 @@ import math
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cookbook.backend import BACKENDS
 from cookbook.training import build
 
+if TYPE_CHECKING:
+    import keras
 
-def inference_outputs(model, x):
+
+def inference_outputs(model: keras.Model, x: np.ndarray) -> Any:
     """``model``'s inference outputs on ``x`` as NumPy, the cheaper way for this backend (measured
     on 128 examples): ``predict`` compiles on JAX (0.2-0.8 s; an op-by-op call 0.5-4.7 s), while on
     TensorFlow its tf.function trace costs more than calling the model eagerly (0.12-0.67 s
@@ -30,14 +35,14 @@ def inference_outputs(model, x):
     return keras.tree.map_structure(keras.ops.convert_to_numpy, model(x, training=False))
 
 
-def networks(recipe: ModuleType, model) -> dict:
+def networks(recipe: ModuleType, model: keras.Model) -> dict:
     """The networks a recipe's model is made of, by name: a GAN's generator and discriminator, a
     VAE's encoder and decoder (the recipe lists them in ``NETWORKS``), or just the model."""
     names = getattr(recipe, "NETWORKS", ())
     return {name: model.get_layer(name) for name in names} if names else {"model": model}
 
 
-def weight_names(model) -> list[tuple[str, tuple]]:
+def weight_names(model: keras.Model) -> list[tuple[str, tuple]]:
     """Each weight of ``model`` as (name, shape), the name one that both builds of a recipe share.
 
     A weight's path names the layers it sits in: ``resnet_sequential/stage1_block1/conv1/kernel`` in
@@ -50,7 +55,7 @@ def weight_names(model) -> list[tuple[str, tuple]]:
 
     models = set()
 
-    def collect(layer):
+    def collect(layer: keras.layers.Layer) -> None:
         if isinstance(layer, keras.Model):
             models.add(layer.name)
             for inner in layer.layers:
@@ -64,7 +69,7 @@ def weight_names(model) -> list[tuple[str, tuple]]:
     return names
 
 
-def copy_weights(source, target) -> None:
+def copy_weights(source: keras.Model, target: keras.Model) -> None:
     """Give ``target`` the weights of ``source``, matched by name and shape (`weight_names`).
 
     Layers Keras named itself (``dense``, ``dense_1``, ...) share a name, so weights of one name and
@@ -94,7 +99,7 @@ def copy_weights(source, target) -> None:
         theirs.assign(keras.ops.convert_to_numpy(mine))  # a copy: JAX may donate the buffer it gives
 
 
-def compare_builds(recipe: ModuleType, **overrides) -> dict:
+def compare_builds(recipe: ModuleType, **overrides: Any) -> dict:
     """Build both APIs, copy the Sequential weights into the Functional model by name, compare.
 
     Same parameter count and the same outputs on the same input mean the two builds
@@ -124,12 +129,12 @@ def compare_builds(recipe: ModuleType, **overrides) -> dict:
     return {**report, "differences": differences, "max_difference": difference, "agree": agree}
 
 
-def _joined(outputs) -> np.ndarray:
+def _joined(outputs: np.ndarray | list[np.ndarray]) -> np.ndarray:
     """One array of a network's outputs (a Functional VAE encoder's two are one tensor in Sequential)."""
     return np.concatenate(outputs, axis=-1) if isinstance(outputs, list) else outputs
 
 
-def _probe_input(model) -> np.ndarray:
+def _probe_input(model: keras.Model) -> np.ndarray:
     """Four random inputs: values in [0, 1), or for token models ids with the last quarter padding (0)."""
 
     rng = np.random.default_rng(0)
@@ -143,7 +148,7 @@ def _probe_input(model) -> np.ndarray:
     return ids
 
 
-def _axis_rule(padding: str, size: int, kernel: int, stride: int) -> str:
+def _axis_rule(padding: str, size: int | None, kernel: int, stride: int) -> str:
     if size is None:
         return "?"
     if padding == "same":
@@ -151,7 +156,7 @@ def _axis_rule(padding: str, size: int, kernel: int, stride: int) -> str:
     return f"floor(({size} - {kernel})/{stride}) + 1 = {(size - kernel) // stride + 1}"
 
 
-def shape_arithmetic(model) -> list[str]:
+def shape_arithmetic(model: keras.Model) -> list[str]:
     """One line per convolution or pooling layer (a pruned one too): how its output size comes about."""
     import keras
 
@@ -240,7 +245,7 @@ def probe_backends(timeout: float = 180) -> dict[str, dict]:
     return {name: found[name] for name in BACKENDS}
 
 
-def gradients(model, x, y, loss) -> list:
+def gradients(model: keras.Model, x: np.ndarray, y: np.ndarray, loss: Callable[[Any, Any], Any]) -> list:
     """The gradient of ``loss(y, model(x, training=True))`` with respect to each of ``model``'s
     trainable weights, as NumPy arrays in ``model.trainable_variables``' order.
 
@@ -262,7 +267,7 @@ def gradients(model, x, y, loss) -> list:
 
         fixed = [v.value for v in model.non_trainable_variables]  # e.g. a dropout's seed state
 
-        def loss_of(values):
+        def loss_of(values: list[Any]) -> Any:
             predictions, _ = model.stateless_call(values, fixed, x, training=True)
             return loss(y, predictions)
 
@@ -274,7 +279,9 @@ def gradients(model, x, y, loss) -> list:
     return [np.asarray(keras.ops.convert_to_numpy(g)) for g in grads]
 
 
-def layer_gradient_norms(model, x, y, loss) -> dict[str, float]:
+def layer_gradient_norms(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, loss: Callable[[Any, Any], Any]
+) -> dict[str, float]:
     """The L2 norm of the loss's gradient with respect to each layer's kernel, by layer name, from
     the input side to the output side (``gradients``; layers without a kernel are left out)."""
     grads = dict(zip((id(w) for w in model.trainable_variables), gradients(model, x, y, loss)))

@@ -30,10 +30,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cookbook.errors import CookbookError
+
+if TYPE_CHECKING:
+    from cookbook.data import Dataset
 
 JUDGE = "scikit-learn SVC (RBF kernel, Platt-scaled probabilities)"
 FEATURES = 128  # the perceptron's hidden units: the space the Fréchet distance is measured in
@@ -63,7 +67,7 @@ class Reference:
 _CACHE: dict[tuple, Reference] = {}
 
 
-def reference(data) -> Reference:
+def reference(data: Dataset) -> Reference:
     """The judge and features of ``data`` (a cookbook.data.Dataset of images in [0, 1]), fitted once
     per process on its training and validation images (at most MOST_TRAINING_IMAGES of them)."""
     from sklearn.neural_network import MLPClassifier
@@ -121,7 +125,7 @@ def _root(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
 
 
-def shares(probabilities: np.ndarray, labels=None) -> dict:
+def shares(probabilities: np.ndarray, labels: np.ndarray | None = None) -> dict:
     """What a classifier's ``probabilities`` (n, classes) of generated images say: ``confidence``, its
     mean top probability (sharp, digit-like samples score high); ``histogram``, the share of samples
     given each class, where mode collapse shows as a few classes taking most of it; ``rarest``, the
@@ -147,7 +151,7 @@ def shares(probabilities: np.ndarray, labels=None) -> dict:
     return report
 
 
-def verdict(images: np.ndarray, ref: Reference, labels=None) -> dict:
+def verdict(images: np.ndarray, ref: Reference, labels: np.ndarray | None = None) -> dict:
     """The independent judge's view of generated ``images`` (in [0, 1]; ``labels``: those asked for):
     ``shares`` of its probabilities, and ``frechet``, the Fréchet distance of the images' features to
     the real test images' (``frechet_floor``: the training images' distance to them)."""

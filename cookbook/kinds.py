@@ -110,7 +110,16 @@ class Segmentation(TaskKind):
             y_test = center_crop(y_test, model.output_shape[1])
         return data.x_test, y_test
 
-    def report(self, model, recipe, data, out, y_test, batch_size, seed):
+    def report(
+        self,
+        model: Any,
+        recipe: ModuleType,
+        data: Dataset,
+        out: Path,
+        y_test: Any,
+        batch_size: int,
+        seed: int,
+    ) -> dict:
         from cookbook.plots import plot_masks
 
         predicted = model.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(axis=-1)
@@ -118,7 +127,7 @@ class Segmentation(TaskKind):
         plot_masks(images, y_test[:8], predicted[:8], data.class_names, out / "masks.png")
         return {"segmentation": segmentation_scores(y_test, predicted, data.class_names)}
 
-    def describe(self, report, out):
+    def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
         scores = report["segmentation"]
         lines = [
             f"test {measure}: "
@@ -133,14 +142,23 @@ class Translation(TaskKind):
     name = "translation"
     about = "target tokens the model writes one by one (greedy_decode): the greedy exact match and translations.txt"
 
-    def report(self, model, recipe, data, out, y_test, batch_size, seed):
+    def report(
+        self,
+        model: Any,
+        recipe: ModuleType,
+        data: Dataset,
+        out: Path,
+        y_test: Any,
+        batch_size: int,
+        seed: int,
+    ) -> dict:
         """The score that counts: targets the model writes itself."""
         written = recipe.greedy_decode(model, data.x_test, batch_size=max(batch_size, 256))
         translations = translation_report(recipe, data.x_test, y_test, written)
         (out / "translations.txt").write_text(translations["examples"] + "\n")
         return {"greedy_exact_match": translations["exact_match"]}
 
-    def describe(self, report, out):
+    def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
         line = f"greedy decoding wrote {report['greedy_exact_match']:.2%} of the test answers exactly right"
         return [line], ["translations.txt"]
 
@@ -149,13 +167,22 @@ class Language(TaskKind):
     name = "language"
     about = "the next character (generate): sample.txt"
 
-    def report(self, model, recipe, data, out, y_test, batch_size, seed):
+    def report(
+        self,
+        model: Any,
+        recipe: ModuleType,
+        data: Dataset,
+        out: Path,
+        y_test: Any,
+        batch_size: int,
+        seed: int,
+    ) -> dict:
         """What the numbers mean: a sample from the trained model."""
         sample = recipe.generate(model, SAMPLE_PROMPT, length=400, temperature=0.8, seed=seed)
         (out / "sample.txt").write_text(sample + "\n")
         return {"sample": sample}
 
-    def describe(self, report, out):
+    def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
         return [f"sample (temperature 0.8):\n{report['sample']}\n"], ["sample.txt"]
 
 
@@ -198,14 +225,23 @@ class Gan(TaskKind):
     about = "generated images, trained by the model's own train step (compile_settings has no loss): samples.png and the quality score"
     own_train_step = True
 
-    def targets(self, model, recipe, data):
+    def targets(self, model: Any, recipe: ModuleType, data: Dataset) -> tuple[Any, Any]:
         images = to_range(data.x_test, pixel_range(recipe))  # the images are their own targets
         return images, images
 
-    def report(self, model, recipe, data, out, y_test, batch_size, seed):
+    def report(
+        self,
+        model: Any,
+        recipe: ModuleType,
+        data: Dataset,
+        out: Path,
+        y_test: Any,
+        batch_size: int,
+        seed: int,
+    ) -> dict:
         return judge(model, recipe, data, out, self.name)
 
-    def describe(self, report, out):
+    def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
         return [verdicts(report)], ["samples.png", "real-and-samples.png"]
 
 
@@ -214,7 +250,7 @@ class Autoencoder(Gan):
     about = "images rebuilt through codes (encode): as gan, and reconstructions.png and latent.png"
     own_train_step = False
 
-    def describe(self, report, out):
+    def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
         lines, files = super().describe(report, out)
         return lines, [*files, "reconstructions.png", "latent.png"]
 
@@ -223,7 +259,7 @@ class Vae(Autoencoder):
     name = "vae"
     about = "an autoencoder with a bound (negative_elbo): as autoencoder, and the held-out -ELBO"
 
-    def describe(self, report, out):
+    def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
         lines, files = super().describe(report, out)
         elbo = report["elbo"]
         bound = (
@@ -240,7 +276,16 @@ class Pruned(TaskKind):
         "kernel's share of zeros, the stripped model's test metrics and its size, raw and zipped"
     )
 
-    def report(self, model, recipe, data, out, y_test, batch_size, seed):
+    def report(
+        self,
+        model: Any,
+        recipe: ModuleType,
+        data: Dataset,
+        out: Path,
+        y_test: Any,
+        batch_size: int,
+        seed: int,
+    ) -> dict:
         """What pruning bought: each kernel's zeros, and the stripped model, scored, saved and sized."""
         from cookbook.models import file_sizes, kernel_zeros
 
@@ -256,7 +301,7 @@ class Pruned(TaskKind):
             }
         }
 
-    def describe(self, report, out):
+    def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
         pruned = report["pruned"]
         layers = ", ".join(f"{name} {share:.0%}" for name, share in pruned["layers"].items())
         lines = [
@@ -288,7 +333,16 @@ class Quantized(TaskKind):
         "float model's, and the size in memory and on disk"
     )
 
-    def report(self, model, recipe, data, out, y_test, batch_size, seed):
+    def report(
+        self,
+        model: Any,
+        recipe: ModuleType,
+        data: Dataset,
+        out: Path,
+        y_test: Any,
+        batch_size: int,
+        seed: int,
+    ) -> dict:
         """What quantization bought: per mode of the page, the quantized copy scored, compared with the
         float model, saved (model-int8.keras, ...) and sized, beside the float model saved the same way."""
         from cookbook.models import agreement, file_sizes, saved_sizes, weight_bytes
@@ -307,7 +361,7 @@ class Quantized(TaskKind):
             }
         return {"quantized": report}
 
-    def describe(self, report, out):
+    def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
         modes = {mode: row for mode, row in report["quantized"].items() if mode != "float"}
         table = quantized_table(report["quantized"]["float"], report["test"], modes)
         return [table], [f"model-{mode}.keras" for mode in modes]
@@ -321,7 +375,16 @@ class Distilled(TaskKind):
         "each trained beside it for the same epochs"
     )
 
-    def report(self, model, recipe, data, out, y_test, batch_size, seed):
+    def report(
+        self,
+        model: Any,
+        recipe: ModuleType,
+        data: Dataset,
+        out: Path,
+        y_test: Any,
+        batch_size: int,
+        seed: int,
+    ) -> dict:
         """What distilling bought: the teacher and the student from the labels alone, trained beside
         this student (``out/teacher``, ``out/from-labels``), their test metrics and sizes."""
         records = {
@@ -338,7 +401,7 @@ class Distilled(TaskKind):
             }
         }
 
-    def describe(self, report, out):
+    def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
         if "distilled" not in report:
             return [], []
         rows = {

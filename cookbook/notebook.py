@@ -6,20 +6,27 @@ instead of defining its own copy.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from cookbook.inspection import compare_builds
 from cookbook.training import arrays, compile_model, page_callbacks
 
+if TYPE_CHECKING:
+    import keras
 
-def show_source(*functions) -> None:
+    from cookbook.data import Dataset
+
+
+def show_source(*functions: Callable[..., Any]) -> None:
     """The code of ``functions`` (a page's builders, layers, ...), highlighted in the notebook."""
     from IPython.display import Code, display
 
     display(Code("\n\n".join(inspect.getsource(f) for f in functions), language="python"))
 
 
-def same_network(recipe: ModuleType, **overrides) -> dict:
+def same_network(recipe: ModuleType, **overrides: Any) -> dict:
     """Both builds, the Sequential weights copied into the Functional one by name, outputs compared;
     prints the parameter counts and the largest difference (per network for a GAN or a VAE)."""
     report = compare_builds(recipe, **overrides)
@@ -35,7 +42,9 @@ def same_network(recipe: ModuleType, **overrides) -> dict:
     return report
 
 
-def fit(recipe: ModuleType, model, data, n: int | None = None, epochs: int | None = None):
+def fit(
+    recipe: ModuleType, model: keras.Model, data: Dataset, n: int | None = None, epochs: int | None = None
+) -> keras.callbacks.History:
     """Train ``model`` the way `cookbook train` does (the recipe's optimiser, schedule and batch size,
     the data as ``arrays`` prepares it for this model) on the first ``n`` training rows, validated on
     as many validation rows at most (all by default), with the callbacks the page's training needs

@@ -3,12 +3,14 @@ ResNet depth curves, segmentation masks, attention maps, the design lessons."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no display needed
@@ -40,7 +42,7 @@ def plot_curves(history_csv: str | Path, png: str | Path, title: str = "") -> Pa
     return Path(png)
 
 
-def plot_edge_maps(image: np.ndarray, maps: np.ndarray, operators, png: str | Path) -> Path:
+def plot_edge_maps(image: np.ndarray, maps: np.ndarray, operators: Sequence[str], png: str | Path) -> Path:
     """The photo, then per operator: d/dx, d/dy and the magnitude sqrt(dx^2 + dy^2)."""
     plt = _pyplot()
     fig, axes = plt.subplots(len(operators), 4, figsize=(16, 3.2 * len(operators)), squeeze=False)
@@ -146,7 +148,13 @@ def plot_depth_comparison(results: dict, png: str | Path) -> Path:
     return Path(png)
 
 
-def plot_masks(images, true_masks, predicted_masks, class_names: list[str], png: str | Path) -> Path:
+def plot_masks(
+    images: np.ndarray,
+    true_masks: np.ndarray,
+    predicted_masks: np.ndarray,
+    class_names: list[str],
+    png: str | Path,
+) -> Path:
     """Images over their true and predicted masks, one column per image."""
     plt = _pyplot()
     n = len(images)
@@ -170,12 +178,16 @@ def plot_masks(images, true_masks, predicted_masks, class_names: list[str], png:
     return Path(png)
 
 
-def _panels(count: int, columns: int):
+def _panels(count: int, columns: int) -> tuple[int, int]:
     return min(count, columns), -(-count // columns)
 
 
 def plot_attention(
-    weights: np.ndarray, png: str | Path, query_labels=None, key_labels=None, title=""
+    weights: np.ndarray,
+    png: str | Path,
+    query_labels: Sequence[str] | None = None,
+    key_labels: Sequence[str] | None = None,
+    title: str = "",
 ) -> Path:
     """One heat map per head and their mean: ``weights`` (heads, queries, keys), a row per query."""
     heads, queries, keys = weights.shape

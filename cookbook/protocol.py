@@ -84,7 +84,9 @@ APIS = ("functional", "sequential")  # the two builders every page has: build_fu
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # the dtype policies a run may train in
 
 
-def compile_settings(recipe, steps: int | None = None, learning_rate: float | None = None) -> dict:
+def compile_settings(
+    recipe: types.ModuleType, steps: int | None = None, learning_rate: float | None = None
+) -> dict:
     """The page's ``compile_settings(steps, learning_rate)``: what ``model.compile`` takes. Without a
     ``learning_rate`` the page's own default; ``steps`` lets a schedule decay over the run."""
     if learning_rate is None:
@@ -92,12 +94,12 @@ def compile_settings(recipe, steps: int | None = None, learning_rate: float | No
     return recipe.compile_settings(steps=steps, learning_rate=learning_rate)
 
 
-def default_learning_rate(recipe) -> float:
+def default_learning_rate(recipe: types.ModuleType) -> float:
     """The learning rate a page trains at unless told otherwise (its ``compile_settings`` default)."""
     return inspect.signature(recipe.compile_settings).parameters["learning_rate"].default
 
 
-def metric_names(recipe) -> list[str]:
+def metric_names(recipe: types.ModuleType) -> list[str]:
     """The names of the metrics the page compiles, as its history and logs show them."""
     import keras
 
@@ -112,13 +114,13 @@ def metric_names(recipe) -> list[str]:
     return names
 
 
-def schedule_name(optimizer) -> str:
+def schedule_name(optimizer: Any) -> str:
     """ "constant", or the class of the schedule an optimizer's learning rate follows ("CosineDecay")."""
     rate = optimizer.get_config()["learning_rate"]  # a schedule's serialised form, else a number
     return rate.get("class_name", "schedule") if isinstance(rate, dict) else "constant"
 
 
-def _conforms(value, hint) -> bool:
+def _conforms(value: Any, hint: Any) -> bool:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
         return True
@@ -159,7 +161,7 @@ def check_task(task: object) -> list[str]:
     return problems
 
 
-def check_page(module) -> list[str]:
+def check_page(module: types.ModuleType) -> list[str]:
     """What is wrong with an imported page: the required names, and the optional ones it defines."""
     problems = [f"it defines no {name}" for name in REQUIRED if not hasattr(module, name)]
     if hasattr(module, "DEFAULTS") and not (isinstance(module.DEFAULTS, dict) and module.DEFAULTS):
@@ -172,7 +174,7 @@ def check_page(module) -> list[str]:
     return problems
 
 
-def _describe(hint) -> str:
+def _describe(hint: Any) -> str:
     if typing.get_origin(hint) is Literal:
         return "one of " + ", ".join(map(repr, typing.get_args(hint)))
     if typing.get_origin(hint) is None and hasattr(hint, "__name__"):

@@ -29,13 +29,18 @@ import collections
 import csv
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cookbook.data import SPLIT_SEED, Dataset
 from cookbook.errors import CookbookError
+
+if TYPE_CHECKING:
+    import keras
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # as keras.utils.image_dataset_from_directory
 TEXT_SUFFIXES = (".txt",)
@@ -58,7 +63,7 @@ DATASET_KINDS = {
 OWN_KINDS = {"image": "image", "table": "table", "sequence": "sequence", "signal": "sequence", "text": "text"}
 
 
-def fitting_kinds(datasets) -> set[str]:
+def fitting_kinds(datasets: Iterable[str]) -> set[str]:
     """The kinds of your data a page trains on, from its named ``datasets``."""
     return {OWN_KINDS[DATASET_KINDS[name]] for name in datasets if DATASET_KINDS[name] in OWN_KINDS}
 
@@ -83,7 +88,9 @@ class Preparation:
         return asdict(self)
 
 
-def load_user_data(source, label: str = "label") -> Dataset:
+def load_user_data(
+    source: str | Path | tuple[Any, Any] | list[Any] | keras.utils.PyDataset, label: str = "label"
+) -> Dataset:
     """``source`` (a path, arrays ``(x, y)`` or a ``keras.utils.PyDataset``) read, checked and split."""
     if isinstance(source, (str, Path)):
         path = Path(source).expanduser().resolve()
@@ -161,7 +168,9 @@ def split_indices(
     return tuple(np.sort(np.array(part, "int64")) for part in parts)
 
 
-def _read_path(path: Path, label: str, prepared: Preparation | None = None):
+def _read_path(
+    path: Path, label: str, prepared: Preparation | None = None
+) -> tuple[np.ndarray, np.ndarray, Preparation]:
     if not path.exists():
         raise CookbookError(f"--data {path}: no such file or folder")
     if path.is_dir():
@@ -177,7 +186,7 @@ def _read_path(path: Path, label: str, prepared: Preparation | None = None):
     )
 
 
-def _read_folder(path: Path, prepared: Preparation | None):
+def _read_folder(path: Path, prepared: Preparation | None) -> tuple[np.ndarray, np.ndarray, Preparation]:
     classes = sorted(
         child.name for child in path.iterdir() if child.is_dir() and not child.name.startswith(".")
     )
@@ -205,11 +214,13 @@ def _read_folder(path: Path, prepared: Preparation | None):
     return x, np.array(labels), preparation
 
 
-def _read_images(files: list[Path], folder: Path, prepared: Preparation | None):
+def _read_images(
+    files: list[Path], folder: Path, prepared: Preparation | None
+) -> tuple[np.ndarray, Preparation]:
     import keras
     from PIL import Image, UnidentifiedImageError
 
-    def open_image(file: Path):
+    def open_image(file: Path) -> Image.Image:
         try:
             image = Image.open(file)
             image.load()
@@ -264,7 +275,9 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _read_csv(path: Path, label: str, prepared: Preparation | None):
+def _read_csv(
+    path: Path, label: str, prepared: Preparation | None
+) -> tuple[np.ndarray, np.ndarray, Preparation]:
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
@@ -301,7 +314,9 @@ def _read_csv(path: Path, label: str, prepared: Preparation | None):
     return features, np.array(labels), Preparation("table", str(path), [], label=label, columns=columns)
 
 
-def _read_object(source) -> tuple[np.ndarray, np.ndarray]:
+def _read_object(
+    source: tuple[Any, Any] | list[Any] | keras.utils.PyDataset,
+) -> tuple[np.ndarray, np.ndarray]:
     import keras
 
     if isinstance(source, keras.utils.PyDataset):

@@ -23,11 +23,16 @@ import threading
 import time
 from concurrent import futures
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from cookbook.catalogue import load_recipe
 from cookbook.data import load_dataset
 from cookbook.errors import CookbookError
 from tuning import search
+
+if TYPE_CHECKING:
+    import grpc
+    import keras_tuner
 
 RESTARTS = 3  # a worker that dies more often than this (per worker) stops the search
 POLL_SECONDS = 0.2
@@ -57,7 +62,7 @@ def visible_gpus() -> list[str]:
     return [str(i) for i, line in enumerate(listed.stdout.splitlines()) if line.startswith("GPU ")]
 
 
-def _serve(oracle, host: str, port: int):
+def _serve(oracle: keras_tuner.Oracle, host: str, port: int) -> grpc.Server:
     import grpc
 
     from cookbook.compat import add_oracle_servicer
@@ -73,7 +78,7 @@ def _serve(oracle, host: str, port: int):
 class _Worker:
     """One worker process; started again, with the same id, when it dies."""
 
-    def __init__(self, tuner_id: str, command: list[str], env: dict, log: Path, gpu: str | None):
+    def __init__(self, tuner_id: str, command: list[str], env: dict, log: Path, gpu: str | None) -> None:
         self.tuner_id, self.command, self.env, self.log, self.gpu = tuner_id, command, env, log, gpu
         self.restarts, self.finished, self.process = 0, False, None
 
@@ -93,7 +98,7 @@ class _Worker:
                 self.process.wait()
 
 
-def _consecutive_failures(oracle) -> int:
+def _consecutive_failures(oracle: keras_tuner.Oracle) -> int:
     count = 0
     for trial_id in list(oracle.end_order):
         count = count + 1 if oracle.trials[trial_id].status == "FAILED" else 0
@@ -141,7 +146,15 @@ def tune(
     return prepared.folder
 
 
-def supervise(tuner, options: dict, folder: Path, workers: int, time_limit, address, verbose) -> None:
+def supervise(
+    tuner: keras_tuner.Tuner,
+    options: dict,
+    folder: Path,
+    workers: int,
+    time_limit: float | None,
+    address: str | None,
+    verbose: str | int,
+) -> None:
     """Serve the oracle, run ``workers`` worker processes and watch them until the search ends."""
     import keras
 
@@ -198,7 +211,14 @@ def supervise(tuner, options: dict, folder: Path, workers: int, time_limit, addr
         oracle.save()  # after the last trial has been let go: nothing is listed as ongoing
 
 
-def _watch(pool, oracle, options, folder, started, time_limit) -> None:
+def _watch(
+    pool: list[_Worker],
+    oracle: keras_tuner.Oracle,
+    options: dict,
+    folder: Path,
+    started: float,
+    time_limit: float | None,
+) -> None:
     while True:
         time.sleep(POLL_SECONDS)
         if _consecutive_failures(oracle) >= options["max_failures"]:
@@ -229,7 +249,7 @@ def _watch(pool, oracle, options, folder, started, time_limit) -> None:
             )
 
 
-def _record(pool, folder: Path) -> None:
+def _record(pool: list[_Worker], folder: Path) -> None:
     """workers/workers.json: each worker's process id, restarts, GPU and log (to watch or stop one)."""
     record = {
         worker.tuner_id: {
@@ -252,7 +272,7 @@ def _exit_with_the_chief() -> None:
     if not chief:
         return
 
-    def watch():
+    def watch() -> NoReturn:
         while os.getppid() == chief:
             time.sleep(1)
         os._exit(3)
@@ -260,7 +280,9 @@ def _exit_with_the_chief() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def join(name: str, directory, api: str, address: str, worker_id: str, verbose) -> None:
+def join(
+    name: str, directory: str | Path, api: str, address: str, worker_id: str, verbose: str | int
+) -> None:
     """Be a worker: run the trials the chief at ``address`` hands out, until it says the search is over."""
     host, port = parse_address(address)
     if "chief" in worker_id:

@@ -34,19 +34,24 @@ import math
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cookbook.catalogue import load_recipe
 from cookbook.compat import forget_retries, save_trial
-from cookbook.data import load_dataset
+from cookbook.data import Dataset, load_dataset
 from cookbook.errors import CookbookError
 from cookbook.kinds import own_train_step
 from cookbook.protocol import metric_names
 from cookbook.training import arrays, build, compile_model, data_overrides, page_callbacks, train
 from tuning import ALGORITHMS, spaces
 
+if TYPE_CHECKING:
+    import keras
+    import keras_tuner
+    from keras_tuner import HyperParameters  # (in hypermodel, `keras_tuner` names the module it loads)
 
-def _keras_tuner():
+
+def _keras_tuner() -> ModuleType:
     try:
         import keras_tuner
     except ImportError:
@@ -86,14 +91,15 @@ def objective_of(search: dict) -> str:
     return search.get("objective") or _legacy_objective(load_recipe(search["recipe"]))
 
 
-def _fail_on_nan():
+def _fail_on_nan() -> keras.callbacks.Callback:
     """A callback that fails the trial (with its reason; the search goes on) once the loss is NaN."""
     import keras
 
     keras_tuner = _keras_tuner()
 
     class FailOnNaN(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):  # (not per batch: that would wait on every step)
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            # (not per batch: that would wait on every step)
             loss = (logs or {}).get("loss")
             if loss is not None and math.isnan(loss):
                 raise keras_tuner.errors.FailedTrialError(f"the loss became NaN in epoch {epoch + 1}")
@@ -101,14 +107,14 @@ def _fail_on_nan():
     return FailOnNaN()
 
 
-def hypermodel(name: str, api: str, data, epochs: int | None = None):
+def hypermodel(name: str, api: str, data: Dataset, epochs: int | None = None) -> keras_tuner.HyperModel:
     """A keras-tuner ``HyperModel``: each trial built by the recipe's builder, fit with its batch size.
     With ``epochs`` (the search's), a recipe's cosine schedule decays over them, as in ``cookbook train``."""
     keras_tuner = _keras_tuner()
     recipe = load_recipe(name)
 
     class RecipeHyperModel(keras_tuner.HyperModel):
-        def build(self, hp):
+        def build(self, hp: HyperParameters) -> keras.Model:
             training = spaces.training(hp, recipe)
             settings = {**data_overrides(recipe, data), **spaces.architecture(hp, name)}
             model = build(recipe, api, **settings)
@@ -122,7 +128,7 @@ def hypermodel(name: str, api: str, data, epochs: int | None = None):
                 example=(fed["x"], fed["y"]),
             )
 
-        def fit(self, hp, model, **kwargs):
+        def fit(self, hp: HyperParameters, model: keras.Model, **kwargs: Any) -> keras.callbacks.History:
             # The data as `cookbook train` feeds it, for this trial's model: a segmentation net with
             # padding="valid" is scored on the masks' centre, as large as its output.
             callbacks = [*kwargs.pop("callbacks", []), *page_callbacks(recipe, model), _fail_on_nan()]
@@ -138,7 +144,7 @@ def project(directory: str | Path, name: str, api: str) -> Path:
     return Path(directory) / f"{name}-{api}-{keras.backend.backend()}"
 
 
-def make_tuner(model, options: dict, folder: Path, resume: bool):
+def make_tuner(model: keras_tuner.HyperModel, options: dict, folder: Path, resume: bool) -> keras_tuner.Tuner:
     """The keras-tuner tuner of ``options`` (a ``search.json`` record) over ``model``, kept in ``folder``."""
     keras_tuner = _keras_tuner()
     scored_by = objective_of(options)
@@ -162,11 +168,11 @@ def make_tuner(model, options: dict, folder: Path, resume: bool):
     return tuner(model, max_trials=options["max_trials"], **common)
 
 
-def _timed(tuner, folder: Path) -> None:
+def _timed(tuner: keras_tuner.Tuner, folder: Path) -> None:
     """Write each trial's seconds, and which tuner ran it, into the trial's folder (one writer)."""
     run_trial = tuner.run_trial
 
-    def timed_run_trial(trial, *args, **kwargs):
+    def timed_run_trial(trial: keras_tuner.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
             return run_trial(trial, *args, **kwargs)
@@ -178,7 +184,7 @@ def _timed(tuner, folder: Path) -> None:
     tuner.run_trial = timed_run_trial
 
 
-def _forget_finished(oracle) -> None:
+def _forget_finished(oracle: keras_tuner.Oracle) -> None:
     """A reloaded oracle runs its "ongoing" trials again. keras-tuner's chief saves its state before
     it lets go of an ended trial, so a finished distributed search can list its last trial as still
     ongoing: a trial whose own record says it ended is not run again."""
@@ -198,7 +204,7 @@ def too_many_failures(max_failures: int, error: Exception) -> CookbookError:
     )
 
 
-def run_search(tuner, options: dict, folder: Path, verbose) -> None:
+def run_search(tuner: keras_tuner.Tuner, options: dict, folder: Path, verbose: str | int) -> None:
     """``tuner.search`` over the recipe's data, each trial timed; one line for Ctrl-C or failures."""
     _timed(tuner, folder)
     try:
@@ -371,7 +377,7 @@ def tune(
     return search.folder
 
 
-def keep_the_last_failure(oracle) -> None:
+def keep_the_last_failure(oracle: keras_tuner.Oracle) -> None:
     """keras-tuner (1.4.8) stops on too many failures before it writes the last failed trial down:
     on disk it stays RUNNING, and a resume would run it again. Write it down as it ended."""
     for tuner_id, trial in list(oracle.ongoing_trials.items()):

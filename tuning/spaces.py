@@ -12,14 +12,19 @@ default is a tuple (mlp's ``hidden_units``, cnn's ``filters``) is a string choic
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from cookbook.catalogue import load_recipe
 from cookbook.protocol import default_learning_rate
 from cookbook.training import parse_values
 
+if TYPE_CHECKING:
+    import keras_tuner
 
-def _mlp(hp) -> dict:
+
+def _mlp(hp: keras_tuner.HyperParameters) -> dict:
     # A first hidden layer of 32 to 256 units, 1 to 3 layers, each next one half as wide
     networks = [
         ",".join(str(max(width // 2**i, 4)) for i in range(depth))
@@ -29,7 +34,7 @@ def _mlp(hp) -> dict:
     return {"hidden_units": hp.Choice("hidden_units", networks)}
 
 
-def _cnn(hp) -> dict:
+def _cnn(hp: keras_tuner.HyperParameters) -> dict:
     return {
         "filters": hp.Choice("filters", ["16,32", "32,64", "64,128"]),  # the second stage doubles the first
         "pooling": hp.Choice("pooling", ["max", "average"]),
@@ -38,18 +43,18 @@ def _cnn(hp) -> dict:
     }
 
 
-def _recurrent(hp) -> dict:
+def _recurrent(hp: keras_tuner.HyperParameters) -> dict:
     return {"units": hp.Choice("units", [32, 64, 128]), "dropout": hp.Choice("dropout", [0.0, 0.1, 0.3])}
 
 
 ARCHITECTURES = {"mlp": _mlp, "cnn": _cnn, "simple_rnn": _recurrent, "lstm": _recurrent, "gru": _recurrent}
 
 
-def _around(value: float, factors) -> list:
+def _around(value: float, factors: Iterable[float]) -> list:
     return sorted({float(f"{value * factor:.3g}") for factor in factors})
 
 
-def training(hp, recipe: ModuleType) -> dict:
+def training(hp: keras_tuner.HyperParameters, recipe: ModuleType) -> dict:
     """The learning rate and batch size to train a trial with, around the recipe's own."""
     batch = recipe.TASK["batch_size"]
     return {
@@ -58,7 +63,7 @@ def training(hp, recipe: ModuleType) -> dict:
     }
 
 
-def architecture(hp, name: str) -> dict:
+def architecture(hp: keras_tuner.HyperParameters, name: str) -> dict:
     """The recipe's own settings for this trial, as ``--set`` would give them (none for a recipe
     without a space here)."""
     space = ARCHITECTURES.get(name)

@@ -10,7 +10,14 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
+
+    from cookbook.data import Dataset
 
 
 def load_results(out: str | Path | None, settings: dict) -> tuple[Path | None, dict]:
@@ -29,11 +36,17 @@ def save_results(path: Path | None, settings: dict, results: dict) -> None:
         path.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
 
 
-def _finite(values) -> list[float | None]:
+def _finite(values: Iterable[float]) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in values]
 
 
-def fit_until_nan(model, data, epochs: int, batch_size: int, callbacks=()) -> dict:
+def fit_until_nan(
+    model: keras.Model,
+    data: Dataset,
+    epochs: int,
+    batch_size: int,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> dict:
     """Fit ``model`` on ``data``'s training split, validated on its validation split, until the
     epochs are done or the loss becomes NaN (``TerminateOnNaN`` stops it). ``{"diverged": bool,
     "loss": [...], "val_loss": [...], "val_accuracy": [...], "seconds": 1.2}``, each curve with

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from cookbook.catalogue import load_recipe
@@ -32,8 +33,8 @@ INITIALIZERS = ("glorot_uniform", "he_normal", "lecun_normal", "zeros")
 
 
 def compare_activations(
-    activations=ACTIVATIONS,
-    initializers=INITIALIZERS,
+    activations: Sequence[str] = ACTIVATIONS,
+    initializers: Sequence[str] = INITIALIZERS,
     depth: int = 20,
     width: int = 64,
     epochs: int = 10,

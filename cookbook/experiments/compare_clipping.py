@@ -14,7 +14,9 @@ batch is measured every few steps (``cookbook.inspection.gradients``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,10 +25,13 @@ from cookbook.errors import CookbookError
 from cookbook.experiments import load_results, save_results
 from cookbook.inspection import gradients
 
+if TYPE_CHECKING:
+    import keras
+
 CLIPPINGS = {"none": {}, "clipnorm": {"clipnorm": 1.0}, "global_clipnorm": {"global_clipnorm": 1.0}}
 
 
-def _network(length: int, units: int, gain: float):
+def _network(length: int, units: int, gain: float) -> keras.Sequential:
     import keras
 
     return keras.Sequential(
@@ -41,22 +46,24 @@ def _network(length: int, units: int, gain: float):
     )
 
 
-def _gradient_trace(probe, every: int, norms: list):
+def _gradient_trace(
+    probe: tuple[np.ndarray, np.ndarray], every: int, norms: list
+) -> keras.callbacks.Callback:
     """A callback: the global gradient norm on ``probe`` before the first step and every ``every`` steps."""
     import keras
 
     loss = keras.losses.MeanSquaredError()
 
     class Trace(keras.callbacks.Callback):
-        def _measure(self, step: int):
+        def _measure(self, step: int) -> None:
             total = math.sqrt(sum(float(np.sum(np.square(g))) for g in gradients(self.model, *probe, loss)))
             norms.append([step, total if math.isfinite(total) else None])
 
-        def on_train_begin(self, logs=None):
+        def on_train_begin(self, logs: dict | None = None) -> None:
             self.step = 0
             self._measure(0)
 
-        def on_train_batch_end(self, batch, logs=None):
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             self.step += 1
             if self.step % every == 0:
                 self._measure(self.step)
@@ -65,7 +72,7 @@ def _gradient_trace(probe, every: int, norms: list):
 
 
 def compare_clipping(
-    clippings=tuple(CLIPPINGS),
+    clippings: Sequence[str] = tuple(CLIPPINGS),
     length: int = 50,
     units: int = 64,
     gain: float = 1.5,

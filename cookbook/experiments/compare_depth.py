@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from cookbook.catalogue import load_recipe
@@ -29,7 +30,7 @@ def blocks_per_stage(depth: int) -> int:
 
 
 def compare_depth(
-    depths=(20, 56),
+    depths: Sequence[int] = (20, 56),
     epochs: int = 20,
     dataset: str = "digits",
     seed: int = 0,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -58,9 +59,9 @@ def permute_pixels(images: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def compare_inductive_bias(
-    networks=tuple(NETWORKS),
-    pixels=PIXELS,
-    fractions=FRACTIONS,
+    networks: Sequence[str] = tuple(NETWORKS),
+    pixels: Sequence[str] = PIXELS,
+    fractions: Sequence[float] = FRACTIONS,
     epochs: int = 8,
     seed: int = 0,
     out: str | Path | None = None,

@@ -18,7 +18,9 @@ what ``predict`` and a saved model use) and with each validation batch's own sta
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +30,9 @@ from cookbook.errors import CookbookError
 from cookbook.experiments import fit_until_nan, load_results, save_results
 from cookbook.training import data_overrides
 
+if TYPE_CHECKING:
+    import keras
+
 # The deep plain networks, as settings of the recipes' pages.
 NETWORKS = {
     "mlp": {"hidden_units": (128,) * 10},
@@ -36,7 +41,7 @@ NETWORKS = {
 NORMALIZATIONS = ("none", "batch", "layer")
 
 
-def _batch_statistics_accuracy(model, x, y, batch_size: int) -> float:
+def _batch_statistics_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
     """Accuracy when every batch norm layer normalises with the batch's own mean and variance
     (training mode), not its moving averages. It runs after training; the averages it moves are
     not used again."""
@@ -50,9 +55,9 @@ def _batch_statistics_accuracy(model, x, y, batch_size: int) -> float:
 
 
 def compare_normalization(
-    networks=tuple(NETWORKS),
-    normalizations=NORMALIZATIONS,
-    learning_rates=(1e-3, 1e-2),
+    networks: Sequence[str] = tuple(NETWORKS),
+    normalizations: Sequence[str] = NORMALIZATIONS,
+    learning_rates: Sequence[float] = (1e-3, 1e-2),
     epochs: int = 12,
     batch_size: int = 32,
     seed: int = 0,

@@ -20,6 +20,7 @@ schedule helps every one of them; the grid's other rates, not the optimizer, cos
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +44,8 @@ OPTIMIZERS = {
 
 
 def compare_optimizers(
-    optimizers=tuple(OPTIMIZERS),
-    schedules=SCHEDULES,
+    optimizers: Sequence[str] = tuple(OPTIMIZERS),
+    schedules: Sequence[str] = SCHEDULES,
     epochs: int = 5,
     batch_size: int = 32,
     seed: int = 0,

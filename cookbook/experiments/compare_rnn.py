@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +28,9 @@ from cookbook.catalogue import load_recipe
 from cookbook.data import make_adding
 from cookbook.errors import CookbookError
 from cookbook.experiments import load_results, save_results
+
+if TYPE_CHECKING:
+    import keras
 
 TOLERANCE = 0.04  # an answer this close counts as solved
 GUESS_SOLVED = 1 - (1 - TOLERANCE) ** 2  # always answering 1.0: P(|sum - 1| < 0.04)
@@ -45,7 +50,7 @@ def cell_settings(units: int) -> dict[str, dict]:
 CELLS = tuple(cell_settings(1))
 
 
-def _epoch_timer(seconds: list):
+def _epoch_timer(seconds: list) -> keras.callbacks.LambdaCallback:
     """A callback appending each epoch's wall time to ``seconds``."""
     import keras
 
@@ -90,8 +95,8 @@ def race(cell: str, length: int, units: int, epochs: int, train_size: int, test_
 
 
 def compare_rnns(
-    lengths=(25, 50, 100, 200),
-    cells=CELLS,
+    lengths: Sequence[int] = (25, 50, 100, 200),
+    cells: Sequence[str] = CELLS,
     units: int = 32,
     epochs: int = 10,
     train_size: int = 10_000,

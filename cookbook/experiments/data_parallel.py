@@ -30,12 +30,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cookbook import distribute
 from cookbook.errors import CookbookError
+
+if TYPE_CHECKING:
+    import keras
 
 
 def random_settings(defaults: dict) -> dict:
@@ -115,13 +120,13 @@ def first_steps(
     }
 
 
-def _shown_variable(model, replicas: distribute.Replicas):
+def _shown_variable(model: keras.Model, replicas: distribute.Replicas) -> keras.Variable:
     """The variable whose placement is shown: the first split one, else the first weight."""
     split = [variable for variable in model.weights if variable.path in (replicas.layouts or {})]
     return (split or model.trainable_weights)[0]
 
 
-def placement(variable, replicas: distribute.Replicas) -> str:
+def placement(variable: keras.Variable, replicas: distribute.Replicas) -> str:
     """Where a variable lives: the mesh and layout (JAX), the mirrored copies (TensorFlow)."""
     import keras
 
@@ -141,20 +146,20 @@ def placement(variable, replicas: distribute.Replicas) -> str:
     return f"{variable.path} {tuple(variable.shape)}: {where}"
 
 
-def _step_times():
+def _step_times() -> keras.callbacks.Callback:
     """A callback that keeps each training batch's seconds; ``median_ms()`` after the first two."""
     import keras
 
     class StepTimes(keras.callbacks.Callback):
-        def __init__(self):
+        def __init__(self) -> None:
             super().__init__()
             self.seconds: list[float] = []
             self._started = 0.0
 
-        def on_train_batch_begin(self, batch, logs=None):
+        def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
             self._started = time.perf_counter()
 
-        def on_train_batch_end(self, batch, logs=None):
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             self.seconds.append(time.perf_counter() - self._started)
 
         def median_ms(self) -> float:
@@ -184,7 +189,7 @@ def _elsewhere(name: str, devices: int, steps: int, batch_size: int, seed: int, 
 
 def data_parallel(
     name: str = "mlp",
-    device_counts=(1, 2, 4),
+    device_counts: Iterable[int] = (1, 2, 4),
     steps: int = 16,
     batch_size: int = 64,
     seed: int = 0,

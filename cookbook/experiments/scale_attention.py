@@ -22,18 +22,23 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cookbook.errors import CookbookError
 from cookbook.experiments import load_results, save_results
 
+if TYPE_CHECKING:
+    import keras
+
 BLOCKS = ("softmax", "linear", "lstm")
 VOCABULARY = 18  # the digit tokens' ids; the task is random labels, only the cost is measured
 
 
-def build(block: str, length: int, width: int, heads: int):
+def build(block: str, length: int, width: int, heads: int) -> keras.Model:
     """One block of the named kind reading ``length`` token ids, at ``width``, with a 10-way head."""
     from cookbook.catalogue import load_recipe
 
@@ -123,7 +128,15 @@ def _says_out_of_memory(message: str) -> bool:
     )
 
 
-def _run_block(block, lengths, options, emit, max_step_seconds: float, isolate: bool, warm_up=False):
+def _run_block(
+    block: str,
+    lengths: list[int],
+    options: dict[str, int],
+    emit: Callable[[int, dict], None],
+    max_step_seconds: float,
+    isolate: bool,
+    warm_up: bool = False,
+) -> None:
     """Measure one block at each length, rising; ``emit(length, result)`` as each one ends.
     A step slower than ``max_step_seconds``, or running out of memory, ends the block."""
     if not isolate:
@@ -166,8 +179,8 @@ def _run_block(block, lengths, options, emit, max_step_seconds: float, isolate: 
 
 
 def scale_attention(
-    lengths=(128, 256, 512, 1024, 2048, 4096),
-    blocks=BLOCKS,
+    lengths: Sequence[int] = (128, 256, 512, 1024, 2048, 4096),
+    blocks: Sequence[str] = BLOCKS,
     width: int = 64,
     heads: int = 4,
     batch_size: int = 4,
@@ -197,7 +210,7 @@ def scale_attention(
     path, results = load_results(out, settings)
     progress = keras.utils.Progbar(len(blocks) * len(lengths), unit_name="measurement") if verbose else None
 
-    def emit(block, length, result):
+    def emit(block: str, length: int, result: dict) -> None:
         results.setdefault(block, {})[str(length)] = result
         save_results(path, settings, results)
         if progress:
@@ -263,7 +276,7 @@ def _child(argv: list[str]) -> None:
         float(argv[3]),
     )
 
-    def emit(length, result):
+    def emit(length: int, result: dict) -> None:
         print(json.dumps({"length": length, "result": result}), flush=True)
 
     _run_block(block, lengths, options, emit, max_step_seconds, isolate=False, warm_up=True)
