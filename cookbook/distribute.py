@@ -32,6 +32,10 @@ split by rows, and one all-reduce per sub-block sums the parts (`MODEL_SPLITS`).
 the data splits as above. Keras' ``ModelParallel`` takes the layouts as a ``LayoutMap``; the
 optimizer's slots follow their variables.
 
+Each engine is one class: `Replicas` is a run on one device, and `JaxReplicas`,
+`TensorFlowReplicas` and `TorchReplicas` override only what their engine does differently;
+`replicas` picks one by the backend Keras runs on.
+
 A batch splits evenly or not at all: the global batch size must be a multiple of the devices,
 and the training (and validation) examples are cut to a multiple of the devices, so that the
 last, shorter batch splits evenly too (at most N - 1 examples are left out, and said).
@@ -49,6 +53,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from cookbook.errors import CookbookError
 from cookbook.kinds import own_train_step
@@ -97,7 +102,7 @@ def check_model_parallel(backend: str, model_parallel: int) -> None:
         )
 
 
-def model_layouts(model, ways: int) -> dict[str, tuple]:
+def model_layouts(model: Any, ways: int) -> dict[str, tuple]:
     """How each of ``model``'s variables that `MODEL_SPLITS` names splits ``ways`` ways, by path."""
     layouts = {}
     for variable in model.weights:
@@ -133,16 +138,218 @@ def simulate(backend: str, devices: int) -> None:
     changes nothing the run uses. PyTorch needs nothing here: its devices are processes.
     """
     check(devices)
-    if devices == 1:
-        return
-    if backend == "jax":
+    if devices > 1:
+        _REPLICAS_BY_BACKEND.get(backend, Replicas).simulate_devices(devices)
+
+
+def _jax_processes() -> int:
+    """The JAX processes this run spans (Keras' ``KERAS_DISTRIBUTION_NUM_PROCESSES``; else 1)."""
+    return int(os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "1"))
+
+
+@dataclass(kw_only=True)
+class Replicas:
+    """Where one run's model lives and how its batches split: here on one device, as a run without
+    ``--devices``; each engine's subclass below overrides what it does differently."""
+
+    names: list[str]
+    devices: int = 1
+    engine: str = "one device"
+    rank: int = 0  # this process among the processes; 0 in a run of one process
+    processes: int = 1  # PyTorch: one per device; JAX across machines: one per machine
+    model_parallel: int = 1  # the mesh's "model" axis (JAX)
+    layouts: dict[str, tuple] | None = None  # with model_parallel: each split variable's axes, by path
+
+    @classmethod
+    def simulate_devices(cls, devices: int) -> None:
+        """Split the CPU into ``devices`` devices before the backend starts; nothing to do here."""
+
+    @classmethod
+    def start(cls, devices: int, model_parallel: int = 1) -> Replicas:
+        """This process's part in a run on ``devices`` devices (here one) of the engine's backend."""
+        return cls(names=[_one_device()])
+
+    @property
+    def leader(self) -> bool:
+        """Only the first process writes the run's files and prints its progress."""
+        return self.rank == 0
+
+    @property
+    def arrays_span_processes(self) -> bool:
+        """Whether each variable is one array over every process's devices (JAX across processes)."""
+        return False
+
+    @property
+    def shards(self) -> int:
+        """How many parts each batch splits into: the devices, or the mesh's "batch" axis."""
+        return self.devices // self.model_parallel
+
+    def describe(self, batch_size: int) -> str:
+        """One line for the run's report: the devices, the engine, how the global batch splits."""
+        return (
+            f"{self.devices} devices ({', '.join(self.names)}) with {self.engine}: "
+            f"global batch {batch_size} = {batch_size // self.devices} per device x {self.devices}"
+        )
+
+    def split_model(self, model: Any) -> dict[str, tuple]:
+        """With ``model_parallel``: the layouts of ``model``'s kernels over the mesh (`JaxReplicas`)."""
+        raise RuntimeError(f"model parallelism needs JAX's mesh of several devices, not {self.engine}")
+
+    def scope(self) -> contextlib.AbstractContextManager[Any]:
+        """The engine's scope, around the model's creation, compile and fit."""
+        return contextlib.nullcontext()
+
+    def split(self, arrays: dict) -> tuple[dict, int]:
+        """Cut ``fit``'s arrays to a multiple of the devices, and give this process its share.
+
+        Returns the arrays and the number of training examples left out: on one device, all the
+        arrays as they are.
+        """
+        return arrays, 0
+
+    def _cut_and_share(self, arrays: dict, validation: bool) -> tuple[dict, int]:
+        """The engines' `split`: the training (and with ``validation`` the validation) arrays cut to
+        a multiple of the shards; with several processes, this one's share of the training arrays.
+
+        Each process takes every N-th example (as ``DistributedSampler`` does): its slice of batch
+        k at the per-process batch size is its share of the global batch k.
+        """
+        import keras
+
+        def cut(structure: Any) -> Any:
+            length = len(keras.tree.flatten(structure)[0])
+            return keras.tree.map_structure(lambda array: array[: length - length % self.shards], structure)
+
+        total = len(keras.tree.flatten(arrays["x"])[0])
+        arrays = {**arrays, "x": cut(arrays["x"]), "y": cut(arrays["y"])}
+        if validation and arrays.get("validation_data") is not None:
+            arrays["validation_data"] = tuple(cut(part) for part in arrays["validation_data"])
+        if self.processes > 1:  # each process feeds its share; all validate on the whole split
+            share = lambda array: array[self.rank :: self.devices]  # noqa: E731
+            arrays["x"] = keras.tree.map_structure(share, arrays["x"])
+            arrays["y"] = keras.tree.map_structure(share, arrays["y"])
+        return arrays, total % self.shards
+
+    def batch_size(self, global_batch: int) -> int:
+        """The batch ``fit`` is given in this process: the global one, or a process's share."""
+        return global_batch // self.processes
+
+    def wrap(self, model: Any) -> None:
+        """Change what ``fit`` runs, where the engine needs it (`TorchReplicas`); here nothing."""
+
+    def backup(self, folder: Path) -> Any:
+        """The callback that keeps the run's state for a resume: BackupAndRestore into ``folder``."""
+        import keras
+
+        return keras.callbacks.BackupAndRestore(str(folder))
+
+    def close(self) -> None:
+        """End the processes' group; every process calls it, after the first has saved the model."""
+
+
+@dataclass(kw_only=True)
+class JaxReplicas(Replicas):
+    """``keras.distribution``: a DataParallel mesh, or with ``model_parallel`` a ModelParallel one;
+    with several processes (one per machine) the mesh spans every process's devices."""
+
+    engine: str = ENGINES["jax"]
+    distribution: Any = None  # DataParallel; ModelParallel once `split_model` has read the model
+
+    @classmethod
+    def simulate_devices(cls, devices: int) -> None:
         local = devices // _jax_processes()  # with several processes, each holds its part of the devices
         flag = "--xla_force_host_platform_device_count"
         flags = [part for part in os.environ.get("XLA_FLAGS", "").split() if not part.startswith(flag)]
         os.environ["XLA_FLAGS"] = " ".join([*flags, f"{flag}={local}"])
         if _jax_processes() > 1:  # JAX's CPU client all-reduces across processes through gloo
             os.environ.setdefault("JAX_CPU_COLLECTIVES_IMPLEMENTATION", "gloo")
-    elif backend == "tensorflow":
+
+    @classmethod
+    def start(cls, devices: int, model_parallel: int = 1) -> Replicas:
+        import keras
+
+        processes, rank = 1, 0
+        if _jax_processes() > 1:  # across machines: the mesh spans every process's devices
+            import jax
+
+            keras.distribution.initialize()  # reads KERAS_DISTRIBUTION_* (the coordinator, the count, this one)
+            processes, rank = jax.process_count(), jax.process_index()
+        found = keras.distribution.list_devices()
+        _enough(found, devices, "jax")
+        made = cls(
+            names=found[:devices],
+            devices=devices,
+            rank=rank,
+            processes=processes,
+            model_parallel=model_parallel,
+        )
+        if model_parallel > 1:  # the mesh waits for `split_model`: the layouts come from the model
+            made.engine = "keras.distribution.ModelParallel"
+        else:
+            made.distribution = keras.distribution.DataParallel(devices=made.names)
+            made.distribution.auto_shard_dataset = False  # each process takes its share itself (`split`)
+        return made
+
+    @property
+    def arrays_span_processes(self) -> bool:
+        return self.processes > 1
+
+    def describe(self, batch_size: int) -> str:
+        if self.model_parallel == 1:
+            return super().describe(batch_size)
+        return (
+            f"{self.devices} devices ({', '.join(self.names)}) with {self.engine}, mesh batch {self.shards} "
+            f"x model {self.model_parallel}: global batch {batch_size} = {batch_size // self.shards} per "
+            f"data replica x {self.shards}; {len(self.layouts or {})} Transformer variables split "
+            f"{self.model_parallel} ways"
+        )
+
+    def split_model(self, model: Any) -> dict[str, tuple]:
+        """With ``model_parallel``: the mesh and the layouts, read from the network built once outside
+        any scope (its variables' paths and shapes); build it again in `scope` to have it split."""
+        import keras
+
+        self.layouts = model_layouts(model, self.model_parallel)
+        mesh = keras.distribution.DeviceMesh(
+            (self.shards, self.model_parallel), ("batch", "model"), self.names
+        )
+        layout_map = keras.distribution.LayoutMap(mesh)
+        for path, axes in self.layouts.items():
+            layout_map[path] = axes
+        self.distribution = keras.distribution.ModelParallel(layout_map=layout_map, batch_dim_name="batch")
+        return self.layouts
+
+    def scope(self) -> contextlib.AbstractContextManager[Any]:
+        if self.distribution is None:
+            raise RuntimeError("call split_model(a model built outside the scope) first")
+        return self.distribution.scope()
+
+    def split(self, arrays: dict) -> tuple[dict, int]:
+        return self._cut_and_share(arrays, validation=True)
+
+    def backup(self, folder: Path) -> Any:
+        """The processes after the first write their own backup, beside the first's: saving inside
+        a mesh that spans the processes is a step every process must take together."""
+        return super().backup(
+            folder if self.leader else folder.with_name(f"{folder.name}-process-{self.rank}")
+        )
+
+    def close(self) -> None:
+        if self.processes > 1:  # a barrier, then each process on its own again
+            import jax
+
+            jax.distributed.shutdown()
+
+
+@dataclass(kw_only=True)
+class TensorFlowReplicas(Replicas):
+    """``tf.distribute.MirroredStrategy`` over this process's devices."""
+
+    engine: str = ENGINES["tensorflow"]
+    strategy: Any = None
+
+    @classmethod
+    def simulate_devices(cls, devices: int) -> None:
         import tensorflow as tf
 
         if tf.config.list_physical_devices("GPU"):
@@ -155,110 +362,69 @@ def simulate(backend: str, devices: int) -> None:
         except RuntimeError:  # already initialised: `replicas` says how many it found
             pass
 
+    @classmethod
+    def start(cls, devices: int, model_parallel: int = 1) -> Replicas:
+        import tensorflow as tf
 
-def _jax_processes() -> int:
-    """The JAX processes this run spans (Keras' ``KERAS_DISTRIBUTION_NUM_PROCESSES``; else 1)."""
-    return int(os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "1"))
+        found = [device.name for device in tf.config.list_logical_devices("GPU")]
+        found = found or [device.name for device in tf.config.list_logical_devices("CPU")]
+        _enough(found, devices, "tensorflow")
+        chosen = found[:devices]
+        short = [name.replace("/device:", "").lower() for name in chosen]
+        return cls(names=short, devices=devices, strategy=tf.distribute.MirroredStrategy(chosen))
 
-
-@dataclass
-class Replicas:
-    """Where one run's model lives and how its batches split."""
-
-    devices: int
-    engine: str
-    names: list[str]
-    rank: int = 0  # this process among the processes; 0 in a run of one process
-    processes: int = 1  # PyTorch: one per device; JAX across machines: one per machine
-    model_parallel: int = 1  # the mesh's "model" axis (JAX)
-    layouts: dict | None = None  # with model_parallel: each split variable's axes, by path
-    _scope: object = None  # the engine's scope (JAX, TensorFlow)
-
-    @property
-    def leader(self) -> bool:
-        """Only the first process writes the run's files and prints its progress."""
-        return self.rank == 0
-
-    @property
-    def arrays_span_processes(self) -> bool:
-        """JAX across processes: each variable is one array over every process's devices."""
-        return self.processes > 1 and self.engine != ENGINES["torch"]
-
-    @property
-    def shards(self) -> int:
-        """How many parts each batch splits into: the devices, or the mesh's "batch" axis."""
-        return self.devices // self.model_parallel
-
-    def describe(self, batch_size: int) -> str:
-        devices = f"{self.devices} devices ({', '.join(self.names)}) with {self.engine}"
-        if self.model_parallel == 1:
-            return f"{devices}: global batch {batch_size} = {batch_size // self.devices} per device x {self.devices}"
-        return (
-            f"{devices}, mesh batch {self.shards} x model {self.model_parallel}: global batch {batch_size} = "
-            f"{batch_size // self.shards} per data replica x {self.shards}; {len(self.layouts or {})} "
-            f"Transformer variables split {self.model_parallel} ways"
-        )
-
-    def split_model(self, model) -> dict[str, tuple]:
-        """With ``model_parallel``: the mesh and the layouts, read from the network built once outside
-        any scope (its variables' paths and shapes); build it again in `scope` to have it split."""
-        import keras
-
-        self.layouts = model_layouts(model, self.model_parallel)
-        mesh = keras.distribution.DeviceMesh(
-            (self.shards, self.model_parallel), ("batch", "model"), self.names
-        )
-        layout_map = keras.distribution.LayoutMap(mesh)
-        for path, axes in self.layouts.items():
-            layout_map[path] = axes
-        self._scope = keras.distribution.ModelParallel(layout_map=layout_map, batch_dim_name="batch")
-        return self.layouts
-
-    def scope(self):
-        """The engine's scope, around the model's creation, compile and fit."""
-        if self.model_parallel > 1 and self._scope is None:
-            raise RuntimeError("call split_model(a model built outside the scope) first")
-        return self._scope.scope() if self._scope is not None else contextlib.nullcontext()
+    def scope(self) -> contextlib.AbstractContextManager[Any]:
+        return self.strategy.scope()
 
     def split(self, arrays: dict) -> tuple[dict, int]:
-        """Cut ``fit``'s arrays to a multiple of the devices, and give this process its share.
+        return self._cut_and_share(arrays, validation=True)
 
-        Returns the arrays and the number of training examples left out. On PyTorch each
-        process takes every N-th example (as ``DistributedSampler`` does): its slice of batch k
-        at the per-device batch size is its share of the global batch k.
-        """
-        import keras
 
-        if self.devices == 1:
-            return arrays, 0
+@dataclass(kw_only=True)
+class TorchReplicas(Replicas):
+    """One process per device, ``DistributedDataParallel`` around the model in each."""
 
-        def cut(structure):
-            length = len(keras.tree.flatten(structure)[0])
-            return keras.tree.map_structure(lambda array: array[: length - length % self.shards], structure)
+    engine: str = ENGINES["torch"]
 
-        total = len(keras.tree.flatten(arrays["x"])[0])
-        arrays = {**arrays, "x": cut(arrays["x"]), "y": cut(arrays["y"])}
-        if arrays.get("validation_data") is not None and self.engine != ENGINES["torch"]:
-            arrays["validation_data"] = tuple(cut(part) for part in arrays["validation_data"])
-        if self.processes > 1:  # each process feeds its share; all validate on the whole split
-            share = lambda array: array[self.rank :: self.devices]  # noqa: E731
-            arrays["x"] = keras.tree.map_structure(share, arrays["x"])
-            arrays["y"] = keras.tree.map_structure(share, arrays["y"])
-        return arrays, total % self.shards
+    @classmethod
+    def start(cls, devices: int, model_parallel: int = 1) -> Replicas:
+        """This process's place among the ones `launch` (or torchrun) started."""
+        import torch
+        import torch.distributed
 
-    def batch_size(self, global_batch: int) -> int:
-        """The batch ``fit`` is given in this process: the global one, or a process's share."""
-        return global_batch // self.processes
+        if "WORLD_SIZE" not in os.environ:
+            raise CookbookError(
+                f"--devices {devices} on PyTorch runs one process per device: start it with "
+                "`cookbook train ... --devices N` or torchrun, not from inside one Python process"
+            )
+        world, rank = int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"])
+        if world != devices:
+            raise CookbookError(f"--devices {devices} but {world} processes were started (WORLD_SIZE)")
+        local = int(os.environ.get("LOCAL_RANK", rank))
+        if torch.cuda.is_available():
+            if torch.cuda.device_count() <= local:
+                raise CookbookError(
+                    f"{devices} devices asked for, torch sees {torch.cuda.device_count()} GPUs"
+                )
+            torch.cuda.set_device(local)
+            group, names = "nccl", [f"cuda:{index}" for index in range(devices)]
+        else:
+            group, names = "gloo", [f"process {index} (cpu)" for index in range(devices)]
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group(group, rank=rank, world_size=world)
+        return cls(names=names, devices=devices, rank=rank, processes=devices)
 
-    def wrap(self, model) -> None:
-        """PyTorch: let ``fit`` run the model through DistributedDataParallel.
+    def split(self, arrays: dict) -> tuple[dict, int]:
+        # The validation split stays whole: each process evaluates it alone, outside DDP.
+        return self._cut_and_share(arrays, validation=False)
+
+    def wrap(self, model: Any) -> None:
+        """Let ``fit`` run the model through DistributedDataParallel.
 
         DDP averages the gradients across the processes while ``backward`` runs, but only for a
         forward pass made through DDP itself; Keras' own train step calls the model directly.
         So the model's ``train_step`` becomes Keras' torch step with that one call changed.
         """
-        if self.engine != ENGINES["torch"]:
-            return
         import inspect
 
         import keras
@@ -273,7 +439,7 @@ class Replicas:
         call_takes_training = "training" in inspect.signature(model.call).parameters
         loss_takes_training = "training" in inspect.signature(model.compute_loss).parameters
 
-        def train_step(data):
+        def train_step(data: Any) -> dict:
             x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
             y_pred = parallel(x, training=True) if call_takes_training else parallel(x)
             model.zero_grad()
@@ -292,34 +458,24 @@ class Replicas:
 
         model.train_step = train_step
 
-    def backup(self, folder: Path):
-        """The callback that keeps the run's state for a resume: BackupAndRestore into ``folder``
-        in the first process. PyTorch's other processes read that one and write nothing (their
-        weights and optimizer state equal the first's). JAX's others write their own, beside it:
-        saving inside the mesh is a step every process must take together."""
-        import keras
-
-        if self.leader:
-            return keras.callbacks.BackupAndRestore(str(folder))
-        if self.arrays_span_processes:
-            return keras.callbacks.BackupAndRestore(
-                str(folder.with_name(f"{folder.name}-process-{self.rank}"))
-            )
-        return restore_only(str(folder))
+    def backup(self, folder: Path) -> Any:
+        """The processes after the first read the first one's backup and write nothing: their
+        weights and optimizer state equal the first's."""
+        return super().backup(folder) if self.leader else restore_only(str(folder))
 
     def close(self) -> None:
-        """End the processes' group; every process calls it, after the first has saved the model."""
-        if self.processes == 1:
-            return
-        if self.engine == ENGINES["torch"]:
-            import torch.distributed
+        import torch.distributed
 
-            if torch.distributed.is_initialized():
-                torch.distributed.destroy_process_group()
-        else:  # JAX: a barrier, then each process on its own again
-            import jax
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
-            jax.distributed.shutdown()
+
+# Each backend's engine, the one place a backend's name picks a class.
+_REPLICAS_BY_BACKEND: dict[str, type[Replicas]] = {
+    "jax": JaxReplicas,
+    "tensorflow": TensorFlowReplicas,
+    "torch": TorchReplicas,
+}
 
 
 def replicas(devices: int, model_parallel: int = 1) -> Replicas:
@@ -330,43 +486,20 @@ def replicas(devices: int, model_parallel: int = 1) -> Replicas:
     check(devices, model_parallel=model_parallel)
     backend = keras.backend.backend()
     check_model_parallel(backend, model_parallel)
-    if devices == 1:
-        return Replicas(1, "one device", [_one_device(backend)])
-    if backend == "jax":
-        processes, rank = 1, 0
-        if _jax_processes() > 1:  # across machines: the mesh spans every process's devices
-            import jax
-
-            keras.distribution.initialize()  # reads KERAS_DISTRIBUTION_* (the coordinator, the count, this one)
-            processes, rank = jax.process_count(), jax.process_index()
-        found = keras.distribution.list_devices()
-        _enough(found, devices, "jax")
-        chosen = found[:devices]
-        if model_parallel > 1:
-            return Replicas(
-                devices, "keras.distribution.ModelParallel", chosen, rank, processes, model_parallel
-            )
-        distribution = keras.distribution.DataParallel(devices=chosen)
-        distribution.auto_shard_dataset = False  # each process takes its share itself (`split`)
-        return Replicas(devices, ENGINES["jax"], chosen, rank, processes, _scope=distribution)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        found = [device.name for device in tf.config.list_logical_devices("GPU")]
-        found = found or [device.name for device in tf.config.list_logical_devices("CPU")]
-        _enough(found, devices, "tensorflow")
-        chosen = found[:devices]
-        short = [name.replace("/device:", "").lower() for name in chosen]
-        return Replicas(devices, ENGINES["tensorflow"], short, _scope=tf.distribute.MirroredStrategy(chosen))
-    if backend == "torch":
-        return _torch_process(devices)
-    raise CookbookError(f"--devices is not supported on the {backend} backend")
+    engine = Replicas if devices == 1 else _REPLICAS_BY_BACKEND.get(backend)
+    if engine is None:
+        raise CookbookError(f"--devices is not supported on the {backend} backend")
+    return engine.start(devices, model_parallel)
 
 
-def _one_device(backend: str) -> str:
+def _one_device() -> str:
     import keras
 
-    return str(keras.distribution.list_devices()[0]) if backend == "jax" else "the default device"
+    return (
+        str(keras.distribution.list_devices()[0])
+        if keras.backend.backend() == "jax"
+        else "the default device"
+    )
 
 
 def _enough(found: list, devices: int, backend: str) -> None:
@@ -377,32 +510,6 @@ def _enough(found: list, devices: int, backend: str) -> None:
             else f" (on a CPU call cookbook.distribute.simulate({backend!r}, {devices}) before Keras is imported)"
         )
         raise CookbookError(f"{devices} devices asked for, {backend} sees {len(found)}{hint}")
-
-
-def _torch_process(devices: int) -> Replicas:
-    """This process's place among the ones `launch` (or torchrun) started."""
-    import torch
-    import torch.distributed
-
-    if "WORLD_SIZE" not in os.environ:
-        raise CookbookError(
-            f"--devices {devices} on PyTorch runs one process per device: start it with "
-            "`cookbook train ... --devices N` or torchrun, not from inside one Python process"
-        )
-    world, rank = int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"])
-    if world != devices:
-        raise CookbookError(f"--devices {devices} but {world} processes were started (WORLD_SIZE)")
-    local = int(os.environ.get("LOCAL_RANK", rank))
-    if torch.cuda.is_available():
-        if torch.cuda.device_count() <= local:
-            raise CookbookError(f"{devices} devices asked for, torch sees {torch.cuda.device_count()} GPUs")
-        torch.cuda.set_device(local)
-        group, names = "nccl", [f"cuda:{index}" for index in range(devices)]
-    else:
-        group, names = "gloo", [f"process {index} (cpu)" for index in range(devices)]
-    if not torch.distributed.is_initialized():
-        torch.distributed.init_process_group(group, rank=rank, world_size=world)
-    return Replicas(devices, ENGINES["torch"], names, rank=rank, processes=devices)
 
 
 def launch(
@@ -422,16 +529,10 @@ def launch(
     with socket.socket() as probe:  # a free port for the processes' rendezvous
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    base = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(devices)}
-    # The cores shared out, as torchrun does: N processes of all-core thread pools fight for them.
-    base.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // devices)))
-    if backend == "jax":  # Keras' names, which keras.distribution.initialize reads
-        base = {**os.environ, "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}"}
-        base["KERAS_DISTRIBUTION_NUM_PROCESSES"] = str(devices)
-    ranks = ("KERAS_DISTRIBUTION_PROCESS_ID",) if backend == "jax" else ("RANK", "LOCAL_RANK")
+    shared, ranks = _process_environment(backend, devices, port)
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", module, *argv], env={**base, **dict.fromkeys(ranks, str(rank))}
+            [sys.executable, "-m", module, *argv], env={**shared, **dict.fromkeys(ranks, str(rank))}
         )
         for rank in range(devices)
     ]
@@ -467,12 +568,25 @@ def launch(
                 worker.kill()
 
 
+def _process_environment(backend: str, devices: int, port: int) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The environment `launch`'s processes share, and the variables that give each its rank."""
+    if backend == "jax":  # Keras' names, which keras.distribution.initialize reads
+        shared = {**os.environ, "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{port}"}
+        shared["KERAS_DISTRIBUTION_NUM_PROCESSES"] = str(devices)
+        return shared, ("KERAS_DISTRIBUTION_PROCESS_ID",)
+    # torchrun's names, which torch.distributed.init_process_group reads
+    shared = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(devices)}
+    # The cores shared out, as torchrun does: N processes of all-core thread pools fight for them.
+    shared.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // devices)))
+    return shared, ("RANK", "LOCAL_RANK")
+
+
 def in_worker() -> bool:
     """Whether this process is one of several training processes (PyTorch's or JAX's)."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 or _jax_processes() > 1
 
 
-def restore_only(backup_dir: str):
+def restore_only(backup_dir: str) -> Any:
     """For the processes after the first: resume from the first one's backup, never write it.
 
     Their weights and optimizer state equal the first process's after every step, so one backup
@@ -481,13 +595,13 @@ def restore_only(backup_dir: str):
     import keras
 
     class RestoreOnly(keras.callbacks.BackupAndRestore):
-        def on_epoch_end(self, epoch, logs=None):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             pass
 
-        def on_train_batch_end(self, batch, logs=None):
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             pass
 
-        def on_train_end(self, logs=None):
+        def on_train_end(self, logs: dict | None = None) -> None:
             pass
 
     return RestoreOnly(backup_dir)

@@ -158,7 +158,10 @@ def test_bad_data_is_one_line_naming_the_file_before_anything_trains(capsys, tmp
 def test_data_a_page_cannot_take_is_refused_in_one_line(capsys, tmp_path):
     pictures = _images(tmp_path / "pictures", per_class=3)
     status, _, err = _run(capsys, "train", "lstm", "--data", str(pictures))
-    assert status == 2 and "lstm trains on sequence, text data; pictures holds image data (inputs of shape" in err
+    assert (
+        status == 2
+        and "lstm trains on sequence, text data; pictures holds image data (inputs of shape" in err
+    )
     status, _, err = _run(capsys, "train", "mlp", "--data", str(pictures), "--dataset", "digits")
     assert status == 2 and "not both" in err
     with pytest.raises(CookbookError, match="no such file or folder"):
