@@ -13,6 +13,7 @@ Keras is imported inside the functions: the caller selects the backend first.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
@@ -64,6 +65,20 @@ def translation_report(recipe: ModuleType, x: Any, y: Any, written: Any, shown: 
     return {"exact_match": float(right.mean()), "examples": "\n".join(lines)}
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """What a kind's report is made from: the trained model and its page, the data, the targets of its
+    test split (``TaskKind.targets``), where pictures and texts go, the batch size and the seed."""
+
+    model: Any
+    recipe: ModuleType
+    data: Dataset
+    out: Path
+    y_test: Any
+    batch_size: int
+    seed: int
+
+
 def _scores(values: dict) -> str:
     return ", ".join(f"{key} {value:.4f}" for key, value in values.items())
 
@@ -82,17 +97,8 @@ class TaskKind:
         """The test split's inputs and the targets the model is scored against."""
         return data.x_test, data.y_test
 
-    def report(
-        self,
-        model: Any,
-        recipe: ModuleType,
-        data: Dataset,
-        out: Path,
-        y_test: Any,
-        batch_size: int,
-        seed: int,
-    ) -> dict:
-        """What this kind adds to the test metrics; its pictures and texts are written into ``out``."""
+    def report(self, split: Scoring) -> dict:
+        """What this kind adds to the test metrics; its pictures and texts are written into ``split.out``."""
         return {}
 
     def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
@@ -110,22 +116,15 @@ class Segmentation(TaskKind):
             y_test = center_crop(y_test, model.output_shape[1])
         return data.x_test, y_test
 
-    def report(
-        self,
-        model: Any,
-        recipe: ModuleType,
-        data: Dataset,
-        out: Path,
-        y_test: Any,
-        batch_size: int,
-        seed: int,
-    ) -> dict:
+    def report(self, split: Scoring) -> dict:
         from cookbook.plots import plot_masks
 
-        predicted = model.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(axis=-1)
-        images = center_crop(data.x_test[:8], predicted.shape[1])
-        plot_masks(images, y_test[:8], predicted[:8], data.class_names, out / "masks.png")
-        return {"segmentation": segmentation_scores(y_test, predicted, data.class_names)}
+        predicted = split.model.predict(split.data.x_test, batch_size=split.batch_size, verbose=0).argmax(
+            axis=-1
+        )
+        images = center_crop(split.data.x_test[:8], predicted.shape[1])
+        plot_masks(images, split.y_test[:8], predicted[:8], split.data.class_names, split.out / "masks.png")
+        return {"segmentation": segmentation_scores(split.y_test, predicted, split.data.class_names)}
 
     def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
         scores = report["segmentation"]
@@ -142,20 +141,13 @@ class Translation(TaskKind):
     name = "translation"
     about = "target tokens the model writes one by one (greedy_decode): the greedy exact match and translations.txt"
 
-    def report(
-        self,
-        model: Any,
-        recipe: ModuleType,
-        data: Dataset,
-        out: Path,
-        y_test: Any,
-        batch_size: int,
-        seed: int,
-    ) -> dict:
+    def report(self, split: Scoring) -> dict:
         """The score that counts: targets the model writes itself."""
-        written = recipe.greedy_decode(model, data.x_test, batch_size=max(batch_size, 256))
-        translations = translation_report(recipe, data.x_test, y_test, written)
-        (out / "translations.txt").write_text(translations["examples"] + "\n")
+        written = split.recipe.greedy_decode(
+            split.model, split.data.x_test, batch_size=max(split.batch_size, 256)
+        )
+        translations = translation_report(split.recipe, split.data.x_test, split.y_test, written)
+        (split.out / "translations.txt").write_text(translations["examples"] + "\n")
         return {"greedy_exact_match": translations["exact_match"]}
 
     def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
@@ -167,19 +159,12 @@ class Language(TaskKind):
     name = "language"
     about = "the next character (generate): sample.txt"
 
-    def report(
-        self,
-        model: Any,
-        recipe: ModuleType,
-        data: Dataset,
-        out: Path,
-        y_test: Any,
-        batch_size: int,
-        seed: int,
-    ) -> dict:
+    def report(self, split: Scoring) -> dict:
         """What the numbers mean: a sample from the trained model."""
-        sample = recipe.generate(model, SAMPLE_PROMPT, length=400, temperature=0.8, seed=seed)
-        (out / "sample.txt").write_text(sample + "\n")
+        sample = split.recipe.generate(
+            split.model, SAMPLE_PROMPT, length=400, temperature=0.8, seed=split.seed
+        )
+        (split.out / "sample.txt").write_text(sample + "\n")
         return {"sample": sample}
 
     def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
@@ -229,17 +214,8 @@ class Gan(TaskKind):
         images = to_range(data.x_test, pixel_range(recipe))  # the images are their own targets
         return images, images
 
-    def report(
-        self,
-        model: Any,
-        recipe: ModuleType,
-        data: Dataset,
-        out: Path,
-        y_test: Any,
-        batch_size: int,
-        seed: int,
-    ) -> dict:
-        return judge(model, recipe, data, out, self.name)
+    def report(self, split: Scoring) -> dict:
+        return judge(split.model, split.recipe, split.data, split.out, self.name)
 
     def describe(self, report: dict, out: Path) -> tuple[list[str], list[str]]:
         return [verdicts(report)], ["samples.png", "real-and-samples.png"]
@@ -276,28 +252,21 @@ class Pruned(TaskKind):
         "kernel's share of zeros, the stripped model's test metrics and its size, raw and zipped"
     )
 
-    def report(
-        self,
-        model: Any,
-        recipe: ModuleType,
-        data: Dataset,
-        out: Path,
-        y_test: Any,
-        batch_size: int,
-        seed: int,
-    ) -> dict:
+    def report(self, split: Scoring) -> dict:
         """What pruning bought: each kernel's zeros, and the stripped model, scored, saved and sized."""
         from cookbook.models import file_sizes, kernel_zeros
 
-        stripped = recipe.strip(model)
-        stripped.compile(**compile_settings(recipe))
-        stripped.save(out / "model-stripped.keras")
-        test = stripped.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
+        stripped = split.recipe.strip(split.model)
+        stripped.compile(**compile_settings(split.recipe))
+        stripped.save(split.out / "model-stripped.keras")
+        test = stripped.evaluate(
+            split.data.x_test, split.y_test, batch_size=split.batch_size, verbose=0, return_dict=True
+        )
         return {
             "pruned": {
                 **kernel_zeros(stripped),
                 "stripped_test": {key: float(value) for key, value in test.items()},
-                **file_sizes(out / "model-stripped.keras"),
+                **file_sizes(split.out / "model-stripped.keras"),
             }
         }
 
@@ -333,31 +302,26 @@ class Quantized(TaskKind):
         "float model's, and the size in memory and on disk"
     )
 
-    def report(
-        self,
-        model: Any,
-        recipe: ModuleType,
-        data: Dataset,
-        out: Path,
-        y_test: Any,
-        batch_size: int,
-        seed: int,
-    ) -> dict:
+    def report(self, split: Scoring) -> dict:
         """What quantization bought: per mode of the page, the quantized copy scored, compared with the
         float model, saved (model-int8.keras, ...) and sized, beside the float model saved the same way."""
         from cookbook.models import agreement, file_sizes, saved_sizes, weight_bytes
 
-        report = {"float": {"weight_bytes": weight_bytes(model), **saved_sizes(model)}}
-        for mode in recipe.MODES:
-            quantized = recipe.quantized(model, mode)
-            quantized.save(out / f"model-{mode}.keras")  # before it is compiled: no optimizer state saved
-            quantized.compile(**compile_settings(recipe))
-            test = quantized.evaluate(data.x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
+        report = {"float": {"weight_bytes": weight_bytes(split.model), **saved_sizes(split.model)}}
+        for mode in split.recipe.MODES:
+            quantized = split.recipe.quantized(split.model, mode)
+            quantized.save(
+                split.out / f"model-{mode}.keras"
+            )  # before it is compiled: no optimizer state saved
+            quantized.compile(**compile_settings(split.recipe))
+            test = quantized.evaluate(
+                split.data.x_test, split.y_test, batch_size=split.batch_size, verbose=0, return_dict=True
+            )
             report[mode] = {
                 "test": {key: float(value) for key, value in test.items()},
-                "agreement": agreement(model, quantized, data.x_test, batch_size),
+                "agreement": agreement(split.model, quantized, split.data.x_test, split.batch_size),
                 "weight_bytes": weight_bytes(quantized),
-                **file_sizes(out / f"model-{mode}.keras"),
+                **file_sizes(split.out / f"model-{mode}.keras"),
             }
         return {"quantized": report}
 
@@ -375,21 +339,12 @@ class Distilled(TaskKind):
         "each trained beside it for the same epochs"
     )
 
-    def report(
-        self,
-        model: Any,
-        recipe: ModuleType,
-        data: Dataset,
-        out: Path,
-        y_test: Any,
-        batch_size: int,
-        seed: int,
-    ) -> dict:
+    def report(self, split: Scoring) -> dict:
         """What distilling bought: the teacher and the student from the labels alone, trained beside
         this student (``out/teacher``, ``out/from-labels``), their test metrics and sizes."""
         records = {
-            "teacher": out / "teacher" / "metrics.json",
-            "from_labels": out / "from-labels" / "metrics.json",
+            "teacher": split.out / "teacher" / "metrics.json",
+            "from_labels": split.out / "from-labels" / "metrics.json",
         }
         if not all(record.exists() for record in records.values()):  # a teacher, or a student alone
             return {}
@@ -461,7 +416,7 @@ def report_on_test_split(
     if not kind.own_train_step:
         test = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
     report = {"kind": kind.name, "test": {key: float(value) for key, value in test.items()}}
-    report.update(kind.report(model, recipe, data, out, y_test, batch_size, seed))
+    report.update(kind.report(Scoring(model, recipe, data, out, y_test, batch_size, seed)))
     return report
 
 
