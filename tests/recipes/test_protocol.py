@@ -80,17 +80,17 @@ def test_a_page_whose_task_breaks_the_protocol_fails_every_command_in_one_line(t
 
 
 def _harness_reads() -> dict[str, list[str]]:
-    """Each name the harness takes from a page (``recipe.X``, ``hasattr/getattr(recipe, "X")``): where."""
+    """Each name the harness takes from a page (``recipe.X``, ``run.recipe.X``,
+    ``hasattr/getattr(recipe, "X")``): where."""
     found: dict[str, list[str]] = {}
     for folder in ("cookbook", "tuning", "benchmarks"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text())):
                 name = None
-                if (
-                    isinstance(node, ast.Attribute)
-                    and isinstance(node.value, ast.Name)
-                    and node.value.id == "recipe"
-                ):
+                if isinstance(node, ast.Attribute) and (
+                    (isinstance(node.value, ast.Name) and node.value.id == "recipe")
+                    or (isinstance(node.value, ast.Attribute) and node.value.attr == "recipe")
+                ):  # recipe.X, and a page held by another object: run.recipe.X, split.recipe.X
                     name = node.attr
                 elif (
                     isinstance(node, ast.Call)
