@@ -2,8 +2,10 @@
 
 It lists the recipes (``registry``, read without importing them), loads their data, trains,
 evaluates and inspects them, and is the ``cookbook`` command (``cookbook.cli``; ``python -m cookbook``).
-The public surface, imported on first use so that ``import cookbook`` does not import Keras (the
-backend must be chosen first, ``cookbook.backend.select_backend``)::
+The public surface, imported on first use so that ``import cookbook`` does not import Keras: the
+backend must be chosen first, and unless Keras is already imported the first name taken from here
+chooses it as the command line does (``KERAS_BACKEND``, else keras.json's when installed, else the
+first installed; ``cookbook.backend.select_backend``)::
 
     from cookbook import load_dataset, load_model, load_recipe, registry, train, evaluate
     from cookbook import compile_model, data_overrides, compare_builds, copy_weights, describe_backend
@@ -19,6 +21,9 @@ name that starts with ``_`` (tests/notebooks/test_notebooks.py checks it).
 """
 
 import importlib
+import sys
+
+from cookbook.backend import select_backend
 
 _PUBLIC = {
     "train": "cookbook.training",
@@ -55,6 +60,8 @@ __all__ = sorted(_PUBLIC)
 
 def __getattr__(name: str) -> object:
     if name in _PUBLIC:
+        if "keras" not in sys.modules:  # choose the backend as the command line does, before Keras loads:
+            select_backend()  # KERAS_BACKEND, else keras.json's (when installed), else the first installed
         value = getattr(importlib.import_module(_PUBLIC[name]), name)
         globals()[name] = value  # once: later look-ups find it without this hook
         return value

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 
 import keras
 import pytest
@@ -102,3 +105,29 @@ def test_a_backend_that_is_not_installed_is_passed_over(monkeypatch, tmp_path, c
 def test_an_explicit_choice_is_not_announced(monkeypatch, capsys):
     assert select_backend(CURRENT, announce=True) == CURRENT
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.once  # a fresh process of its own
+@pytest.mark.skipif(not importlib.util.find_spec("jax"), reason="the first installed backend here is jax")
+def test_the_python_surface_chooses_the_backend_as_the_command_line_does(tmp_path):
+    """A fresh machine with JAX alone: Keras' first import wrote keras.json naming tensorflow. The first
+    public name a script takes from ``cookbook`` chooses the backend as `cookbook` does (the first
+    installed), so the script's own ``import keras`` after it works, where Keras alone would fail."""
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "tensorflow"}))
+    script = (
+        "import sys; sys.modules['tensorflow'] = None  # not installed\n"
+        "import cookbook\n"
+        "cookbook.load_model\n"
+        "import keras\n"
+        "print(keras.backend.backend())\n"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**environment, "KERAS_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "jax"
