@@ -32,17 +32,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"cookbook: error: {message}\n")  # as a refusal after parsing reads
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of every command in ``COMMANDS``, with ``--backend`` (and ``--unsafe`` where a
-    command loads a model file) added to each."""
-    parser = _Parser(prog="cookbook", description="Neural-network recipes for Keras 3.")
+DESCRIPTION = "Neural-network recipes for Keras 3."
+
+
+def add_options(command: Command, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """A command's own arguments, then ``--unsafe`` where it loads a model file, then ``--backend``."""
+    command.arguments(parser)
+    if command.loads_models:
+        unsafe_option(parser)
+    backend_option(parser)
+    return parser
+
+
+def build_parser(formatter: type[argparse.HelpFormatter] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command in ``COMMANDS`` (``formatter``: how ``--help`` is laid out)."""
+    layout = {"formatter_class": formatter} if formatter else {}
+    parser = _Parser(prog="cookbook", description=DESCRIPTION, **layout)
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     for command in COMMANDS.values():
-        sub = subparsers.add_parser(command.name, help=command.help)
-        command.arguments(sub)
-        if command.loads_models:
-            unsafe_option(sub)
-        backend_option(sub)
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help, **layout)
+        add_options(command, sub)
     return parser
 
 
@@ -94,4 +103,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["COMMANDS", "Command", "build_parser", "main"]
+__all__ = ["COMMANDS", "DESCRIPTION", "Command", "add_options", "build_parser", "main"]

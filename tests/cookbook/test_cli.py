@@ -446,3 +446,15 @@ def test_backend_flag_overrides_the_environment(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp_path / "metrics.json").read_text())["backend"] == other
+
+
+@pytest.mark.once  # the parser's text
+def test_the_cli_reference_is_written_from_the_parser():
+    """docs/CLI.md is every command's --help, from the one table the parser is built from."""
+    from cookbook.cli import COMMANDS
+    from cookbook.cli.reference import REFERENCE, reference
+
+    text = reference()
+    assert all(f"## cookbook {name}\n" in text for name in COMMANDS)
+    assert "--learning-rates LEARNING_RATES" in text and "--unsafe" in text  # options, and added ones
+    assert REFERENCE.read_text() == text, "docs/CLI.md is stale: run `python -m cookbook.cli.reference`"
