@@ -11,6 +11,7 @@ against its rebuilt value, summed over the image (nats per image, the same measu
 vae.py's reconstruction term). ``fit(images, images)`` on every backend; nothing custom.
 
 Facts to leave with:
+
 - The code is the bottleneck: 2 numbers cannot hold 64 pixels, so the network has to keep
   what matters most about a digit. A bigger ``latent_dim`` rebuilds better and compresses less.
 - A plain autoencoder is not a generative model: nothing says where the codes go. Training

@@ -5,6 +5,7 @@ tagging a recording), so a step may use what comes after it as well as before. N
 for forecasting, where the future is not there to read.
 
 Facts to leave with:
+
 - ``keras.layers.Bidirectional`` builds two fresh copies of the layer it wraps from its
   config, the second with ``go_backwards=True``: two independent sets of weights,
   twice the parameters of one LSTM.

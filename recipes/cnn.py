@@ -4,6 +4,7 @@ Pick it for images and anything laid out on a grid. A convolution slides one sma
 kernel over the whole image, so it learns a local pattern once and finds it anywhere.
 
 Facts to leave with:
+
 - Weight sharing is the saving. A 5x5 convolution with 2 filters on a 3-channel image
   has (5*5*3 + 1) * 2 = 152 parameters whatever the image size; a Dense layer of 100
   units on a 500x500x3 image has 500*500*3*100 + 100 = 75,000,100.

@@ -13,6 +13,7 @@ How the pieces fit:
       -> Dense softmax                # the sum: (batch, 28)
 
 Facts to leave with:
+
 - ``frame_cnn`` is an ordinary ``keras.Sequential`` model used as a layer: models nest.
   ``TimeDistributed`` calls the CNN on each frame in turn (a loop over the frames when
   their number is fixed, as here) and stacks the results along the time axis, so all

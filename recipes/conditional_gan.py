@@ -11,6 +11,7 @@ generated image with the label it was asked for is "fake". A generator that draw
 perfect 3 when asked for a 7 is caught, so it learns to obey the label.
 
 Facts to leave with:
+
 - Conditioning is concatenation. The one-hot label rides along the noise, and as ten
   constant planes (one per class, all ones for the label's) along the image's channels. A
   Dense layer on such an input adds a learned vector per class -- an embedding of the

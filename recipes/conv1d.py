@@ -6,6 +6,7 @@ a kernel of ``kernel_size`` steps slides along time and learns a pattern (an edg
 square wave, the bend of a sine) once, wherever it appears.
 
 Facts to leave with:
+
 - A convolution is shift-*equivariant*: move the signal and its feature maps move with
   it (away from the ends, where the zero padding is). Global pooling over time then
   forgets where a pattern was, so the prediction does not care where the wave sits -

@@ -4,6 +4,7 @@ Pick it when one recurrent layer underfits: the lower layers turn raw steps into
 features, the upper ones reason over those features, as stacked convolutions do.
 
 Facts to leave with:
+
 - Every layer but the last needs ``return_sequences=True`` to hand the next layer a
   sequence (batch, time, units); the last returns only its final step (batch, units).
 - ``dropout`` drops a layer's inputs, ``recurrent_dropout`` the state it feeds back,

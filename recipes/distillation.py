@@ -8,6 +8,7 @@ page builds both networks in both APIs and hands them to it (`cookbook train dis
 the teacher, then the student through it, and a student from the labels alone to compare with).
 
 Facts to leave with:
+
 - Temperature softens. ``softmax(logits / T)`` with T > 1 lifts the small probabilities that a
   confident teacher puts near zero, where its knowledge of the wrong classes sits; the student's
   logits are divided by the same T. The loss is the KL divergence between the two softened

@@ -1,7 +1,7 @@
 """DCGAN with a categorical code: a generator learns to draw digits from noise by fooling a discriminator.
 
 Pick it to learn the shape of a set of images and draw new ones. Two networks play a
-game (Goodfellow et al., 2014; the convolutional design is Radford et al.'s DCGAN, 2015):
+game (Goodfellow et al., 2014; the convolutional design is Radford et al.'s DCGAN, 2015)::
 
     noise (batch, 32) -> generator -> image (batch, 8, 8, 1), values in [-1, 1] (tanh)
     image (batch, 8, 8, 1) -> discriminator -> (batch, 1 + 10): a logit, above 0 means
@@ -19,6 +19,7 @@ which digit; on the digits most codes become one digit each.
 
 What mattered, judged by a Fréchet distance to the test digits (lower is better; measured:
 docs/RESULTS.md, The generative recipes):
+
 - The paper's prescriptions (Radford et al., section 3), which a first version of this page
   left out: batch norm in both networks and ReLU in the generator; with them, resizing
   before a convolution in place of a transposed convolution, and batches of 32 in place of
@@ -37,6 +38,7 @@ docs/RESULTS.md, The generative recipes):
   the middle of the cloud is where the in-between shapes lie).
 
 Facts to leave with:
+
 - Keras has no backend-neutral gradient, so a ``train_step`` with two losses needs the
   backend's own tool. The game is written once; only ``_update`` (one network's gradient
   step) comes in three variants side by side: TensorFlow's ``GradientTape``, PyTorch's

@@ -13,6 +13,7 @@ window at once, because the causal mask lets position t see only positions <= t:
     target: the same text one step on, "ef f(x):\\n"
 
 Facts to leave with:
+
 - The causal mask lets one forward pass train all 128 next-character predictions of a
   window at once, and lets sampling reuse the trained net: position t never sees t + 1
   (tests/recipes/test_gpt.py).

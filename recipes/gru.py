@@ -9,6 +9,7 @@ faster step; Chung et al. (2014) found the two comparable. Per unit and per step
     h_t = z * h_{t-1} + (1 - z) * n                          # (batch, units)
 
 Facts to leave with:
+
 - ``h_t`` is a blend of the old state and the candidate, so when z stays near 1 the
   state passes through many steps almost unchanged, and the gradient with it, as along
   an LSTM's cell. Within `cookbook compare-rnn`'s budget the GRU learnt the adding

@@ -15,6 +15,7 @@ writes the step as a cell and lets ``keras.layers.RNN`` run the loop over time -
 pattern for any recurrence of your own.
 
 Facts to leave with:
+
 - A cell declares ``state_size`` and maps (input, states) -> (output, new states).
   ``keras.layers.RNN`` does the rest: the loop over time (``lax.scan`` on JAX, a
   ``tf.while_loop`` on TensorFlow, a Python loop on PyTorch), masking,

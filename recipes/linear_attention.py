@@ -3,7 +3,7 @@
 Pick it for long sequences, where softmax attention's T^2 time (and, computed without a
 fused kernel, its T x T weights) grows too large. Katharopoulos et al. (2020) replaced
 softmax(q k^T) with a kernel phi(q) phi(k)^T, phi(x) = elu(x) + 1 > 0. Then the sum over
-keys can be taken once for all queries:
+keys can be taken once for all queries::
 
     softmax:  out_i = sum_j softmax_j(q_i . k_j) v_j        a (T, T) matrix: O(T^2 d)
     linear:   out_i = phi(q_i) S / (phi(q_i) . z),  S = sum_j phi(k_j) v_j^T  (d, d)
@@ -11,6 +11,7 @@ keys can be taken once for all queries:
                                                     O(T d^2), nothing of size T x T
 
 Facts to leave with:
+
 - ``LinearAttention`` has as many weights as ``keras.layers.MultiHeadAttention`` (query,
   key, value and output projections, width x width each with a bias; Dense kernels here,
   per-head EinsumDense shapes there), so it drops into the encoder block in its place

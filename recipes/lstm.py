@@ -11,6 +11,7 @@ gates decide, per unit and per step, what to forget, what to write and what to s
 (Hochreiter & Schmidhuber, 1997; the forget gate f is Gers et al.'s addition, 2000.)
 
 Facts to leave with:
+
 - The cell state is updated by addition, not by a matrix product: along c the gradient
   is multiplied by f once per step, so it reaches much further back than a SimpleRNN's
   while f stays near 1. That reduces the vanishing gradient; it does not remove it.

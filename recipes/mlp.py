@@ -4,6 +4,7 @@ Pick it for inputs that are a flat vector of features (a table, a small image
 flattened), and as the baseline every other architecture has to beat.
 
 Facts to leave with:
+
 - The non-linearity between layers is what lets the network bend its decision
   boundary. Stack Dense layers without one and they collapse into one linear map.
 - Dense layers ignore geometry: flattening an image throws away which pixels are

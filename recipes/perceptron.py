@@ -9,6 +9,7 @@ with a softmax and gradient descent on cross-entropy, which changes how it learn
 not the boundaries it can draw.
 
 Two facts to leave with:
+
 - It learns any task whose classes hyperplanes separate (``--dataset blobs``, and
   nearly so the default breast-cancer table).
 - It cannot learn XOR (``--dataset xor``): no line puts (0,0),(1,1) on one side and

@@ -7,6 +7,7 @@ this page writes one that runs on every backend: a mask per kernel, a schedule, 
 `mlp` or `cnn` (`cookbook compress RUN --method prune`); the builders below show it on a small CNN.
 
 Facts to leave with:
+
 - Each pruned layer keeps a 0/1 mask of its kernel as a non-trainable weight and computes with
   ``kernel * mask``: a pruned weight counts as zero in every forward pass, whatever the kernel
   holds there. The kernel value behind it gets a zero gradient through the mask, yet the optimizer

@@ -7,6 +7,7 @@ one call, ``model.quantize(mode)``, on every backend. It quantizes ``Dense``, ``
 ``mlp`` or a ``cnn`` (`cookbook compress RUN --method quantize`).
 
 Facts to leave with:
+
 - ``int8`` stores each kernel as int8 with one float scale per output unit (the largest weight of
   the unit maps to 127), a quarter of float32's bytes. At inference each input row is quantized the
   same way on the fly, the product runs on integers (summed in int32), then rescaled.

@@ -8,6 +8,7 @@ the early layers along the shortcuts without passing through any F (only each ad
 and the few projections lie on that path; He et al., 2016, make it a pure identity).
 
 Facts to leave with:
+
 - Where a block changes the shape (stride 2, more channels) the shortcut cannot be the
   identity: a 1x1 convolution with the block's stride projects x to the new shape
   (a *projection shortcut*, option B of the paper).

@@ -11,6 +11,7 @@ step, and a softmax per step picks the answer's characters:
               -> Dense softmax -> (batch, 4, 12) -> "596 "
 
 Facts to leave with:
+
 - Everything the decoder knows passes through one fixed-size vector. That bottleneck
   is what attention removes: Bahdanau et al. (2015) let the decoder look back at every
   encoder step, and the Transformer recipes are built of attention alone.

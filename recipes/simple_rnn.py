@@ -8,6 +8,7 @@ step t the layer mixes the new input with its own previous state:
 and the classifier reads the last state h_T, a summary of the whole sequence.
 
 Facts to leave with:
+
 - One set of weights serves every time step, so the parameter count does not grow
   with the sequence: units * (units + features) + units.
 - Training back-propagates through all T steps, multiplying the gradient by U and by

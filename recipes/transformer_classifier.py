@@ -11,6 +11,7 @@ well its query matches their keys - then a feed-forward network on each position
 both on residual paths with layer norm. Pooling gives one vector per sequence.
 
 Facts to leave with:
+
 - Self-attention compares every pair of positions: O(T^2 * width) time per block, on top
   of the O(T * width^2) of its projections and feed-forward network, with all T positions
   computed at once. A recurrent layer costs O(T * width^2) but runs its T steps one after

@@ -9,6 +9,7 @@ source position (cross-attention):
     target so far "^2021-03-0" (batch, 10) -> decoder blocks + memory -> (batch, 10, 69)
 
 Facts to leave with:
+
 - Cross-attention removes ``seq2seq_rnn``'s bottleneck: each output step takes its own
   weighted mean of the source positions, not one vector for the whole source.
 - Training feeds the true target shifted right (teacher forcing): 10 steps learn in one

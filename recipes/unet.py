@@ -13,6 +13,7 @@ encoder's sharp feature map of the same level, concatenated to the upsampled one
 the decoder draws precise outlines from both.
 
 Facts to leave with:
+
 - ``padding="same"`` keeps every convolution's size, so the mask is as large as the
   image, provided the side divides by 2**depth (each pooling halves it).
 - ``padding="valid"`` is the paper's: each 3x3 convolution eats a pixel per side, so a

@@ -15,6 +15,7 @@ divergence). The second term packs all codes around the origin, so that a code d
 the prior decodes to something image-like.
 
 Facts to leave with:
+
 - What the loss is a bound on, and when. For binary pixels the cross-entropy is
   -log p(image | code) under one Bernoulli per pixel, and the loss is -ELBO, an upper bound
   on -log p(image). For grey levels in [0, 1], such as the digits', the Bernoulli

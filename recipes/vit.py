@@ -14,6 +14,7 @@ encoder blocks let every patch attend to every other. The class token's final ve
     -> [class] + 16 patches + positions (batch, 17, width) -> blocks -> (batch, 10)
 
 Facts to leave with:
+
 - Tokens = (side / patch)^2: halving the patch quadruples the tokens and multiplies the
   attention scores, T^2 of them, by about 16 (the rest of a block's work by 4);
   ViT-B/16 reads a 224x224 image as 196 tokens.

@@ -15,6 +15,7 @@ norm of the critic's gradient with respect to the image is pulled towards 1. The
 by a well-trained critic: ``distance``, the curve to watch.
 
 Facts to leave with:
+
 - The penalty is a gradient inside the loss, so the update differentiates a gradient. Each
   backend has its own tool for the inner one, side by side in ``input_gradient``: a nested
   ``GradientTape``, ``torch.autograd.grad(create_graph=True)``, and ``jax.grad`` of the critic.

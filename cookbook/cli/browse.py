@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from cookbook.catalogue import load_recipe, registry
 from cookbook.cli.command import Command, settings_option
+from cookbook.diagrams import FORMATS
 from cookbook.errors import CookbookError
 
 
@@ -75,10 +77,36 @@ def _copy(args: argparse.Namespace) -> None:
     print(f"wrote {copy_recipe(args.recipe, args.destination, force=args.force)}")
 
 
+def _diagram_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", nargs="*", help="recipes to draw (default: every recipe)")
+    parser.add_argument("--out", default="diagrams", help="the folder to write them into (default: diagrams)")
+    parser.add_argument("--format", choices=FORMATS, default="svg", help="image format (default: svg)")
+
+
+def _diagram(args: argparse.Namespace) -> None:
+    from cookbook.diagrams import check_graphviz, draw_all
+
+    check_graphviz()  # before Keras loads
+    names = args.recipe or list(registry())
+    drawn = draw_all({name: load_recipe(name) for name in names}, Path(args.out), args.format)
+    for name in names:
+        files = [item["file"] for api in ("sequential", "functional") for item in drawn[name][api]["files"]]
+        counts = " / ".join(f"{drawn[name][api]['parameters']:,}" for api in ("sequential", "functional"))
+        print(f"{name:<24} parameters {counts:<22} {', '.join(files)}")
+    print(f"wrote {len(names)} recipes' diagrams into {args.out}")
+
+
 COMMANDS = (
     Command("list", "the recipes: name, family, what it is, default data", _list, needs_keras=False),
     Command(
         "show", "summary of both builds and whether they agree", _show, _show_arguments, takes_recipe=True
+    ),
+    Command(
+        "diagram",
+        "draw each build of recipes as a graph of layers with their shapes (Graphviz)",
+        _diagram,
+        _diagram_arguments,
+        takes_recipe=True,
     ),
     Command(
         "copy",
