@@ -5,7 +5,9 @@ build, the files and the parameter count."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import shutil
 from pathlib import Path
@@ -56,7 +58,8 @@ def draw(recipe: ModuleType, out: Path, image_format: str = "svg") -> dict:
 
 def _write(graph: object, path: Path, image_format: str) -> None:
     try:
-        graph.write(str(path), format=image_format)
+        with contextlib.redirect_stdout(io.StringIO()):  # pydot prints dot's failure before raising
+            graph.write(str(path), format=image_format)
     except AssertionError:
         # Graphviz's orthogonal edge router (Keras' default) trips an assertion on some graphs
         # (2.43's maze.c: chkSgraph; the Functional transformer_classifier): curved edges instead.

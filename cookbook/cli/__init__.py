@@ -63,9 +63,8 @@ def _most_devices(args: argparse.Namespace) -> int:
 
 def _prepare(command: Command, args: argparse.Namespace) -> None:
     """What every command needs before it runs: a known recipe, then the backend (and its devices)."""
-    if command.takes_recipe:  # unknown recipe: fail before the slow Keras import
-        for name in [args.recipe] if isinstance(args.recipe, str) else args.recipe:
-            recipe_info(name)
+    if command.takes_recipe:
+        recipe_info(args.recipe)  # unknown recipe: fail before the slow Keras import
     if getattr(args, "workers", 0):  # the chief builds small models: let it not hold a GPU's memory
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")

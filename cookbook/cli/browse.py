@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cookbook.catalogue import load_recipe, registry
+from cookbook.catalogue import load_recipe, recipe_info, registry
 from cookbook.cli.command import Command, settings_option
 from cookbook.diagrams import FORMATS
 from cookbook.errors import CookbookError
@@ -78,7 +78,9 @@ def _copy(args: argparse.Namespace) -> None:
 
 
 def _diagram_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", nargs="*", help="recipes to draw (default: every recipe)")
+    parser.add_argument(
+        "recipes", nargs="*", metavar="RECIPE", help="recipes to draw (default: every recipe)"
+    )
     parser.add_argument("--out", default="diagrams", help="the folder to write them into (default: diagrams)")
     parser.add_argument("--format", choices=FORMATS, default="svg", help="image format (default: svg)")
 
@@ -86,14 +88,14 @@ def _diagram_arguments(parser: argparse.ArgumentParser) -> None:
 def _diagram(args: argparse.Namespace) -> None:
     from cookbook.diagrams import check_graphviz, draw_all
 
-    check_graphviz()  # before Keras loads
-    names = args.recipe or list(registry())
+    check_graphviz()  # before Keras loads, as is an unknown recipe
+    names = [recipe_info(name).name for name in args.recipes] or list(registry())
     drawn = draw_all({name: load_recipe(name) for name in names}, Path(args.out), args.format)
     for name in names:
         files = [item["file"] for api in ("sequential", "functional") for item in drawn[name][api]["files"]]
         counts = " / ".join(f"{drawn[name][api]['parameters']:,}" for api in ("sequential", "functional"))
         print(f"{name:<24} parameters {counts:<22} {', '.join(files)}")
-    print(f"wrote {len(names)} recipes' diagrams into {args.out}")
+    print(f"wrote the diagrams of {len(names)} recipe{'s' if len(names) > 1 else ''} into {args.out}")
 
 
 COMMANDS = (
@@ -106,7 +108,6 @@ COMMANDS = (
         "draw each build of recipes as a graph of layers with their shapes (Graphviz)",
         _diagram,
         _diagram_arguments,
-        takes_recipe=True,
     ),
     Command(
         "copy",

@@ -70,6 +70,7 @@ def test_every_command_has_one_row_in_the_table_and_a_recipe_where_it_says_so():
 
 BAD_INPUT = {
     "unknown recipe": (["train", "resnet9000"], "unknown recipe 'resnet9000'"),
+    "diagram of an unknown recipe": (["diagram", "cnn", "nope"], "unknown recipe 'nope'"),
     "unknown backend": (["train", "mlp", "--backend", "theano"], "invalid choice: 'theano'"),
     "unknown api": (["train", "mlp", "--api", "subclassing"], "invalid choice: 'subclassing'"),
     "unknown dataset": (["train", "mlp", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
