@@ -10,10 +10,16 @@ from types import ModuleType
 import numpy as np
 
 
-def _pyplot() -> ModuleType:
+def pyplot_for_files() -> ModuleType:
+    """pyplot, drawing to files: Agg where nothing chose a backend yet (a command, a test). In a
+    notebook, pyplot is already imported with the inline backend, which is left alone: switching it
+    to Agg would stop every later ``plt.show()`` from drawing (each figure here is closed once saved)."""
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")  # files only; no display needed
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -25,7 +31,7 @@ def plot_curves(history_csv: str | Path, png: str | Path, title: str = "") -> Pa
 
     history = read_history(history_csv)
     names = [key for key in history if key != "epoch" and not key.startswith("val_")]
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.6), squeeze=False)
     epochs = np.asarray(history["epoch"]) + 1
     for ax, name in zip(axes[0], names):
@@ -44,7 +50,7 @@ def plot_curves(history_csv: str | Path, png: str | Path, title: str = "") -> Pa
 
 def plot_edge_maps(image: np.ndarray, maps: np.ndarray, operators: Sequence[str], png: str | Path) -> Path:
     """The photo, then per operator: d/dx, d/dy and the magnitude sqrt(dx^2 + dy^2)."""
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, axes = plt.subplots(len(operators), 4, figsize=(16, 3.2 * len(operators)), squeeze=False)
     for row, name in enumerate(operators):
         gx, gy = maps[..., 2 * row], maps[..., 2 * row + 1]
@@ -72,7 +78,7 @@ def plot_filters(kernel: np.ndarray, png: str | Path, title: str = "") -> Path:
     count = tiles.shape[-1]
     columns = min(8, count)
     rows = -(-count // columns)
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.4 * rows + 0.5), squeeze=False)
     limit = np.abs(tiles).max() or 1.0
     for index, ax in enumerate(axes.flat):
@@ -88,7 +94,7 @@ def plot_filters(kernel: np.ndarray, png: str | Path, title: str = "") -> Path:
 
 def plot_regularization(results: dict, png: str | Path) -> Path:
     """Training and validation accuracy per regulariser; the gap is the overfitting."""
-    plt = _pyplot()
+    plt = pyplot_for_files()
     names = list(results)
     positions = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(8, 4))
@@ -106,7 +112,7 @@ def plot_regularization(results: dict, png: str | Path) -> Path:
 
 def plot_rnn_comparison(results: dict, png: str | Path, guess: float | None = None) -> Path:
     """Fraction solved (left) and time per training step (right) against sequence length."""
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, (solved, speed) = plt.subplots(1, 2, figsize=(11, 4))
     for cell, by_length in results.items():
         lengths = [int(n) for n in by_length]
@@ -131,7 +137,7 @@ def plot_rnn_comparison(results: dict, png: str | Path, guess: float | None = No
 
 def plot_depth_comparison(results: dict, png: str | Path) -> Path:
     """Training loss per epoch: residual nets solid, plain nets dashed, one colour per depth."""
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     depths = sorted({r["depth"] for r in results.values()})
     colours = {depth: f"C{i}" for i, depth in enumerate(depths)}
@@ -156,7 +162,7 @@ def plot_masks(
     png: str | Path,
 ) -> Path:
     """Images over their true and predicted masks, one column per image."""
-    plt = _pyplot()
+    plt = pyplot_for_files()
     n = len(images)
     fig, axes = plt.subplots(3, n, figsize=(1.6 * n, 5.2), squeeze=False)
     colours = plt.get_cmap("tab10", len(class_names))
@@ -194,7 +200,7 @@ def plot_attention(
     panels = [(weights[h], f"head {h}") for h in range(heads)] + [(weights.mean(axis=0), "mean of the heads")]
     columns, rows = _panels(len(panels), 3)
     side = 3.2 if max(queries, keys) <= 20 else 4.4
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, axes = plt.subplots(
         rows, columns, figsize=(side * columns, side * rows * max(queries / keys, 0.45) + 0.8), squeeze=False
     )
@@ -228,7 +234,7 @@ def plot_patch_attention(image: np.ndarray, looks: np.ndarray, png: str | Path, 
         (looks.mean(axis=0), "mean of the heads")
     ]
     columns, rows = _panels(len(panels) + 1, 6)
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.6 * rows + 0.6), squeeze=False)
     axes.flat[0].imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray_r")
     axes.flat[0].set_title("input")
@@ -246,7 +252,7 @@ def plot_patch_attention(image: np.ndarray, looks: np.ndarray, png: str | Path, 
 
 def plot_attention_scaling(results: dict, png: str | Path) -> Path:
     """ms per training step and peak memory against T, log-log, with T and T^2 drawn for reference."""
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, key, label in zip(axes, ("step_ms", "peak_mib"), ("ms per training step", "peak memory (MiB)")):
         for block, by_length in results.items():
@@ -290,7 +296,7 @@ def plot_samples(images: np.ndarray, png: str | Path, title: str = "", columns: 
     """A grid of generated images with values in [0, 1]: (n, height, width, channels).
 
     One mosaic, one ``imshow`` (64 subplots cost ten times as much, after every epoch)."""
-    plt = _pyplot()
+    plt = pyplot_for_files()
     rows = -(-len(images) // columns)
     fig, ax = plt.subplots(figsize=(0.75 * columns, 0.75 * rows + 0.4))
     ax.imshow(_mosaic(images, columns), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -305,7 +311,7 @@ def plot_samples(images: np.ndarray, png: str | Path, title: str = "", columns: 
 def plot_beside(grids: dict[str, np.ndarray], png: str | Path, title: str = "", columns: int = 8) -> Path:
     """Grids of images side by side, one per name (e.g. real digits beside each model's samples), so
     that the eye compares them at one size."""
-    plt = _pyplot()
+    plt = pyplot_for_files()
     rows = max(-(-len(images) // columns) for images in grids.values())
     fig, axes = plt.subplots(
         1, len(grids), figsize=(0.4 * columns * len(grids), 0.4 * rows + 0.7), squeeze=False
@@ -324,7 +330,7 @@ def plot_beside(grids: dict[str, np.ndarray], png: str | Path, title: str = "", 
 def plot_latent(codes: np.ndarray, labels: np.ndarray, png: str | Path, title: str = "") -> Path:
     """Each image's code as a dot coloured by its class; codes of more than two numbers are
     shown along their first two principal components."""
-    plt = _pyplot()
+    plt = pyplot_for_files()
     axes = ("code 1", "code 2")
     if codes.shape[1] > 2:
         centred = codes - codes.mean(axis=0)
@@ -350,7 +356,7 @@ def plot_gradient_norms(results: dict, png: str | Path) -> Path:
     validation accuracy. Zero gradients leave a gap."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot_for_files()
     initializers = list(dict.fromkeys(r["initializer"] for r in results.values()))
     activations = list(dict.fromkeys(r["activation"] for r in results.values()))
     colours = {name: f"C{i}" for i, name in enumerate(activations)}
@@ -380,7 +386,7 @@ def plot_gradient_norms(results: dict, png: str | Path) -> Path:
 def plot_clipping(results: dict, png: str | Path) -> Path:
     """Left: the gradient's global norm on one batch as training goes, per clipping (log scale; a
     cross where a run ended in NaN). Right: the training loss per epoch."""
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, (trace, curve) = plt.subplots(1, 2, figsize=(10, 4))
     for index, (name, r) in enumerate(results.items()):
         colour = f"C{index}"
@@ -409,7 +415,7 @@ def plot_optimizers(results: dict, best: dict, png: str | Path) -> Path:
     the rate, under the first schedule (a point missing where the run diverged)."""
     schedules = list(dict.fromkeys(run["schedule"] for run in results.values()))
     optimizers = list(dict.fromkeys(run["optimizer"] for run in results.values()))
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, axes = plt.subplots(1, len(schedules) + 1, figsize=(4.2 * (len(schedules) + 1), 3.8), squeeze=False)
     for ax, schedule in zip(axes[0], schedules):
         for index, optimizer in enumerate(optimizers):
@@ -454,7 +460,7 @@ def plot_normalization(results: dict, png: str | Path) -> Path:
     accuracy."""
     networks = list(dict.fromkeys(r["network"] for r in results.values()))
     rates = list(dict.fromkeys(r["learning_rate"] for r in results.values()))
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, axes = plt.subplots(
         len(networks), len(rates), figsize=(5 * len(rates), 3.6 * len(networks)), squeeze=False
     )
@@ -487,7 +493,7 @@ def plot_inductive_bias(results: dict, png: str | Path) -> Path:
     panel per pixel layout (plain, permuted)."""
     layouts = list(dict.fromkeys(r["pixels"] for r in results.values()))
     networks = list(dict.fromkeys(r["network"] for r in results.values()))
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, axes = plt.subplots(1, len(layouts), figsize=(5.5 * len(layouts), 4), squeeze=False, sharey=True)
     for ax, layout in zip(axes[0], layouts):
         for index, network in enumerate(networks):
@@ -518,7 +524,7 @@ def plot_pruning(results: dict, metric: str, png: str | Path, title: str = "") -
     rows = [row for key, row in results.items() if key != "as trained"]
     trained = results.get("as trained")
     zeros = [100 * row["sparsity"] for row in rows]
-    plt = _pyplot()
+    plt = pyplot_for_files()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     left.plot(zeros, [row["test"][metric] for row in rows], "-o", label="pruned, fine-tuned, stripped")
     right.plot(zeros, [row["zipped_bytes"] / 1024 for row in rows], "-o", label="gzipped")

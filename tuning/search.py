@@ -532,10 +532,9 @@ def export(folder: str | Path, out: str | Path, verbose: str | int = "auto") -> 
 
 
 def _plot_scores(rows: list[dict], metric: str, path: Path) -> None:
-    import matplotlib
+    from cookbook.plots import pyplot_for_files
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot_for_files()
 
     ordered = sorted(rows, key=lambda row: int(row["trial"]))
     fig, ax = plt.subplots(figsize=(6, 3))
