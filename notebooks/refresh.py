@@ -6,7 +6,8 @@ show every table and figure without anyone running them.
 
 Each notebook runs in a fresh Jupyter kernel on the backend its setup cell names (the
 ``os.environ.setdefault("KERAS_BACKEND", ...)`` line), in full mode (``COOKBOOK_SMOKE`` unset), its
-pictures written where a reader's run writes them (``runs/``) and kept in the notebook as outputs. Keras' progress bars are
+pictures written where a reader's run writes them (``runs/NAME``, emptied first: the lessons resume
+from what an earlier run left there) and kept in the notebook as outputs. Keras' progress bars are
 stored as a terminal leaves them (the last state of each line), not every update. The notebook's
 metadata then records how its outputs were made (``metadata["cookbook"]``): the backend, the mode,
 the versions of Python, Keras, NumPy and the backend, when, how many seconds it took, and a hash of
@@ -23,6 +24,7 @@ import hashlib
 import os
 import platform
 import re
+import shutil
 import sys
 import time
 from importlib import metadata
@@ -104,6 +106,9 @@ def refresh(path: Path) -> float:
 
     notebook = nbformat.read(path, as_version=4)
     backend = named_backend(notebook)
+    # A fresh run: the lessons resume from what an earlier run left in the notebook's runs folder
+    # (compare-rnn's results.json), which would store old numbers as new outputs.
+    shutil.rmtree(FOLDER.parent / "runs" / path.stem, ignore_errors=True)
     # The kernel's environment: this backend, full mode, pictures in the checkout's runs/ (the
     # notebook's default, so its printed folder is the one a reader's run uses), inline figures.
     unset = ("COOKBOOK_SMOKE", "COOKBOOK_RUNS", "MPLBACKEND")
