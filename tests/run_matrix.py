@@ -8,7 +8,7 @@
 
 A process holds one backend (Keras reads KERAS_BACKEND at its first import), so the matrix is at
 least three pytest runs. The machine is kept busy by splitting each backend's suite in two parts
-(``PARTS``: the notebooks and the recipe contract, then the rest) and running as many parts
+(``PARTS``: the notebooks, the recipe contract and each page's example, then the rest) and running as many parts
 at once as there are cores, the longest first. Each process then gets one core, so the backends'
 own thread pools are set to one thread: on 2 cores PyTorch's two threads spent 50 % more CPU time
 for a 10 % shorter run, which is time the other process could have had. Tests marked ``once``
@@ -35,10 +35,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("tensorflow", "jax", "torch")
 NO_TESTS_RAN = 5
 
-# A backend's suite in two parts of about the same length (measured on a clean clone: 42-64 % of a
-# backend's seconds are these two files), each part a process of its own.
+# A backend's suite in two parts, each a process of its own: the notebooks' smoke runs, the recipe
+# contract and each page's example run from the page alone (measured 7 December 2026: 34-47 % of a
+# backend's seconds; with the examples in the rest, JAX's and PyTorch's rest ran 923 and 994 s and the
+# matrix 1,666 s, as against about 1,620 s computed for this split from the same run's seconds).
 PARTS = {
-    "notebooks+contract": ("tests/notebooks/test_notebooks.py", "tests/recipes/test_contract.py"),
+    "notebooks+contract+examples": (
+        "tests/notebooks/test_notebooks.py",
+        "tests/recipes/test_contract.py",
+        "tests/recipes/test_examples.py",
+    ),
     "rest": (),
 }
 # The fast tier runs no notebook (they are slow): its first part takes the heaviest files of the
@@ -53,9 +59,9 @@ FAST_FIRST_PART = (
     "tests/recipes/test_gpt.py",
     "tests/cookbook/test_first_contact.py",
 )
-# Seconds each (backend, part) took in the full matrix (2 cores, two parts at a time; December 2026,
-# each notebook's smoke run on one backend), to start the longest first.
-EXPECTED_SECONDS = {"tensorflow": (390, 540), "jax": (340, 910), "torch": (190, 780)}
+# Seconds each (backend, part) takes in the full matrix (2 cores, two parts at a time), to start the
+# longest first: computed from the seconds per file of the full matrix of 7 December 2026.
+EXPECTED_SECONDS = {"tensorflow": (410, 445), "jax": (445, 740), "torch": (255, 915)}
 ONE_THREAD = {  # one core per process: each backend's thread pools at one thread
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
@@ -92,8 +98,8 @@ def plan(backends: list[str], pytest_args: list[str], fast: bool = False) -> lis
         if names_a_path:
             runs.append(Run(backend, "all", pytest_args, sum(EXPECTED_SECONDS[backend])))
             continue
-        heavy = FAST_FIRST_PART if fast else PARTS["notebooks+contract"]
-        first = "contract+heaviest" if fast else "notebooks+contract"
+        heavy = FAST_FIRST_PART if fast else PARTS["notebooks+contract+examples"]
+        first = "contract+heaviest" if fast else "notebooks+contract+examples"
         runs.append(Run(backend, first, [*pytest_args, *heavy], EXPECTED_SECONDS[backend][0]))
         rest = [f"--ignore={path}" for path in heavy]
         runs.append(Run(backend, "rest", [*pytest_args, *rest], EXPECTED_SECONDS[backend][1]))

@@ -24,12 +24,14 @@ def test_each_backend_runs_in_two_parts_the_longest_first_and_every_file_in_one_
             "cnn",
             "tests/notebooks/test_notebooks.py",
             "tests/recipes/test_contract.py",
+            "tests/recipes/test_examples.py",
         ]
         assert rest.args == [
             "-k",
             "cnn",
             "--ignore=tests/notebooks/test_notebooks.py",
             "--ignore=tests/recipes/test_contract.py",
+            "--ignore=tests/recipes/test_examples.py",
         ]
 
 

@@ -88,6 +88,7 @@ def test_the_results_table_gives_each_measured_recipe_a_row_per_backend():
     assert note.startswith("mean IoU") and len(cells) == 3 and all(cells)
 
 
+@pytest.mark.once  # drawing is Keras' and Graphviz's: each backend builds the pages in the contract
 def test_cookbook_diagram_draws_both_builds_with_their_shapes_and_parameters(tmp_path):
     need("pydot", programs=("dot",))
     import keras
