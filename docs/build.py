@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import json
 import re
 import shutil
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.diagrams} holds no diagrams.json: run cookbook diagram --out {args.diagrams}"
             )
         for tool in ("sphinx", "myst_nb", "furo"):
-            if importlib_spec(tool) is None:
+            if importlib.util.find_spec(tool) is None:
                 raise SiteError(f'{tool} is not installed: pip install -e ".[docs]" -c constraints.txt')
         generate(args.out / "source", args.diagrams)
         sphinx(args.out / "source", args.out / "html")
@@ -265,12 +266,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"docs/build.py: error: {error}", file=sys.stderr)
         return 2
     return 0
-
-
-def importlib_spec(name: str) -> object:
-    import importlib.util
-
-    return importlib.util.find_spec(name)
 
 
 if __name__ == "__main__":
