@@ -65,16 +65,24 @@ def test_two_devices_take_the_same_steps_as_one(tmp_path):
     assert two["step_ms"] > 0
 
 
+@pytest.fixture(scope="module")
+def two_device_run(tmp_path_factory) -> tuple[Path, str]:
+    """``cookbook train mlp --devices 2 --epochs 2``: the run's folder and what it printed (one run
+    for the tests below: each device a process of PyTorch's, or a device of JAX's or TensorFlow's)."""
+    folder = tmp_path_factory.mktemp("two-devices")
+    done = _cookbook("train", "mlp", "--devices", "2", "--epochs", "2", "--out", "run", cwd=folder)
+    return folder / "run", done.stdout
+
+
 @pytest.mark.slow
-def test_a_run_on_two_devices_reloads_on_one_and_predicts_the_same(tmp_path):
-    done = _cookbook("train", "mlp", "--devices", "2", "--epochs", "3", "--out", "run", cwd=tmp_path)
-    assert "global batch 32 = 16 per device x 2" in done.stdout
-    assert "1 of 1221 training examples left out" in done.stdout  # 1221 is odd
-    run = tmp_path / "run"
+def test_a_run_on_two_devices_reloads_on_one_and_predicts_the_same(two_device_run):
+    run, printed = two_device_run
+    assert "global batch 32 = 16 per device x 2" in printed
+    assert "1 of 1221 training examples left out" in printed  # 1221 is odd
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["devices"] == 2 and metrics["batch_size"] == 32
     assert {"model.keras", "history.csv", "curves.png", "metrics.json"} <= {p.name for p in run.iterdir()}
-    _learned_and_reloads(run, epochs=3)
+    _learned_and_reloads(run, epochs=2)
 
 
 def _learned_and_reloads(run: Path, epochs: int) -> None:
@@ -214,10 +222,10 @@ def test_the_layouts_follow_megatron_and_refuse_what_does_not_split():
 
 @pytest.mark.slow
 @pytest.mark.skipif(BACKEND != "torch", reason="torchrun starts PyTorch's processes")
-def test_torchrun_runs_the_same_training_as_devices(tmp_path):
+def test_torchrun_runs_the_same_training_as_devices(two_device_run, tmp_path):
     """The across-machines set-up on one host: torchrun sets RANK, WORLD_SIZE and the rendezvous
-    (with --nnodes and a --rdzv-endpoint the same command spans machines)."""
-    _cookbook("train", "mlp", "--devices", "2", "--epochs", "2", "--out", "launched", cwd=tmp_path)
+    (with --nnodes and a --rdzv-endpoint the same command spans machines). It trains as
+    ``--devices 2`` did (``two_device_run``: the processes cookbook starts itself)."""
     with socket.socket() as probe:  # a free port for the rendezvous
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
@@ -233,7 +241,8 @@ def test_torchrun_runs_the_same_training_as_devices(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     launched, torchran = (
-        json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("launched", "torchrun")
+        json.loads((folder / "metrics.json").read_text())
+        for folder in (two_device_run[0], tmp_path / "torchrun")
     )
     assert torchran["devices"] == 2
     assert torchran["test"] == pytest.approx(launched["test"], abs=1e-6)
