@@ -10,7 +10,8 @@ into ``OUT/source`` beside what is generated from the project:
 
 - ``recipes/NAME.md`` from ``recipes/NAME.py``: its docstring (reStructuredText) as the narrative,
   a diagram of each build drawn by ``cookbook diagram`` (Keras' ``model_to_dot``, Graphviz), the
-  parameter count, the page's row of the results table, and its source;
+  parameter count, its row of the leaderboards (``docs/results/``, written by ``cookbook
+  leaderboard``) and its source;
 - ``notebooks/*.ipynb``: the notebooks as stored (executed: nothing runs here), with a link to
   download each.
 
@@ -25,7 +26,6 @@ import argparse
 import ast
 import importlib.util
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -36,23 +36,19 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 
 from cookbook.catalogue import RecipeInfo, registry  # noqa: E402 - the checkout, not an install
+from cookbook.results import BACKEND_NAMES, DATA, read_rows, score_cell, summary  # noqa: E402
 
-HAND_WRITTEN = ("conf.py", "index.md", "_static")
-BACKEND_COLUMNS = ("TensorFlow", "JAX", "PyTorch")
+HAND_WRITTEN = ("conf.py", "index.md", "_static", "results")
 
 
 class SiteError(Exception):
     """A step of the build that cannot go on: said in one line."""
 
 
-def results_rows(results: Path) -> dict[str, tuple[str, list[str]]]:
-    """The main table of ``RESULTS.md``, per recipe: the row's note and its cell per backend."""
-    rows = {}
-    pattern = re.compile(r"^\| `cookbook train (\w+)`(?: \((.*)\))? \| (.*) \| (.*) \| (.*) \|$")
-    for line in results.read_text(encoding="utf-8").splitlines():
-        if match := pattern.match(line):
-            rows[match[1]] = (match[2] or "", [match[3], match[4], match[5]])
-    return rows
+def measured_rows() -> dict[str, dict]:
+    """Each ranked recipe's entry of the leaderboards (``docs/results/train.csv``, written by
+    ``cookbook leaderboard``): its score and training seconds per backend."""
+    return {entry["recipe"]: entry for entry in summary(read_rows(DATA / "train.csv"))}
 
 
 def docstring_and_end(path: Path) -> tuple[str, int]:
@@ -61,7 +57,7 @@ def docstring_and_end(path: Path) -> tuple[str, int]:
     return ast.get_docstring(tree) or "", tree.body[0].end_lineno
 
 
-def recipe_page(info: RecipeInfo, drawn: dict, measured: tuple[str, list[str]] | None) -> str:
+def recipe_page(info: RecipeInfo, drawn: dict, measured: dict | None) -> str:
     """The MyST page of one recipe."""
     docstring, end = docstring_and_end(info.path)
     counts = {api: drawn[api]["parameters"] for api in ("sequential", "functional")}
@@ -97,19 +93,34 @@ def recipe_page(info: RecipeInfo, drawn: dict, measured: tuple[str, list[str]] |
         lines += [":::", ""]
     lines += ["::::", "", "## Measured", ""]
     if measured:
-        note, cells = measured
+        backends = [name for name in BACKEND_NAMES if name in measured["scores"]]
         lines += [
-            f"`cookbook train {info.name}` with its defaults{f' ({note})' if note else ''}: the test "
-            "score and the command's wall time, one run per backend on a 2-core CPU "
-            "([all the results](../RESULTS.md)).",
+            f"`cookbook train {info.name}` with its defaults ({measured['epochs']} epochs on "
+            f"`{measured['dataset']}`): the test {measured['metric']} on each backend (the mean, and the "
+            "lowest and highest where several seeds ran) and the seconds the fit took "
+            "([the leaderboards](../results/leaderboard.md)).",
             "",
-            "| " + " | ".join(BACKEND_COLUMNS) + " |",
-            "|---|---|---|",
-            "| " + " | ".join(cells) + " |",
+            "| | " + " | ".join(BACKEND_NAMES[name] for name in backends) + " |",
+            "|---|" + "---|" * len(backends),
+            f"| test {measured['metric']} | "
+            + " | ".join(score_cell(measured["scores"][name], measured["metric"]) for name in backends)
+            + " |",
+            "| training seconds | "
+            + " | ".join(f"{measured['seconds'][name]:.0f}" for name in backends)
+            + " |",
         ]
+        for picture in sorted((DATA / "figures" / info.name).glob("*/*.png")):
+            backend, seed = picture.parent.name.split("-seed")
+            lines += [
+                "",
+                f"`{picture.name}` of the run on {BACKEND_NAMES[backend]} (seed {seed}):",
+                "",
+                f"![{info.name}: {picture.stem}](../results/figures/{info.name}/{picture.parent.name}/{picture.name})",
+            ]
     else:
         lines += [
-            f"Not yet in the table of [measured results](../RESULTS.md); `cookbook train {info.name}` measures it."
+            f"Judged by its samples rather than a test score: [the measured results](../RESULTS.md) "
+            f"hold its judges' table; `cookbook train {info.name}` writes it."
         ]
     lines += [
         "",
@@ -198,8 +209,11 @@ def generate(source: Path, diagrams: Path | None) -> None:
     if source.exists():
         shutil.rmtree(source)
     source.mkdir(parents=True)
-    for name in HAND_WRITTEN:
-        (shutil.copytree if (DOCS / name).is_dir() else shutil.copy)(DOCS / name, source / name)
+    for name in HAND_WRITTEN:  # (not the run folders cookbook leaderboard trains in)
+        if (DOCS / name).is_dir():
+            shutil.copytree(DOCS / name, source / name, ignore=shutil.ignore_patterns("runs"))
+        else:
+            shutil.copy(DOCS / name, source / name)
     for page in DOCS.glob("*.md"):
         shutil.copy(page, source / page.name)
     pages = source / "recipes"
@@ -214,7 +228,7 @@ def generate(source: Path, diagrams: Path | None) -> None:
         raise SiteError(
             f"no diagrams of {', '.join(missing)} in {diagrams}: run cookbook diagram --out {diagrams}"
         )
-    measured = results_rows(DOCS / "RESULTS.md")
+    measured = measured_rows()
     for name, info in recipes.items():
         shutil.copy(info.path, pages / info.path.name)
         (pages / f"{name}.md").write_text(

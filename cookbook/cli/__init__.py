@@ -15,14 +15,26 @@ import sys
 
 from cookbook.backend import select_backend
 from cookbook.catalogue import recipe_info
-from cookbook.cli import bench, browse, compress, doctor, generate, images, lessons, parallel, train, tune
+from cookbook.cli import (
+    bench,
+    browse,
+    compress,
+    doctor,
+    generate,
+    images,
+    lessons,
+    parallel,
+    results,
+    train,
+    tune,
+)
 from cookbook.cli.command import Command, backend_option, unsafe_option
 from cookbook.errors import UNSAFE_RISK, CookbookError
 
 # In the order `cookbook --help` lists them.
 COMMANDS: dict[str, Command] = {
     command.name: command
-    for module in (browse, train, tune, bench, generate, images, doctor, compress, parallel, lessons)
+    for module in (browse, train, tune, bench, results, generate, images, doctor, compress, parallel, lessons)
     for command in module.COMMANDS
 }
 

@@ -51,8 +51,9 @@ def reference() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the reference (to ``docs/CLI.md``, or the path given)."""
-    given = sys.argv[1:] if argv is None else argv
-    target = Path(given[0]) if given else REFERENCE
+    parser = argparse.ArgumentParser(prog="python -m cookbook.cli.reference", description=main.__doc__)
+    parser.add_argument("path", nargs="?", default=str(REFERENCE), help="(default: docs/CLI.md)")
+    target = Path(parser.parse_args(argv).path)
     target.write_text(reference())
     print(f"wrote {target}")
     return 0

@@ -79,13 +79,18 @@ def test_the_site_builder_refuses_a_folder_without_diagrams_in_one_line(tmp_path
 
 
 @pytest.mark.once  # text
-def test_the_results_table_gives_each_measured_recipe_a_row_per_backend():
+def test_a_recipe_page_shows_its_leaderboard_row_and_a_generative_page_points_to_its_judges():
     import build
 
-    rows = build.results_rows(ROOT / "docs" / "RESULTS.md")
-    assert {"mlp", "cnn", "lstm", "unet", "gpt"} <= set(rows) <= set(RECIPES)
-    note, cells = rows["unet"]
-    assert note.startswith("mean IoU") and len(cells) == 3 and all(cells)
+    measured = build.measured_rows()
+    assert {"mlp", "cnn", "lstm", "unet", "gpt"} <= set(measured) <= set(RECIPES)
+    drawn = {api: {"parameters": 10, "files": []} for api in ("sequential", "functional")}
+    page = build.recipe_page(registry()["unet"], drawn, measured["unet"])
+    assert "the test mean IoU on each backend" in page
+    assert "| | TensorFlow | JAX | PyTorch |" in page and "| test mean IoU | 0." in page
+    assert "![unet: masks](../results/figures/unet/jax-seed0/masks.png)" in page  # the run's pictures
+    assert "gan" not in measured
+    assert "Judged by its samples" in build.recipe_page(registry()["gan"], drawn, None)
 
 
 @pytest.mark.once  # drawing is Keras' and Graphviz's: each backend builds the pages in the contract
