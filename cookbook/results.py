@@ -211,20 +211,12 @@ def _listed(words: Iterable[str]) -> str:
     return ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else "".join(words)
 
 
-def leaderboard_markdown(rows: list[dict], figure: str | None = None) -> str:
-    """The leaderboards: the digits (every recipe that reads them, ranked by test accuracy), then one
-    row for each recipe whose default data is its own."""
-    entries = summary(rows)
-    generative = [entry for entry in entries if entry["metric"] == FRECHET]
-    digits = [entry for entry in entries if entry["dataset"] in DIGITS and entry not in generative]
-    others = sorted(
-        (entry for entry in entries if entry["dataset"] not in DIGITS and entry not in generative),
-        key=lambda entry: entry["dataset"],
-    )
+def _introduction(rows: list[dict]) -> list[str]:
+    """What was measured, how, where, and where the data is."""
     backends = [BACKEND_NAMES[name] for name in BACKEND_NAMES if any(row["backend"] == name for row in rows)]
     seeds = sorted({row["seed"] for row in rows})
     concurrent = sorted({row["concurrent_runs"] for row in rows})
-    lines = [
+    return [
         "<!-- Written by `cookbook leaderboard` from train.csv beside it: edit neither by hand. -->",
         "",
         "# Leaderboards",
@@ -238,61 +230,86 @@ def leaderboard_markdown(rows: list[dict], figure: str | None = None) -> str:
         "and rewrites this page.",
         "",
     ]
+
+
+def _digits_section(entries: list[dict], figure: str | None) -> list[str]:
+    """Every recipe that reads the digits, in one table, then the plot."""
+    lines = [
+        "## The digits",
+        "",
+        "Test accuracy (%) on the same 360 held-out handwritten digits (scikit-learn's, 8 x 8 "
+        "pixels), read as images, as 8 rows of 8 pixels by the recurrent networks, or as 64 pixel "
+        "tokens by the Transformers.",
+        "",
+        *_table(
+            entries,
+            ("recipe", "family", "read as"),
+            lambda e: (e["recipe"], e["family"], DIGITS[e["dataset"]]),
+        ),
+        "",
+    ]
+    return lines + ([f"![Test accuracy against parameters on the digits]({figure})", ""] if figure else [])
+
+
+def _generative_section(entries: list[dict]) -> list[str]:
+    """The generative recipes by their samples' Fréchet distance, with the independent judge's verdict."""
+    floors = [entry["judged"]["frechet_floor"] for entry in entries if entry["judged"]["frechet_floor"]]
+    floor = f" (the training digits' own: {statistics.fmean(floors):.2f})" if floors else ""
+    return [
+        "## The generative recipes",
+        "",
+        "Each judged on 1,000 samples by models the project did not train (`cookbook.judging`): "
+        "the Fréchet distance of the samples to the 360 test digits, in the features of a "
+        f"scikit-learn perceptron, lower is better{floor}; then, over every run, a scikit-learn "
+        "SVC's mean confidence in the samples, the share of the digit it sees least (10 % when "
+        "every digit is drawn as often), and for a conditional model the share it reads as the "
+        "digit asked for.",
+        "",
+        *_table(
+            entries,
+            ("recipe",),
+            lambda e: (e["recipe"],),
+            ("SVC's confidence", "rarest digit", "the digit asked for"),
+            _judges_cells,
+        ),
+        "",
+    ]
+
+
+def _own_data_section(entries: list[dict]) -> list[str]:
+    """One row for each recipe whose default data is its own, scored by what it is for."""
+    return [
+        "## Recipes with data of their own",
+        "",
+        "Each on its default data, scored by what it is for (accuracy and exact match in %, mean "
+        "IoU from 0 to 1, bits per character: lower is better).",
+        "",
+        *_table(
+            entries,
+            ("recipe", "family", "data", "score"),
+            lambda e: (e["recipe"], e["family"], e["dataset"], e["metric"]),
+        ),
+        "",
+    ]
+
+
+def leaderboard_markdown(rows: list[dict], figure: str | None = None) -> str:
+    """The leaderboards: the digits (every recipe that reads them, ranked by test accuracy), the
+    generative recipes, then one row for each recipe whose default data is its own."""
+    entries = summary(rows)
+    generative = [entry for entry in entries if entry["metric"] == FRECHET]
+    digits = [entry for entry in entries if entry["dataset"] in DIGITS and entry not in generative]
+    others = sorted(
+        (entry for entry in entries if entry["dataset"] not in DIGITS and entry not in generative),
+        key=lambda entry: entry["dataset"],
+    )
+    lines = _introduction(rows)
     if digits:
-        lines += [
-            "## The digits",
-            "",
-            "Test accuracy (%) on the same 360 held-out handwritten digits (scikit-learn's, 8 x 8 "
-            "pixels), read as images, as 8 rows of 8 pixels by the recurrent networks, or as 64 pixel "
-            "tokens by the Transformers.",
-            "",
-            *_table(
-                digits,
-                ("recipe", "family", "read as"),
-                lambda e: (e["recipe"], e["family"], DIGITS[e["dataset"]]),
-            ),
-            "",
-        ]
-        if figure:
-            lines += [f"![Test accuracy against parameters on the digits]({figure})", ""]
+        lines += _digits_section(digits, figure)
     if generative:
-        floors = [
-            entry["judged"]["frechet_floor"] for entry in generative if entry["judged"]["frechet_floor"]
-        ]
-        floor = f" (the training digits' own: {statistics.fmean(floors):.2f})" if floors else ""
-        lines += [
-            "## The generative recipes",
-            "",
-            "Each judged on 1,000 samples by models the project did not train (`cookbook.judging`): "
-            "the Fréchet distance of the samples to the 360 test digits, in the features of a "
-            f"scikit-learn perceptron, lower is better{floor}; then, over every run, a scikit-learn "
-            "SVC's mean confidence in the samples, the share of the digit it sees least (10 % when "
-            "every digit is drawn as often), and for a conditional model the share it reads as the "
-            "digit asked for.",
-            "",
-            *_table(
-                generative,
-                ("recipe",),
-                lambda e: (e["recipe"],),
-                ("SVC's confidence", "rarest digit", "the digit asked for"),
-                _judges_cells,
-            ),
-            "",
-        ]
+        lines += _generative_section(generative)
     if others:
-        lines += [
-            "## Recipes with data of their own",
-            "",
-            "Each on its default data, scored by what it is for (accuracy and exact match in %, mean "
-            "IoU from 0 to 1, bits per character: lower is better).",
-            "",
-            *_table(
-                others,
-                ("recipe", "family", "data", "score"),
-                lambda e: (e["recipe"], e["family"], e["dataset"], e["metric"]),
-            ),
-            "",
-        ]
+        lines += _own_data_section(others)
     return "\n".join(lines)
 
 
