@@ -15,7 +15,7 @@ from pathlib import Path
 from benchmarks.measure import JIT
 from benchmarks.native import FRAMEWORKS
 from benchmarks.native import RECIPES as NATIVE_RECIPES
-from cookbook.backend import BACKENDS, installed_backends
+from cookbook.backend import check_installed, installed_backends
 from cookbook.catalogue import load_recipe, recipe_info
 from cookbook.errors import CookbookError
 from cookbook.kinds import KINDS
@@ -52,11 +52,7 @@ def _check(
         raise CookbookError("the hand-written networks (--native) are the recipes' defaults: leave out --set")
     if peak is not None and peak <= 0:
         raise CookbookError(f"--peak-tflops must be above 0; got {peak}")
-    for backend in backends:
-        if backend not in BACKENDS:
-            raise CookbookError(f"unknown backend {backend!r}; choose from: {', '.join(BACKENDS)}")
-        if backend not in installed_backends():
-            raise CookbookError(f"the {backend} backend is not installed")
+    check_installed(backends)
     if steps < 1 or repeats < 1 or (batch_size is not None and batch_size < 1):
         raise CookbookError("--steps, --repeats and --batch-size must be at least 1")
     if precision not in PRECISIONS or jit not in JIT:

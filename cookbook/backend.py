@@ -27,6 +27,16 @@ def installed_backends() -> list[str]:
     return [name for name, (package, _) in BACKENDS.items() if _installed(package)]
 
 
+def check_installed(backends: Sequence[str]) -> None:
+    """A one-line error for a backend named that Keras has not, or that is not installed here (for
+    the commands that start a process per backend: bench, leaderboard)."""
+    for backend in backends:
+        if backend not in BACKENDS:
+            raise CookbookError(f"unknown backend {backend!r}; choose from: {', '.join(BACKENDS)}")
+        if backend not in installed_backends():
+            raise CookbookError(f"the {backend} backend is not installed")
+
+
 def _installed(package: str) -> bool:
     try:
         return importlib.util.find_spec(package) is not None

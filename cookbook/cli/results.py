@@ -37,7 +37,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     """The recipes and backends to measure; a one-line error for anything else, before any run."""
-    from cookbook.backend import BACKENDS, installed_backends
+    from cookbook.backend import check_installed, installed_backends
     from cookbook.catalogue import recipe_info, registry
     from cookbook.errors import CookbookError
 
@@ -45,11 +45,7 @@ def _check(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     for name in recipes:
         recipe_info(name)  # (an unknown name raises, in one line)
     backends = args.backends or installed_backends()
-    for backend in backends:
-        if backend not in BACKENDS:
-            raise CookbookError(f"unknown backend {backend!r}; choose from: {', '.join(BACKENDS)}")
-        if backend not in installed_backends():
-            raise CookbookError(f"the {backend} backend is not installed")
+    check_installed(backends)
     if not args.seeds or any(seed < 0 for seed in args.seeds):
         raise CookbookError(f"--seeds must be integers of 0 or more; got {args.seeds}")
     if args.jobs < 1:
