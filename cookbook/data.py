@@ -175,7 +175,7 @@ def load_digit_sums(frames: int = 3) -> Dataset:
 
     Each split draws its images from the matching split of ``digits``, so no test
     image was ever seen in training. Training frames are shifted by up to a pixel:
-    1,222 training images would otherwise be learnt by heart.
+    1,221 training images would otherwise be learnt by heart.
     """
     images = load_digits()
     parts = []
