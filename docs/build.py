@@ -36,7 +36,7 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 
 from cookbook.catalogue import RecipeInfo, registry  # noqa: E402 - the checkout, not an install
-from cookbook.results import BACKEND_NAMES, DATA, read_rows, score_cell, summary  # noqa: E402
+from cookbook.results import BACKEND_NAMES, DATA, FRECHET, read_rows, score_cell, summary  # noqa: E402
 
 HAND_WRITTEN = ("conf.py", "index.md", "_static", "results")
 
@@ -94,15 +94,22 @@ def recipe_page(info: RecipeInfo, drawn: dict, measured: dict | None) -> str:
     lines += ["::::", "", "## Measured", ""]
     if measured:
         backends = [name for name in BACKEND_NAMES if name in measured["scores"]]
+        judged = measured["metric"] == FRECHET  # a generative recipe: judged by its samples
+        score = FRECHET if judged else f"test {measured['metric']}"
         lines += [
             f"`cookbook train {info.name}` with its defaults ({measured['epochs']} epochs on "
-            f"`{measured['dataset']}`): the test {measured['metric']} on each backend (the mean, and the "
-            "lowest and highest where several seeds ran) and the seconds the fit took "
-            "([the leaderboards](../results/leaderboard.md)).",
+            f"`{measured['dataset']}`): "
+            + (
+                "the Fréchet distance of 1,000 samples to the test digits (lower is better)"
+                if judged
+                else f"the test {measured['metric']}"
+            )
+            + " on each backend (the mean, and the lowest and highest where several seeds ran) and "
+            "the seconds the fit took ([the leaderboards](../results/leaderboard.md)).",
             "",
             "| | " + " | ".join(BACKEND_NAMES[name] for name in backends) + " |",
             "|---|" + "---|" * len(backends),
-            f"| test {measured['metric']} | "
+            f"| {score} | "
             + " | ".join(score_cell(measured["scores"][name], measured["metric"]) for name in backends)
             + " |",
             "| training seconds | "
@@ -119,8 +126,8 @@ def recipe_page(info: RecipeInfo, drawn: dict, measured: dict | None) -> str:
             ]
     else:
         lines += [
-            f"Judged by its samples rather than a test score: [the measured results](../RESULTS.md) "
-            f"hold its judges' table; `cookbook train {info.name}` writes it."
+            f"Not measured yet: `cookbook leaderboard {info.name} --out docs/results` trains it on every "
+            "backend and adds it to [the leaderboards](../results/leaderboard.md)."
         ]
     lines += [
         "",

@@ -157,9 +157,11 @@ def _render(out: Path, rows: list[dict]) -> None:
 
 
 def _keep_figures(out: Path, rows: list[dict]) -> None:
-    """Each recipe's pictures (its curves, and its kind's: masks, ...) from one of its runs, JAX's
-    first where it ran, kept in ``OUT/figures/RECIPE/BACKEND-seedS/`` for its page on the site. A
-    recipe whose run folders are not here keeps the figures it has."""
+    """Each recipe's pictures (its curves, and its kind's: masks, ...) from one of its runs, kept in
+    ``OUT/figures/RECIPE/BACKEND-seedS/`` for its page on the site: the first run, in the order
+    JAX, PyTorch, TensorFlow and then by seed, whose pictures are here, either in its run folder
+    (copied afresh) or kept already. So a measurement that adds seeds, or one made where the earlier
+    run folders are not, leaves the figures of the run already shown."""
     from cookbook.results import FIGURES_FROM
 
     for recipe in dict.fromkeys(row["recipe"] for row in rows):
@@ -170,6 +172,8 @@ def _keep_figures(out: Path, rows: list[dict]) -> None:
         for row in own:
             run = f"{row['backend']}-seed{row['seed']}"
             pictures = sorted((out / "runs" / f"{recipe}-{run}").glob("*.png"))
+            if not pictures and (out / "figures" / recipe / run).is_dir():
+                break  # this run's pictures are kept already
             if pictures:
                 shutil.rmtree(out / "figures" / recipe, ignore_errors=True)
                 (out / "figures" / recipe / run).mkdir(parents=True)

@@ -79,7 +79,7 @@ def test_the_site_builder_refuses_a_folder_without_diagrams_in_one_line(tmp_path
 
 
 @pytest.mark.once  # text
-def test_a_recipe_page_shows_its_leaderboard_row_and_a_generative_page_points_to_its_judges():
+def test_a_recipe_page_shows_its_leaderboard_row_and_a_generative_page_its_samples_distance():
     import build
 
     measured = build.measured_rows()
@@ -89,8 +89,15 @@ def test_a_recipe_page_shows_its_leaderboard_row_and_a_generative_page_points_to
     assert "the test mean IoU on each backend" in page
     assert "| | TensorFlow | JAX | PyTorch |" in page and "| test mean IoU | 0." in page
     assert "![unet: masks](../results/figures/unet/jax-seed0/masks.png)" in page  # the run's pictures
-    assert "gan" not in measured
-    assert "Judged by its samples" in build.recipe_page(registry()["gan"], drawn, None)
+    gan = build.recipe_page(registry()["gan"], drawn, measured["gan"])  # judged by its samples
+    assert "the Fréchet distance of 1,000 samples to the test digits (lower is better)" in gan
+    assert (
+        "| Fréchet distance | " in gan
+        and "![gan: samples](../results/figures/gan/jax-seed0/samples.png)" in gan
+    )
+    assert "Not measured yet: `cookbook leaderboard gan --out" in build.recipe_page(
+        registry()["gan"], drawn, None
+    )
 
 
 @pytest.mark.once  # drawing is Keras' and Graphviz's: each backend builds the pages in the contract
