@@ -206,7 +206,7 @@ def _judges_cells(entry: dict) -> tuple[str, ...]:
     return confidence, share("rarest"), share("label_accuracy")
 
 
-def _listed(words: Iterable[str]) -> str:
+def listed(words: Iterable[str]) -> str:
     words = list(words)
     return ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else "".join(words)
 
@@ -221,8 +221,8 @@ def _introduction(rows: list[dict]) -> list[str]:
         "",
         "# Leaderboards",
         "",
-        f"Each recipe below trained by `cookbook train` with its defaults on {_listed(backends)}; "
-        f"seed{'s' if len(seeds) > 1 else ''} {_listed(map(str, seeds))}. A cell is the test score (the mean, and the lowest and "
+        f"Each recipe below trained by `cookbook train` with its defaults on {listed(backends)}; "
+        f"seed{'s' if len(seeds) > 1 else ''} {listed(map(str, seeds))}. A cell is the test score (the mean, and the lowest and "
         "highest where there are several seeds); training seconds are each backend's mean, the fit "
         f"alone, measured with {' or '.join(map(str, concurrent))} runs at a time on "
         f"{rows[0]['machine'] if rows else 'this machine'} (Keras {rows[0]['keras_version'] if rows else ''}). "

@@ -1,5 +1,6 @@
 """The design lessons: each trains or times a family of small networks and ends the same way, with a
-table, a picture and ``results.json`` in ``--out`` (``compare-*``, ``scale-attention``).
+table, a picture and ``results.json`` in ``--out`` (``compare-*``, ``scale-attention``), the table also
+as ``table.txt``. ``cookbook lessons`` runs them and keeps what they wrote as data.
 
 A lesson's numbers come from ``cookbook.experiments`` (or the regularization page); this module only
 reads the options, says what is about to run, and prints what came back.
@@ -23,11 +24,13 @@ def _backend() -> str:
 
 
 def _finish(out: str, note: str, table: str, plot: Callable[[Path], Path]) -> None:
-    """How every lesson ends: what the columns mean, the table, the picture, where they went."""
+    """How every lesson ends: what the columns mean, the table, the picture, where they went. The
+    note and the table are kept in ``table.txt`` too, for the page of measured lessons."""
     print(f"\n{note}" if note else "")
     print(table)
+    (Path(out) / "table.txt").write_text(f"{note}\n\n{table}\n" if note else f"{table}\n")
     png = plot(Path(out))
-    print(f"wrote {Path(out) / 'results.json'} and {png}")
+    print(f"wrote {Path(out) / 'results.json'}, table.txt and {png}")
 
 
 def _seed_and_out(parser: argparse.ArgumentParser, name: str) -> None:

@@ -1,11 +1,14 @@
 """``leaderboard``: train recipes on every backend and seed, each run a process of its own, and keep
-the results as data (``cookbook/results.py``)."""
+the results as data (``cookbook/results.py``). ``lessons``: run the design lessons the same way and
+keep what each wrote (``cookbook/lesson_results.py``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -182,12 +185,151 @@ def _keep_figures(out: Path, rows: list[dict]) -> None:
                 break
 
 
+def _lessons_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("lessons", nargs="*", help="(default: every lesson)")
+    parser.add_argument("--backends", type=names, help="comma-separated (default: every installed backend)")
+    parser.add_argument(
+        "--options",
+        default="",
+        help='given to each lesson, as on its command line (default: none, its own defaults): "--epochs 2"',
+    )
+    parser.add_argument(
+        "--out",
+        default="runs/lessons",
+        help="lessons.md goes here, what each lesson wrote in OUT/lessons/LESSON/BACKEND (its working "
+        "folder in OUT/runs); a lesson measured there already is not run again",
+    )
+
+
+class _Refusing(argparse.ArgumentParser):
+    """A lesson's own parser, reading ``--options`` before anything runs: a bad one is one line."""
+
+    def error(self, message: str) -> None:
+        from cookbook.errors import CookbookError
+
+        raise CookbookError(f"--options for {self.prog.split()[-1]}: {message}")
+
+
+def _check_lessons(args: argparse.Namespace) -> tuple[list[str], list[str], list[str]]:
+    """The lessons, the backends and the options; a one-line error for anything else, before any run."""
+    from cookbook.backend import check_installed, installed_backends
+    from cookbook.cli import lessons
+    from cookbook.errors import CookbookError
+    from cookbook.lesson_results import LESSONS
+
+    for name in args.lessons:
+        if name not in LESSONS:
+            raise CookbookError(f"unknown lesson {name!r}; choose from: {', '.join(LESSONS)}")
+    backends = args.backends or installed_backends()
+    check_installed(backends)
+    options = shlex.split(args.options)
+    if {"--out", "--backend"} & {option.split("=")[0] for option in options}:
+        raise CookbookError("--options may not hold --out or --backend: cookbook lessons sets them")
+    chosen = args.lessons or list(LESSONS)
+    commands = {command.name: command for command in lessons.COMMANDS}
+    for name in chosen:
+        parser = _Refusing(prog=f"cookbook {name}")
+        commands[name].arguments(parser)
+        parser.parse_args(options)
+    return chosen, backends, options
+
+
+def _lessons(args: argparse.Namespace) -> None:
+    from cookbook import lesson_results
+
+    chosen, backends, options = _check_lessons(args)
+    out = Path(args.out)
+    planned = [
+        (lesson, backend)
+        for lesson in chosen
+        for backend in backends
+        if not (lesson_results.folder(out, lesson, backend) / "run.json").exists()
+    ]
+    print(f"{len(planned)} of {len(chosen) * len(backends)} to run, each a process of its own", flush=True)
+    failed = 0
+    for number, (lesson, backend) in enumerate(planned, 1):
+        failed += not _run_lesson(
+            lesson, backend, options, out, f"[{number}/{len(planned)}] {lesson} on {backend}"
+        )
+    page = out / "lessons.md"
+    page.write_text(lesson_results.lessons_markdown(lesson_results.measured(out)))
+    print(f"wrote {page}")
+    if failed:
+        raise SystemExit(1)
+
+
+def _run_lesson(lesson: str, backend: str, options: list[str], out: Path, title: str) -> bool:
+    """One lesson on one backend, in a process of its own; what it wrote kept as data. Its working
+    folder is kept when it is interrupted, so that the lesson resumes from it with the same options."""
+    from importlib.metadata import version
+
+    from cookbook import lesson_results
+    from cookbook.cli import lessons
+    from cookbook.results import machine
+
+    command = ["cookbook", lesson, "--backend", backend, *options]
+    work = out / "runs" / f"{lesson}-{backend}"
+    if (work / "command.txt").exists() and (work / "command.txt").read_text() != shlex.join(command):
+        shutil.rmtree(work)  # begun with other options: begin again
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "command.txt").write_text(shlex.join(command))
+    print(f"{title}: {shlex.join(command)}", flush=True)
+    began = time.perf_counter()
+    with open(work / "output.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *command, "--out", str(work)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_environment(1),
+        )
+        try:
+            process.wait()
+        except KeyboardInterrupt:
+            process.kill()
+            print(
+                f"\ninterrupted: {out / 'lessons'} keeps each lesson that finished; the same command goes on"
+            )
+            raise SystemExit(130) from None
+    seconds = time.perf_counter() - began
+    if process.returncode != 0 or not (work / "table.txt").exists():
+        last = (work / "output.log").read_text().strip().splitlines()[-1:] or ["no output"]
+        print(f"{title}: failed (exit {process.returncode}): {last[0]} (see {work / 'output.log'})")
+        return False
+    kept = lesson_results.folder(out, lesson, backend)
+    shutil.rmtree(kept, ignore_errors=True)
+    kept.mkdir(parents=True)
+    for pattern in lesson_results.KEPT:
+        for path in work.glob(pattern):
+            shutil.copy(path, kept / path.name)
+    record = {
+        "lesson": lesson,
+        "backend": backend,
+        "about": next(command.help for command in lessons.COMMANDS if command.name == lesson),
+        "command": shlex.join(command),
+        "seconds": round(seconds, 1),
+        "date": time.strftime("%Y-%m-%d"),
+        "keras_version": version("keras"),
+        "machine": machine(),
+        "python": platform.python_version(),
+    }
+    (kept / "run.json").write_text(json.dumps(record, indent=2) + "\n")  # last: the lesson is measured
+    print(f"{(kept / 'table.txt').read_text().rstrip()}\n{title}: done in {seconds:.0f} s", flush=True)
+    return True
+
+
 COMMANDS = (
     Command(
         "leaderboard",
         "train recipes on every backend and seed (a process each); rank them by test score, as data",
         _leaderboard,
         _arguments,
+        needs_keras=False,
+    ),
+    Command(
+        "lessons",
+        "run the design lessons (compare-*, scale-attention) on each backend, a process each; keep their tables as data",
+        _lessons,
+        _lessons_arguments,
         needs_keras=False,
     ),
 )
